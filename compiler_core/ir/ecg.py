@@ -1,0 +1,181 @@
+"""The Extended Computational Graph (ECG, DNNFusion §3.2).
+
+The ECG is the imported ``onnx_ir`` graph plus, per compute node, its mapping type, the size of
+its intermediate result (IRS, bytes of all its outputs) and its algebraic properties. Whether an
+IRS is removable depends on the fusion plan and is reported by the planner.
+
+Nodes are referred to by their position in topological order (``ECG.nodes[i]``) so the planner
+can work on plain integers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import onnx_ir as ir
+
+from compiler_core.errors import ShapeError
+from compiler_core.ir.mapping import MappingType
+from compiler_core.ir.op_table import Prop, Rule, op_properties, op_rule
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """ECG annotation of one node.
+
+    ``irs_bytes``: bytes of all the node's outputs (the intermediate result it writes when it is
+    not fused). ``flops``: an estimate of floating-point operations (see :func:`estimate_flops`).
+    """
+
+    mapping_type: MappingType
+    irs_bytes: int
+    flops: int
+    properties: Prop
+
+
+def value_shape(value: ir.Value) -> tuple[int, ...]:
+    """The static shape of a value; raises :class:`ShapeError` naming the tensor if dynamic."""
+    shape = value.shape
+    if shape is None:
+        raise ShapeError(f"tensor {value.name!r} has no inferred shape")
+    dims = []
+    for d in shape:
+        if not isinstance(d, int):
+            raise ShapeError(f"tensor {value.name!r} has a dynamic dimension {d!s}")
+        dims.append(d)
+    return tuple(dims)
+
+
+def value_bytes(value: ir.Value) -> int:
+    """Bytes of a statically shaped tensor value."""
+    dtype = value.dtype
+    itemsize = math.ceil(dtype.itemsize) if dtype is not None else 4
+    return math.prod(value_shape(value)) * itemsize
+
+
+def is_constant(value: ir.Value | None) -> bool:
+    """True for initializers and values with a known constant (folded) tensor."""
+    return value is not None and (value.is_initializer() or value.const_value is not None)
+
+
+def mapping_type_of(node: ir.Node) -> MappingType:
+    """The node's mapping type (Table 2 plus shared/dnnfusion.md §1).
+
+    Element-wise operators are One-to-One when every data input has the output's shape and
+    One-to-Many when one is broadcast [ours]. A one-element operand (a scalar parameter such as
+    the 0.5 of ``x * 0.5``) does not count as broadcast: like the per-channel parameters of
+    BatchNormalization, which the paper lists as One-to-One, it is a parameter, not data.
+    """
+    rule, mtype = op_rule(node.domain, node.op_type)
+    if rule is Rule.FIXED:
+        return mtype
+    out_shape = value_shape(node.outputs[0])
+    for value in node.inputs:
+        if value is None:
+            continue
+        shape = value_shape(value)
+        if shape != out_shape and math.prod(shape) != 1:
+            return MappingType.ONE_TO_MANY
+    return MappingType.ONE_TO_ONE
+
+
+def estimate_flops(node: ir.Node) -> int:
+    """Floating-point operations of one node (multiply-add counts 2), a model for cost only."""
+    op = node.op_type
+    out_elems = sum(math.prod(value_shape(v)) for v in node.outputs)
+    ins = [v for v in node.inputs if v is not None]
+    if op in ("MatMul", "Gemm") and len(ins) >= 2:
+        a = value_shape(ins[0])
+        k = a[-1] if a else 1
+        if op == "Gemm" and node.attributes.get("transA") and node.attributes["transA"].value:
+            k = a[0]
+        return 2 * out_elems * k
+    if op in ("Conv", "ConvTranspose") and len(ins) >= 2:
+        w = value_shape(ins[1])
+        per_out = math.prod(w[1:]) if op == "Conv" else math.prod(w[2:]) * w[0] // max(
+            1, value_shape(node.outputs[0])[1]
+        )
+        return 2 * out_elems * max(1, per_out)
+    rule, mtype = op_rule(node.domain, op)
+    if mtype is MappingType.MANY_TO_MANY:
+        in_elems = sum(math.prod(value_shape(v)) for v in ins if not is_constant(v))
+        return max(in_elems, out_elems) * 2
+    if mtype in (MappingType.REORGANIZE, MappingType.SHUFFLE):
+        return 0
+    return out_elems
+
+
+@dataclass
+class ECG:
+    """Extended Computational Graph over an imported, statically shaped ``onnx_ir`` model.
+
+    ``nodes`` are the compute nodes in topological order; ``info[i]`` annotates ``nodes[i]``;
+    ``producers[i]`` / ``consumers[i]`` are the node indices on its input / output edges
+    (graph inputs and constants are not nodes).
+    """
+
+    model: ir.Model
+    nodes: list[ir.Node]
+    info: list[NodeInfo]
+    producers: list[list[int]]
+    consumers: list[list[int]]
+
+    @property
+    def graph(self) -> ir.Graph:
+        return self.model.graph
+
+    def index(self, node: ir.Node) -> int:
+        return self._index[node]
+
+    def __post_init__(self) -> None:
+        self._index = {n: i for i, n in enumerate(self.nodes)}
+
+    def count_by_type(self) -> dict[MappingType, int]:
+        counts: dict[MappingType, int] = {}
+        for inf in self.info:
+            counts[inf.mapping_type] = counts.get(inf.mapping_type, 0) + 1
+        return counts
+
+    def floor(self) -> int:
+        """Mapping-type floor: Many-to-Many plus Opaque operators. No plan that respects Table
+        3's "never" cells can have fewer fused blocks (each such operator anchors its own)."""
+        c = self.count_by_type()
+        return c.get(MappingType.MANY_TO_MANY, 0) + c.get(MappingType.OPAQUE, 0)
+
+
+def build_ecg(model: ir.Model) -> ECG:
+    """Annotate every node of ``model.graph`` (sorted topologically in place).
+
+    Raises :class:`ShapeError` when a tensor has no static shape.
+    """
+    graph = model.graph
+    graph.sort()
+    nodes = [n for n in graph if not (n.op_type == "Constant" and n.domain in ("", "ai.onnx"))]
+    index = {n: i for i, n in enumerate(nodes)}
+    producers: list[list[int]] = []
+    consumers: list[list[int]] = []
+    info: list[NodeInfo] = []
+    for node in nodes:
+        preds = []
+        for v in node.inputs:
+            p = v.producer() if v is not None else None
+            if p is not None and p in index and index[p] not in preds:
+                preds.append(index[p])
+        producers.append(preds)
+        succs: list[int] = []
+        for v in node.outputs:
+            for user in v.consumers():
+                j = index.get(user)
+                if j is not None and j not in succs:
+                    succs.append(j)
+        consumers.append(sorted(succs))
+        info.append(
+            NodeInfo(
+                mapping_type=mapping_type_of(node),
+                irs_bytes=sum(value_bytes(v) for v in node.outputs),
+                flops=estimate_flops(node),
+                properties=op_properties(node.domain, node.op_type),
+            )
+        )
+    return ECG(model=model, nodes=nodes, info=info, producers=producers, consumers=consumers)

@@ -1,0 +1,1 @@
+"""The ``dnnfusion`` command line (see ``dnnfusion --help``)."""

@@ -1,0 +1,5 @@
+import sys
+
+from dnnfusion.cli import main
+
+sys.exit(main())
