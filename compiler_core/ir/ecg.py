@@ -63,16 +63,18 @@ def mapping_type_of(node: ir.Node) -> MappingType:
     """The node's mapping type (Table 2 plus shared/dnnfusion.md §1).
 
     Element-wise operators are One-to-One when every data input has the output's shape and
-    One-to-Many when one is broadcast [ours]. A one-element operand (a scalar parameter such as
-    the 0.5 of ``x * 0.5``) does not count as broadcast: like the per-channel parameters of
-    BatchNormalization, which the paper lists as One-to-One, it is a parameter, not data.
+    One-to-Many when one is broadcast [ours]. Constant operands (initializers, folded values)
+    and one-element operands are parameters, not data, and do not count as broadcast: the paper
+    lists BatchNormalization, whose per-channel scale and bias are broadcast constants, as
+    One-to-One, so ``x * 0.5`` or a bias add with a constant vector is One-to-One, while
+    ``a + b`` with ``b`` a computed tensor of another shape is One-to-Many.
     """
     rule, mtype = op_rule(node.domain, node.op_type)
     if rule is Rule.FIXED:
         return mtype
     out_shape = value_shape(node.outputs[0])
     for value in node.inputs:
-        if value is None:
+        if value is None or is_constant(value):
             continue
         shape = value_shape(value)
         if shape != out_shape and math.prod(shape) != 1:
@@ -120,6 +122,9 @@ class ECG:
     info: list[NodeInfo]
     producers: list[list[int]]
     consumers: list[list[int]]
+    value_bytes: dict[ir.Value, int]  # every tensor a node reads or writes
+    value_consumers: dict[ir.Value, list[int]]  # node indices reading each tensor
+    graph_outputs: frozenset[ir.Value]
 
     @property
     def graph(self) -> ir.Graph:
@@ -156,6 +161,19 @@ def build_ecg(model: ir.Model) -> ECG:
     producers: list[list[int]] = []
     consumers: list[list[int]] = []
     info: list[NodeInfo] = []
+    vbytes: dict[ir.Value, int] = {}
+    vcons: dict[ir.Value, list[int]] = {}
+    for i, node in enumerate(nodes):
+        for v in node.inputs:
+            if v is not None:
+                if v not in vbytes:
+                    vbytes[v] = value_bytes(v)
+                vcons.setdefault(v, [])
+                if not vcons[v] or vcons[v][-1] != i:
+                    vcons[v].append(i)
+        for v in node.outputs:
+            vbytes[v] = value_bytes(v)
+            vcons.setdefault(v, [])
     for node in nodes:
         preds = []
         for v in node.inputs:
@@ -178,4 +196,13 @@ def build_ecg(model: ir.Model) -> ECG:
                 properties=op_properties(node.domain, node.op_type),
             )
         )
-    return ECG(model=model, nodes=nodes, info=info, producers=producers, consumers=consumers)
+    return ECG(
+        model=model,
+        nodes=nodes,
+        info=info,
+        producers=producers,
+        consumers=consumers,
+        value_bytes=vbytes,
+        value_consumers=vcons,
+        graph_outputs=frozenset(graph.outputs),
+    )

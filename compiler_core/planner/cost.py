@@ -1,0 +1,120 @@
+"""Profitability of "profile" cells (DNNFusion §4.3): fused latency vs. separate latencies.
+
+``CostModel`` is the interface the planner asks; the default :class:`AnalyticCostModel` is a
+roofline estimate (bytes moved and FLOPs against configurable machine rates). The measured
+profiling database plugs in behind the same interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from compiler_core.ir.ecg import ECG
+from compiler_core.ir.mapping import MappingType
+
+
+@dataclass(frozen=True)
+class Profitability:
+    """Latency estimates in microseconds for one fusion decision."""
+
+    fused_us: float
+    separate_us: float
+    source: str  # "analytic", or the profiling database's name
+
+    @property
+    def profitable(self) -> bool:
+        return self.fused_us < self.separate_us
+
+
+class CostModel(Protocol):
+    """Anything that can tell whether fusing two node sets pays off."""
+
+    name: str
+
+    def profitability(
+        self, ecg: ECG, first: Collection[int], second: Collection[int]
+    ) -> Profitability:
+        """Compare one kernel for ``first ∪ second`` with one kernel each (node indices)."""
+        ...
+
+
+@dataclass(frozen=True)
+class MachineRates:
+    """Rates of the analytic model. Defaults describe a mid-range phone CPU core pair.
+
+    ``bandwidth_gb_s``: sustained memory bandwidth (GB/s = 1e3 bytes/µs); ``gflops``: sustained
+    float32 throughput (GFLOP/s = 1e3 FLOP/µs); ``launch_us``: fixed cost of one kernel (µs);
+    ``cache_bytes``: bytes an intermediate may have and still stay in cache inside a kernel.
+    """
+
+    bandwidth_gb_s: float = 10.0
+    gflops: float = 20.0
+    launch_us: float = 2.0
+    cache_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class BlockTraffic:
+    """Bytes a kernel for a node set moves: inputs read, outputs written, spilled intermediates
+    (an intermediate read by a One-to-Many operator in another index space, too big for cache,
+    is written and read again), and its FLOPs."""
+
+    input_bytes: int
+    output_bytes: int
+    spill_bytes: int
+    flops: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.input_bytes + self.output_bytes + self.spill_bytes
+
+
+def block_traffic(ecg: ECG, nodes: Collection[int], cache_bytes: int = 1 << 20) -> BlockTraffic:
+    """Memory traffic of one kernel computing ``nodes`` (indices into ``ecg.nodes``)."""
+    members = nodes if isinstance(nodes, (set, frozenset)) else set(nodes)
+    seen: set = set()
+    in_bytes = out_bytes = spill = flops = 0
+    for i in members:
+        node = ecg.nodes[i]
+        flops += ecg.info[i].flops
+        for v in node.inputs:
+            if v is None or v in seen:
+                continue
+            seen.add(v)
+            p = v.producer()
+            if p is None or ecg.index(p) not in members:
+                in_bytes += ecg.value_bytes[v]
+        for v in node.outputs:
+            users = ecg.value_consumers[v]
+            nbytes = ecg.value_bytes[v]
+            if v in ecg.graph_outputs or any(u not in members for u in users):
+                out_bytes += nbytes
+            elif nbytes > cache_bytes and any(
+                ecg.info[u].mapping_type is MappingType.ONE_TO_MANY for u in users
+            ):
+                spill += 2 * nbytes
+    return BlockTraffic(in_bytes, out_bytes, spill, flops)
+
+
+@dataclass
+class AnalyticCostModel:
+    """Roofline latency: ``launch + max(bytes / bandwidth, flops / peak)`` per kernel."""
+
+    rates: MachineRates = MachineRates()
+    name: str = "analytic"
+
+    def kernel_us(self, ecg: ECG, nodes: Collection[int]) -> float:
+        """Estimated latency (µs) of one kernel computing ``nodes``."""
+        t = block_traffic(ecg, nodes, self.rates.cache_bytes)
+        mem_us = t.total_bytes / (self.rates.bandwidth_gb_s * 1e3)
+        compute_us = t.flops / (self.rates.gflops * 1e3)
+        return self.rates.launch_us + max(mem_us, compute_us)
+
+    def profitability(
+        self, ecg: ECG, first: Collection[int], second: Collection[int]
+    ) -> Profitability:
+        fused = self.kernel_us(ecg, set(first) | set(second))
+        separate = self.kernel_us(ecg, first) + self.kernel_us(ecg, second)
+        return Profitability(fused_us=fused, separate_us=separate, source=self.name)

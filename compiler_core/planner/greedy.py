@@ -1,0 +1,170 @@
+"""Fusion plan generation (DNNFusion §4.3, Listing 1) with the project's decisions [ours].
+
+1. Seed: the unfused One-to-One operator with the smallest intermediate result (ties: earlier in
+   topological order).
+2. Successors, recursively: Table 3 (block type, consumer type) → acyclicity → constraints →
+   profitability for "profile" cells → absorb, update the block's type.
+3. Predecessors, the same with (producer type, block type).
+4. Steps 2-3 repeat until the block stops growing; then the next seed.
+
+[ours] extensions, each marked where it happens: when no One-to-One seed is left, the other
+unfused non-Opaque operators seed in the same order (otherwise a Reshape between two GEMMs, which
+no One-to-One operator reaches, could never fuse); after seeding, adjacent blocks are merged where
+the same checks allow; every edge left between blocks gets the reason of its refusal.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from compiler_core.ir.ecg import ECG
+from compiler_core.ir.mapping import MappingType
+from compiler_core.planner.blocks import BlockGraph
+from compiler_core.planner.constraints import Constraints, check_constraints
+from compiler_core.planner.cost import CostModel
+from compiler_core.planner.table3 import Decision, fusion_cell
+
+O2O, OPAQUE = MappingType.ONE_TO_ONE, MappingType.OPAQUE
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why two groups were not fused.
+
+    ``code``: ``opaque`` | ``never_pair`` (a red cell of Table 3) | ``not_convex`` (a path
+    between them through another block) | ``constraint`` | ``unprofitable`` (with both latency
+    estimates in µs).
+    """
+
+    code: str
+    detail: str
+    fused_us: float | None = None
+    separate_us: float | None = None
+
+
+@dataclass
+class PlanStats:
+    seeds: int = 0
+    extra_seeds: int = 0  # non-One-to-One seeds [ours]
+    block_merges: int = 0  # merges of whole blocks in the final pass [ours]
+    profiled: int = 0  # "profile" cells evaluated by the cost model
+    profiled_fused: int = 0
+
+
+class GreedyPlanner:
+    """Runs Listing 1 over an ECG; read the result from ``self.blocks`` after :meth:`run`."""
+
+    def __init__(self, ecg: ECG, cost_model: CostModel, constraints: Constraints) -> None:
+        self.ecg = ecg
+        self.cost = cost_model
+        self.limits = constraints
+        self.blocks = BlockGraph(ecg)
+        self.stats = PlanStats()
+
+    # -- the legality + profitability check ---------------------------------------------
+    def check(self, first: int, second: int, *, count: bool = True) -> Refusal | None:
+        """Can group ``first`` (producer side) fuse with group ``second`` (consumer side)?
+
+        ``count``: add cost-model evaluations to ``stats`` (off for after-the-fact reasons).
+        """
+        bg = self.blocks
+        t1, t2 = bg.mtype[first], bg.mtype[second]
+        if OPAQUE in (t1, t2):
+            return Refusal("opaque", "an Opaque operator never fuses")
+        cell = fusion_cell(t1, t2)
+        if cell.decision is Decision.NEVER:
+            return Refusal("never_pair", f"{t1.short} -> {t2.short} is never fused (Table 3)")
+        if not bg.can_merge(first, second):
+            return Refusal("not_convex", "a path between the blocks runs through another block")
+        members = set(bg.members[first]) | set(bg.members[second])
+        problem = check_constraints(self.ecg, members, self.limits)
+        if problem is not None:
+            return Refusal("constraint", problem)
+        if cell.decision is Decision.PROFILE:
+            self.stats.profiled += count
+            prof = self.cost.profitability(self.ecg, bg.members[first], bg.members[second])
+            if not prof.profitable:
+                return Refusal(
+                    "unprofitable",
+                    f"{prof.source}: fused {prof.fused_us:.1f} us >= separate "
+                    f"{prof.separate_us:.1f} us",
+                    prof.fused_us,
+                    prof.separate_us,
+                )
+            self.stats.profiled_fused += count
+        return None
+
+    def _fuse(self, block: int, other: int, other_is_producer: bool) -> bool:
+        first, second = (other, block) if other_is_producer else (block, other)
+        if self.check(first, second) is not None:
+            return False
+        result = fusion_cell(self.blocks.mtype[first], self.blocks.mtype[second]).result
+        assert result is not None
+        self.blocks.merge(block, other, result)
+        return True
+
+    # -- Listing 1 -----------------------------------------------------------------------
+    def _grow(self, g: int) -> None:
+        bg, ecg = self.blocks, self.ecg
+        grew = True
+        while grew:
+            grew = False
+            for neighbours, producer_side in ((ecg.consumers, False), (ecg.producers, True)):
+                heap = sorted({j for i in bg.members[g] for j in neighbours[i]})
+                while heap:
+                    j = heapq.heappop(heap)
+                    if not bg.is_unfused(j) or bg.group_of[j] == g:
+                        continue
+                    if self._fuse(g, bg.group_of[j], producer_side):
+                        grew = True
+                        for k in neighbours[j]:
+                            heapq.heappush(heap, k)
+
+    def _seed_and_grow(self, candidates: list[int]) -> int:
+        bg, info = self.blocks, self.ecg.info
+        count = 0
+        for i in sorted(candidates, key=lambda k: (info[k].irs_bytes, k)):
+            if not bg.is_unfused(i):
+                continue
+            g = bg.group_of[i]
+            bg.seeded[g] = True
+            count += 1
+            self._grow(g)
+        return count
+
+    def _merge_blocks(self) -> None:
+        """[ours] Merge adjacent blocks wherever the same checks allow, to a fixpoint."""
+        bg = self.blocks
+        merged = True
+        while merged:
+            merged = False
+            for p, c in list(bg.external_edges()):
+                gp, gc = bg.group_of[p], bg.group_of[c]
+                if gp != gc and self._fuse(gp, gc, other_is_producer=False):
+                    self.stats.block_merges += 1
+                    merged = True
+
+    def run(self) -> BlockGraph:
+        info = self.ecg.info
+        n = len(info)
+        self.stats.seeds = self._seed_and_grow(
+            [i for i in range(n) if info[i].mapping_type is O2O]
+        )
+        # [ours] second round: unfused non-Opaque operators of other types seed too.
+        self.stats.extra_seeds = self._seed_and_grow(
+            [i for i in range(n) if info[i].mapping_type is not OPAQUE]
+        )
+        for i in range(n):  # Opaque operators stay single-operator blocks
+            if self.blocks.is_unfused(i):
+                self.blocks.seeded[self.blocks.group_of[i]] = True
+        self._merge_blocks()
+        return self.blocks
+
+    def edge_refusal(self, producer: int, consumer: int) -> Refusal:
+        """Reason the edge ``producer → consumer`` (node indices) crosses two blocks."""
+        gp, gc = self.blocks.group_of[producer], self.blocks.group_of[consumer]
+        refusal = self.check(gp, gc, count=False)
+        if refusal is None:  # pragma: no cover - the merge pass leaves no fusable edge
+            return Refusal("not_attempted", "the planner did not consider this pair")
+        return refusal

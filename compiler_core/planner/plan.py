@@ -1,0 +1,172 @@
+"""The fusion plan: blocks, the reasons edges stay unfused, and the summary numbers.
+
+``FusionPlan.to_dict()`` is the ``PLAN.json`` format (schema below, version 1).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from compiler_core.ir.ecg import ECG
+from compiler_core.planner.blocks import BlockGraph
+from compiler_core.planner.greedy import GreedyPlanner, PlanStats
+
+PLAN_SCHEMA_VERSION = 1
+
+
+@dataclass
+class FusedBlock:
+    """One fused block = one kernel. ``nodes``/``ops`` in topological order; ``inputs`` are the
+    tensors it reads from outside (weights included), ``outputs`` the tensors it writes (read by
+    another block or graph outputs), ``removed`` the intermediate results (IRS) it keeps
+    internal, ``removed_bytes`` their size in bytes."""
+
+    id: int
+    mapping_type: str
+    nodes: list[str]
+    ops: list[str]
+    inputs: list[str]
+    outputs: list[str]
+    removed: list[str]
+    removed_bytes: int
+    output_bytes: int
+
+
+@dataclass
+class UnfusedEdge:
+    """A producer → consumer edge between two blocks and why it was not fused."""
+
+    producer: str
+    consumer: str
+    tensors: list[str]
+    reason: str
+    detail: str
+    producer_block: int
+    consumer_block: int
+    fused_us: float | None = None
+    separate_us: float | None = None
+
+
+@dataclass
+class FusionPlan:
+    """Result of :func:`compiler_core.plan_model`.
+
+    Node counts exclude Constant nodes. ``floor``: Many-to-Many plus Opaque operators after
+    rewriting, the fewest blocks a plan respecting Table 3 can have. ``intermediate_bytes_*``:
+    bytes written to memory by all kernels (every operator output before fusion, every block
+    output after). Times in milliseconds.
+    """
+
+    model: str
+    original_nodes: int
+    rewritten_nodes: int
+    floor: int
+    blocks: list[FusedBlock]
+    unfused_edges: list[UnfusedEdge]
+    rewrites: dict[str, int]
+    mapping_types: dict[str, int]
+    intermediate_bytes_before: int
+    intermediate_bytes_after: int
+    stats: dict[str, int]
+    options: dict[str, object]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    schema_version: int = PLAN_SCHEMA_VERSION
+
+    @property
+    def fused_blocks(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def fusion_rate(self) -> float:
+        """Original operators per fused block (paper §6)."""
+        return self.original_nodes / max(1, len(self.blocks))
+
+    def reason_counts(self) -> list[tuple[str, int]]:
+        """Unfused-edge reasons, most common first."""
+        return Counter(e.reason for e in self.unfused_edges).most_common()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["fused_blocks"] = self.fused_blocks
+        d["fusion_rate"] = round(self.fusion_rate, 3)
+        d["unfused_reasons"] = dict(self.reason_counts())
+        return d
+
+
+def node_name(ecg: ECG, i: int) -> str:
+    node = ecg.nodes[i]
+    return node.name or f"{node.op_type}_{i}"
+
+
+def collect_blocks(ecg: ECG, bg: BlockGraph) -> tuple[list[FusedBlock], dict[int, int]]:
+    """Blocks in topological order with their boundary tensors; returns the block list and a
+    map from group id to block id."""
+    blocks: list[FusedBlock] = []
+    block_id: dict[int, int] = {}
+    for g in bg.groups_in_order():
+        members = bg.sorted_members(g)
+        inside = set(members)
+        inputs: dict[str, None] = {}
+        outputs: dict[str, None] = {}
+        removed: dict[str, None] = {}
+        removed_bytes = output_bytes = 0
+        for i in members:
+            for v in ecg.nodes[i].inputs:
+                if v is None:
+                    continue
+                p = v.producer()
+                if p is None or ecg.index(p) not in inside:
+                    inputs.setdefault(v.name or "", None)
+            for v in ecg.nodes[i].outputs:
+                users = ecg.value_consumers[v]
+                if v in ecg.graph_outputs or any(u not in inside for u in users):
+                    outputs.setdefault(v.name or "", None)
+                    output_bytes += ecg.value_bytes[v]
+                else:
+                    removed.setdefault(v.name or "", None)
+                    removed_bytes += ecg.value_bytes[v]
+        block_id[g] = len(blocks)
+        blocks.append(
+            FusedBlock(
+                id=len(blocks),
+                mapping_type=bg.mtype[g].value,
+                nodes=[node_name(ecg, i) for i in members],
+                ops=[ecg.nodes[i].op_type for i in members],
+                inputs=list(inputs),
+                outputs=list(outputs),
+                removed=list(removed),
+                removed_bytes=removed_bytes,
+                output_bytes=output_bytes,
+            )
+        )
+    return blocks, block_id
+
+
+def collect_unfused_edges(
+    ecg: ECG, planner: GreedyPlanner, block_id: dict[int, int]
+) -> list[UnfusedEdge]:
+    bg = planner.blocks
+    edges = []
+    for p, c in bg.external_edges():
+        consumer_inputs = {id(v) for v in ecg.nodes[c].inputs if v is not None}
+        tensors = [v.name or "" for v in ecg.nodes[p].outputs if id(v) in consumer_inputs]
+        r = planner.edge_refusal(p, c)
+        edges.append(
+            UnfusedEdge(
+                producer=node_name(ecg, p),
+                consumer=node_name(ecg, c),
+                tensors=tensors,
+                reason=r.code,
+                detail=r.detail,
+                producer_block=block_id[bg.group_of[p]],
+                consumer_block=block_id[bg.group_of[c]],
+                fused_us=None if r.fused_us is None else round(r.fused_us, 3),
+                separate_us=None if r.separate_us is None else round(r.separate_us, 3),
+            )
+        )
+    return edges
+
+
+def stats_dict(stats: PlanStats) -> dict[str, int]:
+    return asdict(stats)

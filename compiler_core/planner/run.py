@@ -1,0 +1,24 @@
+"""Planning an ECG: the greedy planner plus the serializable blocks and unfused edges."""
+
+from __future__ import annotations
+
+from compiler_core.ir.ecg import ECG
+from compiler_core.planner.constraints import Constraints
+from compiler_core.planner.cost import AnalyticCostModel, CostModel
+from compiler_core.planner.greedy import GreedyPlanner
+from compiler_core.planner.plan import collect_blocks, collect_unfused_edges
+
+
+def plan_ecg(
+    ecg: ECG,
+    *,
+    cost_model: CostModel | None = None,
+    constraints: Constraints | None = None,
+) -> tuple[GreedyPlanner, dict]:
+    """Run Listing 1 on ``ecg``; returns the planner (its ``blocks`` is the block graph) and
+    ``{"blocks": [FusedBlock...], "unfused_edges": [UnfusedEdge...]}``."""
+    planner = GreedyPlanner(ecg, cost_model or AnalyticCostModel(), constraints or Constraints())
+    bg = planner.run()
+    blocks, block_id = collect_blocks(ecg, bg)
+    edges = collect_unfused_edges(ecg, planner, block_id)
+    return planner, {"blocks": blocks, "unfused_edges": edges}
