@@ -3,9 +3,9 @@
 from onnx import helper
 
 from compiler_core.ir.mapping import MappingType
-from compiler_core.planner.run import plan_ecg
 from compiler_core.planner.constraints import Constraints
 from compiler_core.planner.cost import Profitability
+from compiler_core.planner.run import plan_ecg
 from tests.compiler_core.planner.graphs import make_ecg, node, tensor, weight
 
 
