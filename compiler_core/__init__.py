@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from compiler_core.compile import compile_model
     from compiler_core.pipeline import plan_model
 
-__all__ = ["plan_model"]
+__all__ = ["compile_model", "plan_model"]
 
 
 def __getattr__(name: str):
@@ -19,4 +20,8 @@ def __getattr__(name: str):
         from compiler_core.pipeline import plan_model
 
         return plan_model
+    if name == "compile_model":
+        from compiler_core.compile import compile_model
+
+        return compile_model
     raise AttributeError(name)

@@ -1,0 +1,26 @@
+"""The anchor emitter protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import onnx_ir as ir
+
+from compiler_core.codegen.context import KernelContext
+
+# epilogue(first_row, end_row, indent) -> lines applying the fused element-wise tail to the
+# rows [first_row, end_row) of the anchor output viewed as [rows, last dim].
+Epilogue = Callable[[str, str, int], list[str]]
+
+
+class Anchor(Protocol):
+    tiled_epilogue: bool  # can run an aligned epilogue per row tile
+
+    def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+        """Operands that must be materialized before the anchor runs."""
+        ...
+
+    def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
+        """Lines computing the anchor's outputs into ``ctx.buffers``."""
+        ...

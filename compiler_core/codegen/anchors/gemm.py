@@ -1,0 +1,174 @@
+"""GEMM-shaped anchors (MatMul, Gemm) as calls to OpenBLAS ``cblas_sgemm``.
+
+Operands computed inside the block (a fused prologue) are materialized into a packed scratch
+buffer first, except a Transpose of the last two axes of a buffer, which becomes transA/transB.
+Batched MatMul with broadcasting is a loop of sgemm calls; when B has no batch and A is not
+broadcast, the batch folds into the rows of a single call. An element-aligned epilogue runs on
+each row tile right after the call that produced it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import onnx_ir as ir
+
+from compiler_core.codegen import index as ix
+from compiler_core.codegen.anchors.base import Epilogue
+from compiler_core.codegen.attrs import attr, unsupported
+from compiler_core.codegen.cnames import ctype_of, float_literal
+from compiler_core.codegen.context import KernelContext
+from compiler_core.codegen.loops import row_loops
+from compiler_core.ir.ecg import value_shape
+
+SGEMM = "scipy_cblas_sgemm"
+PARALLEL_MIN_FLOPS = 1 << 16  # multiply-adds below which a GEMM stays on one thread
+
+
+def _folded_transpose(ctx: KernelContext, v: ir.Value) -> ir.Value | None:
+    """The buffer ``t`` when ``v = Transpose(t)`` swaps only the last two axes."""
+    node = ctx.producer.get(v)
+    if node is None or node.op_type != "Transpose" or v in ctx.materialized:
+        return None
+    src = node.inputs[0]
+    rank = len(value_shape(src))
+    perm = attr(node, "perm") or list(range(rank))[::-1]
+    swap = list(range(rank - 2)) + [rank - 1, rank - 2]
+    if rank < 2 or list(perm) != swap or src not in ctx.materialized:
+        return None
+    return src
+
+
+def _operand(ctx: KernelContext, v: ir.Value) -> tuple[str, bool]:
+    """(pointer, transposed) of a GEMM operand."""
+    if v in ctx.buffers:
+        return ctx.ptr(v), False
+    src = _folded_transpose(ctx, v)
+    assert src is not None, "operand neither materialized nor a folded transpose"
+    return ctx.ptr(src), True
+
+
+def _needs(ctx: KernelContext, node: ir.Node, operands) -> set[ir.Value]:
+    for v in [*operands, *node.outputs]:
+        if v is not None and not ctype_of(v).is_float:
+            raise unsupported(node, "only float32 GEMM is supported")
+    return {
+        v
+        for v in operands
+        if v not in ctx.materialized and _folded_transpose(ctx, v) is None
+    }
+
+
+def _trans(t: bool) -> str:
+    return "CblasTrans" if t else "CblasNoTrans"
+
+
+def _call(m, n, k, alpha, a, lda, ta, b, ldb, tb, beta, c, ldc) -> str:
+    return (
+        f"{SGEMM}(CblasRowMajor, {_trans(ta)}, {_trans(tb)}, {m}, {n}, {k}, {alpha}, "
+        f"{a}, {lda}, {b}, {ldb}, {beta}, {c}, {ldc});"
+    )
+
+
+class MatMulAnchor:
+    tiled_epilogue = True
+
+    def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+        return _needs(ctx, node, node.inputs[:2])
+
+    def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
+        a_v, b_v = node.inputs[0], node.inputs[1]
+        y = node.outputs[0]
+        a, b = value_shape(a_v), value_shape(b_v)
+        a2 = a if len(a) >= 2 else (1, *a)
+        b2 = b if len(b) >= 2 else (*b, 1)
+        m, k = a2[-2:]
+        n = b2[-1]
+        batch = ix.broadcast_shape(a2[:-2], b2[:-2])
+        nb = math.prod(batch)
+        pa, ta = _operand(ctx, a_v)
+        pb, tb = _operand(ctx, b_v)
+        lda = m if ta else k
+        ldb = k if tb else n
+        py = ctx.ptr(y)
+        one, zero = float_literal(1.0), float_literal(0.0)
+        pad = "    "
+        lines: list[str] = []
+        if math.prod(b2[:-2]) == 1 and tuple(a2[:-2]) == tuple(batch) and not ta:
+            # Batch folded into M: row tiles spread over the OpenMP threads, each an sgemm
+            # call followed by the epilogue on its rows (OpenBLAS itself runs one thread).
+            rows = nb * m
+            r, h, tile = (ctx.names.fresh(p) for p in ("r", "h", "h"))
+            lines.append(pad + f"const int64_t {tile} = dnf_row_tile({rows});")
+            if rows * n * k >= PARALLEL_MIN_FLOPS:
+                lines.append(pad + "#pragma omp parallel for schedule(static)")
+            lines.append(pad + f"for (int64_t {r} = 0; {r} < {rows}; {r} += {tile}) {{")
+            lines.append(
+                pad * 2 + f"const int64_t {h} = {r} + {tile} < {rows} ? {tile} : {rows} - {r};"
+            )
+            lines.append(
+                pad * 2
+                + _call(h, n, k, one, f"{pa} + {r}*{k}", lda, ta, pb, ldb, tb, zero,
+                        f"{py} + {r}*{n}", n)
+            )
+            if epilogue is not None:
+                lines += epilogue(r, f"{r} + {h}", 2)
+            lines.append(pad + "}")
+            return lines
+        # Loop of sgemm calls over the broadcast batch, one batch per OpenMP iteration.
+        bi = ctx.names.fresh("b")
+        bidx = ix.unravel(bi, batch)
+        oa = ix.mul(f"({ix.linear(ix.broadcast(bidx, a2[:-2], batch), a2[:-2])})", m * k)
+        ob = ix.mul(f"({ix.linear(ix.broadcast(bidx, b2[:-2], batch), b2[:-2])})", k * n)
+        if nb > 1 and nb * m * n * k >= PARALLEL_MIN_FLOPS:
+            lines.append(pad + "#pragma omp parallel for schedule(static)")
+        lines.append(pad + f"for (int64_t {bi} = 0; {bi} < {nb}; ++{bi}) {{")
+        lines.append(
+            pad * 2
+            + _call(m, n, k, one, f"{pa} + {oa}", lda, ta, f"{pb} + {ob}", ldb, tb, zero,
+                    f"{py} + {bi}*{m * n}", n)
+        )
+        if epilogue is not None:
+            lines += epilogue(f"{bi}*{m}", f"({bi} + 1)*{m}", 2)
+        lines.append(pad + "}")
+        return lines
+
+
+class GemmAnchor:
+    tiled_epilogue = False
+
+    def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+        return _needs(ctx, node, node.inputs[:2])
+
+    def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
+        assert epilogue is None
+        a_v, b_v = node.inputs[0], node.inputs[1]
+        c_v = node.inputs[2] if len(node.inputs) > 2 else None
+        y = node.outputs[0]
+        m, n = value_shape(y)
+        ta0, tb0 = bool(attr(node, "transA", 0)), bool(attr(node, "transB", 0))
+        k = value_shape(a_v)[0 if ta0 else 1]
+        alpha = float(attr(node, "alpha", 1.0))
+        beta = float(attr(node, "beta", 1.0))
+        pa, fa = _operand(ctx, a_v)
+        pb, fb = _operand(ctx, b_v)
+        ta, tb = ta0 != fa, tb0 != fb
+        lda = m if ta else k
+        ldb = k if tb else n
+        py = ctx.ptr(y)
+        lines: list[str] = []
+        beta_c = float_literal(0.0)
+        if c_v is not None and beta != 0.0:
+            # Y = beta*C (broadcast), then sgemm accumulates alpha*op(A)op(B) into it.
+            def body(idx, indent):
+                g = ctx.gen(indent)
+                c = g.at_broadcast(c_v, idx, (m, n))
+                g.line(f"{py}[{ix.linear(idx, (m, n))}] = {float_literal(beta)} * {c};")
+                return g.lines
+
+            lines += row_loops(ctx.names, (m, n), body, inner=1)
+            beta_c = float_literal(1.0)
+        lines.append(
+            "    " + _call(m, n, k, float_literal(alpha), pa, lda, ta, pb, ldb, tb, beta_c, py, n)
+        )
+        return lines

@@ -1,0 +1,194 @@
+"""Reductions and Softmax: a parallel loop over the kept elements, an inner reduction loop
+(``#pragma omp simd reduction``) that evaluates the fused prologue expression in place."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import onnx_ir as ir
+
+from compiler_core.codegen import index as ix
+from compiler_core.codegen.anchors.base import Epilogue
+from compiler_core.codegen.attrs import attr, const_input, norm_axis, unsupported
+from compiler_core.codegen.cnames import ctype_of, float_literal, literal
+from compiler_core.codegen.context import KernelContext
+from compiler_core.codegen.loops import row_loops
+from compiler_core.ir.ecg import value_shape
+
+PAD = "    "
+
+
+def reduce_loops(
+    ctx: KernelContext,
+    in_shape: Sequence[int],
+    axes: Sequence[int],
+    outer_idx: ix.Index,
+    indent: int,
+    body,
+    simd: str | None,
+) -> list[str]:
+    """Nested loops over ``axes`` of ``in_shape``; ``outer_idx`` gives the other axes (in
+    order). ``body(full_index, gen)`` adds statements to ``gen``. ``simd`` is an OpenMP
+    reduction clause for the innermost loop, e.g. ``reduction(+:t3)``."""
+    lines: list[str] = []
+    full: list[str] = []
+    outer = iter(outer_idx)
+    level = indent
+    loops = [a for a in axes if in_shape[a] != 1]
+    last = loops[-1] if loops else None
+    vars_: dict[int, str] = {}
+    for a in loops:
+        vars_[a] = ctx.names.fresh("i")
+    for a in range(len(in_shape)):
+        full.append(vars_.get(a, "0") if a in axes else next(outer))
+    for a in loops:
+        if a == last and simd:
+            lines.append(PAD * level + f"#pragma omp simd {simd}")
+        v = vars_[a]
+        lines.append(PAD * level + f"for (int64_t {v} = 0; {v} < {in_shape[a]}; ++{v}) {{")
+        level += 1
+    g = ctx.gen(level)
+    body(tuple(full), g)
+    lines += g.lines
+    for _ in loops:
+        level -= 1
+        lines.append(PAD * level + "}")
+    return lines
+
+
+def _kept(idx: ix.Index, axes: Sequence[int], rank: int, keepdims: bool) -> ix.Index:
+    """Indices of the non-reduced axes taken from the output index."""
+    if keepdims:
+        return tuple(idx[a] for a in range(rank) if a not in axes)
+    return tuple(idx)
+
+
+class ReduceAnchor:
+    """ReduceSum / Mean / Max / Min / SumSquare over any axes (constant ``axes`` input or
+    attribute), ``keepdims`` either way."""
+
+    tiled_epilogue = False
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+        self._axes(node)
+        return set()
+
+    def _axes(self, node: ir.Node) -> tuple[list[int], bool]:
+        rank = len(value_shape(node.inputs[0]))
+        axes = const_input(node, 1) if len(node.inputs) > 1 else None
+        axes = attr(node, "axes") if axes is None else axes.reshape(-1).tolist()
+        if not axes:
+            if attr(node, "noop_with_empty_axes", 0):
+                raise unsupported(node, "noop_with_empty_axes is not supported")
+            axes = list(range(rank))
+        axes = sorted({norm_axis(node, int(a), rank) for a in axes})
+        return axes, bool(attr(node, "keepdims", 1))
+
+    def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
+        x, y = node.inputs[0], node.outputs[0]
+        in_shape, out_shape = value_shape(x), value_shape(y)
+        axes, keepdims = self._axes(node)
+        ct = ctype_of(y)
+        count = math.prod(in_shape[a] for a in axes)
+        kind = self.kind
+        if kind in ("max", "min") or ct.is_float:
+            pass
+        else:
+            raise unsupported(node, "only float32 sums and means are supported")
+        init = {
+            "sum": literal(0, ct),
+            "mean": literal(0, ct),
+            "sumsquare": literal(0, ct),
+            "max": "(-INFINITY)" if ct.is_float else f"(({ct.c})INT64_MIN)",
+            "min": "INFINITY" if ct.is_float else f"(({ct.c})INT64_MAX)",
+        }[kind]
+        clause = {"max": "max", "min": "min"}.get(kind, "+")
+
+        def outer(idx: ix.Index, indent: int) -> list[str]:
+            acc = ctx.names.fresh("a")
+            lines = [PAD * indent + f"{ct.c} {acc} = {init};"]
+
+            def inner(full: ix.Index, g) -> None:
+                v = g.at(x, full)
+                if kind == "max":
+                    g.line(f"{acc} = {v} > {acc} ? {v} : {acc};")
+                elif kind == "min":
+                    g.line(f"{acc} = {v} < {acc} ? {v} : {acc};")
+                elif kind == "sumsquare":
+                    g.line(f"{acc} += {v} * {v};")
+                else:
+                    g.line(f"{acc} += {v};")
+
+            kept = _kept(idx, axes, len(in_shape), keepdims)
+            lines += reduce_loops(ctx, in_shape, axes, kept, indent, inner,
+                                  f"reduction({clause}:{acc})")
+            val = f"{acc} / {float_literal(count)}" if kind == "mean" else acc
+            lines.append(PAD * indent + f"{ctx.ptr(y)}[{ix.linear(idx, out_shape)}] = {val};")
+            return lines
+
+        return row_loops(ctx.names, out_shape, outer, inner=0, work_per_element=count)
+
+
+class SoftmaxAnchor:
+    """Softmax / LogSoftmax along one axis: max, sum of exponentials, normalize."""
+
+    tiled_epilogue = False
+
+    def __init__(self, log: bool) -> None:
+        self.log = log
+
+    def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+        if not ctype_of(node.outputs[0]).is_float:
+            raise unsupported(node, "only float32 is supported")
+        return set()
+
+    def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
+        x, y = node.inputs[0], node.outputs[0]
+        shape = value_shape(x)
+        axis = norm_axis(node, int(attr(node, "axis", -1)), len(shape))
+        kept_shape = tuple(d for a, d in enumerate(shape) if a != axis)
+        py = ctx.ptr(y)
+
+        def outer(idx: ix.Index, indent: int) -> list[str]:
+            mx, s = ctx.names.fresh("a"), ctx.names.fresh("a")
+            lines = [PAD * indent + f"float {mx} = -INFINITY;"]
+
+            def find_max(full, g):
+                v = g.at(x, full)
+                g.line(f"{mx} = {v} > {mx} ? {v} : {mx};")
+
+            def exp_sum(full, g):
+                v = g.at(x, full)
+                if self.log:
+                    g.line(f"{s} += expf({v} - {mx});")
+                else:
+                    e = g.temp(ctype_of(y), f"expf({v} - {mx})")
+                    g.line(f"{py}[{ix.linear(full, shape)}] = {e};")
+                    g.line(f"{s} += {e};")
+
+            lines += reduce_loops(ctx, shape, [axis], idx, indent, find_max,
+                                  f"reduction(max:{mx})")
+            lines.append(PAD * indent + f"float {s} = 0.0f;")
+            lines += reduce_loops(ctx, shape, [axis], idx, indent, exp_sum, f"reduction(+:{s})")
+            if self.log:
+                lse = ctx.names.fresh("a")
+                lines.append(PAD * indent + f"const float {lse} = {mx} + logf({s});")
+
+                def write(full, g):
+                    v = g.at(x, full)
+                    g.line(f"{py}[{ix.linear(full, shape)}] = {v} - {lse};")
+            else:
+                inv = ctx.names.fresh("a")
+                lines.append(PAD * indent + f"const float {inv} = 1.0f / {s};")
+
+                def write(full, g):
+                    g.line(f"{py}[{ix.linear(full, shape)}] *= {inv};")
+
+            lines += reduce_loops(ctx, shape, [axis], idx, indent, write, "")
+            return lines
+
+        return row_loops(ctx.names, kept_shape, outer, inner=0, work_per_element=shape[axis])

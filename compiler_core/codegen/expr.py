@@ -1,0 +1,148 @@
+"""The index-expression layer: "value v at multi-index idx" as a C expression (paper §4.4).
+
+Inside a block every value is MATERIALIZED (it has a buffer: block inputs, weights, block
+outputs, the anchor's outputs, scratch values) or VIRTUAL (computed on the fly from its inputs'
+expressions by the emitter of its producer, see :mod:`compiler_core.codegen.ops`). One
+:class:`ExprGen` builds the body of one loop nest: each value at each index becomes one local
+variable, generated once (common sub-expressions are shared), so ``Transpose``, ``Reshape`` and
+friends cost only index arithmetic and no memory traffic.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import onnx_ir as ir
+
+from compiler_core.codegen import index as ix
+from compiler_core.codegen.cnames import CType, Names, ctype_of, literal
+from compiler_core.ir.ecg import value_shape
+
+_LOCAL = re.compile(r"t[0-9]+")
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """A materialized value: ``ptr`` is a C pointer variable of the kernel."""
+
+    ptr: str
+    shape: tuple[int, ...]
+    ctype: CType
+
+
+class ExprGen:
+    """Generates the statements of one loop body.
+
+    ``buffers``: materialized values of the block; ``producer``: in-block producing node of each
+    virtual value; ``emit_node(gen, node, out_pos, idx)`` returns the C expression of
+    ``node.outputs[out_pos]`` at ``idx``. ``reads`` logs every buffer read (value, index), which
+    lets the kernel builder check that an epilogue reads the anchor element-aligned.
+    """
+
+    def __init__(
+        self,
+        names: Names,
+        buffers: dict[ir.Value, Buffer],
+        producer: dict[ir.Value, ir.Node],
+        emit_node: Callable[[ExprGen, ir.Node, int, ix.Index], str],
+        indent: int = 0,
+    ) -> None:
+        self.names = names
+        self.buffers = buffers
+        self.producer = producer
+        self._emit_node = emit_node
+        self.lines: list[str] = []
+        self.indent = indent
+        self._scopes: list[dict[tuple, str]] = [{}]
+        self.reads: list[tuple[ir.Value, ix.Index]] = []
+        self._types: dict[str, str] = {}
+
+    # -- statements ---------------------------------------------------------------------
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.indent + text)
+
+    def temp(self, ctype: CType, expr: str) -> str:
+        name = self.names.fresh("t")
+        self.line(f"const {ctype.c} {name} = {expr};")
+        self._types[name] = ctype.c
+        return name
+
+    def _named(self, ctype: CType, expr: str) -> str:
+        """``expr`` itself when it is already a local of the right type (index operators
+        return their input's variable), else a new local holding it."""
+        if _LOCAL.fullmatch(expr) and self._types.get(expr) == ctype.c:
+            return expr
+        return self.temp(ctype, expr)
+
+    def declare(self, ctype: CType) -> str:
+        name = self.names.fresh("t")
+        self.line(f"{ctype.c} {name};")
+        return name
+
+    def open_scope(self, header: str) -> None:
+        """``header`` is e.g. ``if (i3 < 4) {``; temps made inside stay inside."""
+        self.line(header)
+        self.indent += 1
+        self._scopes.append({})
+
+    def close_scope(self, trailer: str = "}") -> None:
+        self._scopes.pop()
+        self.indent -= 1
+        self.line(trailer)
+
+    def _cached(self, key: tuple) -> str | None:
+        for scope in reversed(self._scopes):
+            if key in scope:
+                return scope[key]
+        return None
+
+    # -- values -------------------------------------------------------------------------
+    def at(self, value: ir.Value, idx: ix.Index) -> str:
+        """C expression (a literal or a local variable) of ``value`` at ``idx``."""
+        shape = value_shape(value)
+        assert len(idx) == len(shape), (value.name, idx, shape)
+        idx = tuple("0" if d == 1 else i for i, d in zip(idx, shape, strict=True))
+        const = scalar_constant(value)
+        if const is not None:
+            return const
+        key = (id(value), idx)
+        hit = self._cached(key)
+        if hit is not None:
+            return hit
+        ct = ctype_of(value)
+        if value in self.buffers:
+            buf = self.buffers[value]
+            self.reads.append((value, idx))
+            name = self.temp(ct, f"{buf.ptr}[{ix.linear(idx, buf.shape)}]")
+        else:
+            node = self.producer[value]
+            pos = list(node.outputs).index(value)
+            name = self._named(ct, self._emit_node(self, node, pos, idx))
+        self._scopes[-1][key] = name
+        return name
+
+    def compute(self, value: ir.Value, idx: ix.Index) -> str:
+        """Like :meth:`at` but evaluates ``value`` from its producer even if it has a buffer
+        (used to fill that buffer)."""
+        node = self.producer[value]
+        pos = list(node.outputs).index(value)
+        name = self.temp(ctype_of(value), self._emit_node(self, node, pos, idx))
+        shape = value_shape(value)
+        key = (id(value), tuple("0" if d == 1 else i for i, d in zip(idx, shape, strict=True)))
+        self._scopes[-1][key] = name
+        return name
+
+    def at_broadcast(self, value: ir.Value, idx: ix.Index, out_shape) -> str:
+        """``value`` read with numpy broadcasting at ``idx`` of ``out_shape``."""
+        return self.at(value, ix.broadcast(idx, value_shape(value), out_shape))
+
+
+def scalar_constant(value: ir.Value) -> str | None:
+    """A C literal for a one-element constant (initializer or folded value), else ``None``."""
+    tensor = value.const_value
+    if tensor is None or math.prod(value_shape(value)) != 1:
+        return None
+    return literal(tensor.numpy().reshape(-1)[0], ctype_of(value))

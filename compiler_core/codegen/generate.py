@@ -1,0 +1,265 @@
+"""Plan -> model.c: the kernels, the static memory plan and the entry points.
+
+``dnf_create(weights_path)`` maps weights.bin and allocates the arena; ``dnf_run(handle,
+inputs, outputs)`` runs the kernels in order; ``dnf_run_profiled(..., block_us)`` also times
+each kernel (microseconds); ``dnf_destroy(handle)`` frees. One handle owns one arena, so
+concurrent runs need one handle each (the Python session serializes runs with a lock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx_ir as ir
+
+from compiler_core.codegen.cnames import Names, comment, ctype_of
+from compiler_core.codegen.kernel import BlockKernel, analyze_block
+from compiler_core.codegen.memory import Interval, plan_arena
+from compiler_core.codegen.weights import layout_weights
+from compiler_core.errors import UnsupportedOperatorError
+from compiler_core.ir.ecg import ECG, is_constant, value_bytes, value_shape
+from compiler_core.planner.blocks import BlockGraph
+
+ABI_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    dtype: str  # numpy dtype name
+    shape: tuple[int, ...]
+
+
+@dataclass
+class GeneratedModel:
+    source: str
+    kernels: list[BlockKernel]
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    weights: list[ir.Value]
+    weight_offsets: dict[ir.Value, int]
+    weights_bytes: int
+    arena_bytes: int
+    intermediate_bytes: int  # bytes of all arena tensors if none were reused
+
+
+def _spec(v: ir.Value) -> TensorSpec:
+    return TensorSpec(v.name or "", np.dtype(ctype_of(v).np).name, value_shape(v))
+
+
+def generate(ecg: ECG, blocks: BlockGraph) -> GeneratedModel:
+    """C source for the whole model; raises :class:`UnsupportedOperatorError` up front."""
+    names = Names()
+    kernels = [
+        analyze_block(ecg, b, blocks.sorted_members(g), names)
+        for b, g in enumerate(blocks.groups_in_order())
+    ]
+    graph = ecg.graph
+    in_values = [v for v in graph.inputs if not is_constant(v)]
+    out_values = list(graph.outputs)
+    for v in [*in_values, *out_values]:
+        ctype_of(v)
+        if v.name is None:
+            raise UnsupportedOperatorError("a graph input or output has no name")
+    in_index = {v: j for j, v in enumerate(in_values)}
+    out_index: dict[ir.Value, int] = {}
+    for j, v in enumerate(out_values):
+        out_index.setdefault(v, j)
+
+    # Storage: weights, graph inputs/outputs (caller's buffers), arena tensors by liveness.
+    weights: list[ir.Value] = []
+    first: dict[ir.Value, int] = {}
+    last: dict[ir.Value, int] = {}
+    for b, k in enumerate(kernels):
+        for v in k.inputs:
+            if is_constant(v):
+                if v not in first:
+                    weights.append(v)
+                first.setdefault(v, b)
+            last[v] = b
+        for v in [*k.outputs, *k.scratch]:
+            first[v] = b
+            last.setdefault(v, b)
+    produced = {v for k in kernels for v in k.outputs}
+    for v in out_values:
+        if v not in produced and v not in in_index and is_constant(v) and v not in first:
+            weights.append(v)
+            first[v] = last[v] = 0
+    w_off, w_bytes = layout_weights(weights)
+    arena_vals = [
+        v for v in first if v not in w_off and v not in in_index and v not in out_index
+    ]
+    intervals = [Interval(v, value_bytes(v), first[v], last[v]) for v in arena_vals]
+    a_off, a_bytes = plan_arena(intervals)
+
+    def pointer(v: ir.Value) -> tuple[str, bool]:
+        if v in w_off:
+            return f"c->w + {w_off[v]}", False
+        if v in in_index:
+            return f"c->in[{in_index[v]}]", False
+        if v in out_index:
+            return f"c->out[{out_index[v]}]", True
+        if v not in a_off:
+            raise UnsupportedOperatorError(f"tensor {comment(v.name or '?')!r} has no producer")
+        return f"c->arena + {a_off[v]}", True
+
+    body: list[str] = []
+    for k in kernels:
+        ptrs = {v: pointer(v) for v in [*k.inputs, *k.outputs, *k.scratch]}
+        body += k.emit(ptrs)
+        body.append("")
+
+    # Graph outputs no kernel writes: copies of inputs, weights or of an earlier output.
+    copies: list[str] = []
+    for j, v in enumerate(out_values):
+        n = value_bytes(v)
+        if out_index[v] != j:
+            copies.append(f"    memcpy(out[{j}], out[{out_index[v]}], {n});")
+        elif v not in produced:
+            if v in in_index:
+                copies.append(f"    memcpy(out[{j}], in[{in_index[v]}], {n});")
+            elif is_constant(v):
+                copies.append(f"    memcpy(out[{j}], m->map + {w_off[v]}, {n});")
+            else:
+                raise UnsupportedOperatorError(
+                    f"graph output {comment(v.name or '?')!r} is not computed by any node"
+                )
+    source = _assemble(kernels, body, copies, w_bytes, a_bytes)
+    return GeneratedModel(
+        source=source,
+        kernels=kernels,
+        inputs=[_spec(v) for v in in_values],
+        outputs=[_spec(v) for v in out_values],
+        weights=weights,
+        weight_offsets=w_off,
+        weights_bytes=w_bytes,
+        arena_bytes=a_bytes,
+        intermediate_bytes=sum(i.size for i in intervals),
+    )
+
+
+_PRELUDE = """\
+/* Generated by dnnfusion. Identifiers are the generator's own; model names appear only in
+   sanitized comments. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <omp.h>
+#include <cblas.h>
+
+#define DNF_ABI_VERSION {abi}
+#define DNF_WEIGHTS_BYTES ((size_t){w_bytes})
+#define DNF_ARENA_BYTES ((size_t){a_bytes})
+#define DNF_NUM_BLOCKS {n_blocks}
+
+typedef struct {{
+    const unsigned char* w;
+    unsigned char* arena;
+    const void* const* in;
+    void* const* out;
+}} dnf_ctx;
+
+typedef struct {{
+    unsigned char* map;
+    unsigned char* arena;
+}} dnf_model;
+
+/* Rows per sgemm call: an even share per OpenMP thread, at least 16 (OpenBLAS runs
+   single-threaded inside our parallel loops; one thread pool, no oversubscription). */
+static int64_t dnf_row_tile(int64_t rows) {{
+    int64_t nt = omp_get_max_threads();
+    int64_t t = (rows + nt - 1) / nt;
+    return t < 16 ? 16 : t;
+}}
+
+static double dnf_now_us(void) {{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+}}
+"""
+
+_ENTRY = """\
+int dnf_abi_version(void) {{ return DNF_ABI_VERSION; }}
+int dnf_num_blocks(void) {{ return DNF_NUM_BLOCKS; }}
+size_t dnf_arena_bytes(void) {{ return DNF_ARENA_BYTES; }}
+size_t dnf_weights_bytes(void) {{ return DNF_WEIGHTS_BYTES; }}
+
+/* Maps the weights file (it must have exactly DNF_WEIGHTS_BYTES bytes) and allocates the
+   arena. Returns NULL on failure. */
+void* dnf_create(const char* weights_path) {{
+    scipy_openblas_set_num_threads(1);
+    dnf_model* m = (dnf_model*)calloc(1, sizeof(dnf_model));
+    if (!m) return NULL;
+    int fd = open(weights_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {{ free(m); return NULL; }}
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size != DNF_WEIGHTS_BYTES) {{
+        close(fd); free(m); return NULL;
+    }}
+    if (DNF_WEIGHTS_BYTES > 0) {{
+        void* p = mmap(NULL, DNF_WEIGHTS_BYTES, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {{ close(fd); free(m); return NULL; }}
+        m->map = (unsigned char*)p;
+    }}
+    close(fd);
+    if (DNF_ARENA_BYTES > 0) {{
+        m->arena = (unsigned char*)aligned_alloc(64, DNF_ARENA_BYTES);
+        if (!m->arena) {{
+            if (m->map) munmap(m->map, DNF_WEIGHTS_BYTES);
+            free(m);
+            return NULL;
+        }}
+    }}
+    return m;
+}}
+
+static void dnf_exec(dnf_model* m, const void* const* in, void* const* out, double* us) {{
+    dnf_ctx ctx = {{m->map, m->arena, in, out}};
+    const dnf_ctx* c = &ctx;
+    double t0 = us ? dnf_now_us() : 0.0;
+{calls}
+{copies}
+}}
+
+int dnf_run(void* h, const void* const* in, void* const* out) {{
+    if (!h) return 1;
+    dnf_exec((dnf_model*)h, in, out, NULL);
+    return 0;
+}}
+
+/* Like dnf_run; block_us[i] receives the time of kernel i in microseconds. */
+int dnf_run_profiled(void* h, const void* const* in, void* const* out, double* block_us) {{
+    if (!h || !block_us) return 1;
+    dnf_exec((dnf_model*)h, in, out, block_us);
+    return 0;
+}}
+
+void dnf_destroy(void* h) {{
+    dnf_model* m = (dnf_model*)h;
+    if (!m) return;
+    if (m->map) munmap(m->map, DNF_WEIGHTS_BYTES);
+    free(m->arena);
+    free(m);
+}}
+"""
+
+
+def _assemble(kernels, body, copies, w_bytes, a_bytes) -> str:
+    calls = []
+    for i, k in enumerate(kernels):
+        calls.append(f"    {k.name}(c);")
+        calls.append(f"    if (us) {{ double t1 = dnf_now_us(); us[{i}] = t1 - t0; t0 = t1; }}")
+    head = _PRELUDE.format(abi=ABI_VERSION, w_bytes=w_bytes, a_bytes=a_bytes,
+                           n_blocks=len(kernels))
+    tail = _ENTRY.format(calls="\n".join(calls), copies="\n".join(copies) or "    (void)out;")
+    return head + "\n" + "\n".join(body) + "\n" + tail

@@ -1,0 +1,285 @@
+"""One fused block -> one C function.
+
+Analysis (:func:`analyze_block`) decides which values get buffers: block inputs (weights
+included), block outputs, the anchor's outputs, operands the anchor needs packed, and values a
+broadcast reads many times (a computed One-to-Many operand). Everything else stays virtual.
+Emission (:meth:`BlockKernel.emit`) walks the materialized values in topological order as
+stages: the anchor stage (library call or reduction loops) and expression stages (one loop
+nest per group of same-shaped values). An expression stage right after a GEMM that reads the
+anchor element-aligned runs per row tile inside the GEMM loop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import onnx_ir as ir
+
+from compiler_core.codegen import index as ix
+from compiler_core.codegen.anchors import ANCHORS
+from compiler_core.codegen.attrs import unsupported, where
+from compiler_core.codegen.cnames import Names, comment, ctype_of
+from compiler_core.codegen.context import KernelContext
+from compiler_core.codegen.expr import Buffer, scalar_constant
+from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.ops import INDEX_OPS, check_supported
+from compiler_core.ir.ecg import ECG, is_constant, value_shape
+from compiler_core.ir.mapping import MappingType
+
+
+def _numel(v: ir.Value) -> int:
+    return math.prod(value_shape(v))
+
+
+@dataclass
+class BlockKernel:
+    """A block ready for emission. ``inputs``/``outputs``/``scratch`` are the values needing
+    storage (the memory plan assigns it); ``name`` is the C function."""
+
+    block_id: int
+    name: str
+    node_ids: list[int]
+    ctx: KernelContext
+    anchor: ir.Node | None
+    inputs: list[ir.Value]
+    outputs: list[ir.Value]
+    scratch: list[ir.Value]
+    order: dict[ir.Node, int] = field(default_factory=dict)
+
+    @property
+    def ops(self) -> list[str]:
+        return [n.op_type for n in self.ctx.nodes]
+
+    # -- emission --------------------------------------------------------------------------
+    def emit(self, pointers: dict[ir.Value, tuple[str, bool]]) -> list[str]:
+        """The C function. ``pointers[v]`` = (C expression of the address, writable)."""
+        ctx = self.ctx
+        lines = [f"/* block {self.block_id}: {' '.join(comment(o) for o in self.ops)} */"]
+        lines.append(f"static void {self.name}(const dnf_ctx* restrict c) {{")
+        for v in [*self.inputs, *self.outputs, *self.scratch]:
+            ct = ctype_of(v)
+            p = ctx.names.fresh("p")
+            addr, writable = pointers[v]
+            qual = "" if writable and v not in self.inputs else "const "
+            lines.append(f"    {qual}{ct.c}* restrict {p} = ({qual}{ct.c}*)({addr});")
+            ctx.buffers[v] = Buffer(p, value_shape(v), ct)
+        stages = self._stages()
+        k = 0
+        while k < len(stages):
+            kind, values = stages[k]
+            if kind == "anchor":
+                anchor = ANCHORS[self.anchor.op_type]
+                epilogue = None
+                if (
+                    anchor.tiled_epilogue
+                    and k + 1 < len(stages)
+                    and stages[k + 1][0] == "expr"
+                    and self._aligned(stages[k + 1][1])
+                ):
+                    nxt = stages[k + 1][1]
+                    k += 1
+
+                    def epilogue(lo, hi, indent, nxt=nxt):
+                        # runs inside the anchor's own parallel loop over tiles
+                        return self._expr_stage(
+                            nxt, rows=(lo, hi), indent=indent, inner=1, parallel=False
+                        )
+
+                lines += anchor.emit(ctx, self.anchor, epilogue)
+            else:
+                lines += self._expr_stage(values)
+            k += 1
+        lines.append("}")
+        return lines
+
+    def _stages(self) -> list[tuple[str, list[ir.Value]]]:
+        ctx = self.ctx
+        computed = [v for v in (*self.outputs, *self.scratch) if v in ctx.producer]
+        computed.sort(key=lambda v: (self.order[ctx.producer[v]], _out_pos(ctx.producer[v], v)))
+        stages: list[tuple[str, list[ir.Value]]] = []
+        for v in computed:
+            node = ctx.producer[v]
+            if node is self.anchor:
+                if not stages or stages[-1][0] != "anchor":
+                    stages.append(("anchor", [v]))
+                else:
+                    stages[-1][1].append(v)
+                continue
+            if stages and stages[-1][0] == "expr":
+                group = stages[-1][1]
+                if value_shape(group[0]) == value_shape(v) and not (
+                    self._reach(v) & set(group)
+                ):
+                    group.append(v)
+                    continue
+            stages.append(("expr", [v]))
+        return stages
+
+    def _reach(self, v: ir.Value) -> set[ir.Value]:
+        """Materialized values read when evaluating ``v`` from its producer."""
+        ctx = self.ctx
+        out: set[ir.Value] = set()
+        stack = [u for u in ctx.producer[v].inputs if u is not None]
+        seen: set[ir.Value] = set()
+        while stack:
+            u = stack.pop()
+            if u in seen:
+                continue
+            seen.add(u)
+            if u in ctx.buffers or u in ctx.materialized or u not in ctx.producer:
+                out.add(u)
+            else:
+                stack += [w for w in ctx.producer[u].inputs if w is not None]
+        return out
+
+    def _expr_stage(
+        self,
+        values: list[ir.Value],
+        *,
+        rows: tuple[str, str] | None = None,
+        indent: int = 1,
+        inner: int | None = None,
+        log: list | None = None,
+        parallel: bool = True,
+    ) -> list[str]:
+        ctx = self.ctx
+        shape = value_shape(values[0])
+
+        def body(idx: ix.Index, ind: int) -> list[str]:
+            g = ctx.gen(ind)
+            for v in values:
+                e = g.compute(v, idx)
+                g.line(f"{ctx.ptr(v)}[{ix.linear(idx, shape)}] = {e};")
+            if log is not None:
+                log.append((idx, g.reads))
+            return g.lines
+
+        return row_loops(
+            ctx.names, shape, body, rows=rows, indent=indent, inner=inner, parallel=parallel
+        )
+
+    def _aligned(self, values: list[ir.Value]) -> bool:
+        """True when ``values`` have the anchor's output shape and read its output only at
+        the element being written (so they can run per row tile)."""
+        y = self.anchor.outputs[0]
+        shape = value_shape(y)
+        if len(shape) < 1 or any(value_shape(v) != shape for v in values):
+            return False
+        log: list = []
+        self._expr_stage(values, inner=1, log=log)  # a trial run; its names are discarded
+        ((idx, reads),) = log
+        want = tuple("0" if d == 1 else i for i, d in zip(idx, shape, strict=True))
+        return all(r == want for v, r in reads if v is y)
+
+
+# Rough per-element cost of operators in "simple operation" units [ours].
+EXPENSIVE = frozenset(
+    "Exp Log Tanh Sigmoid Erf Gelu Pow Sqrt Div Reciprocal Softplus Elu Sin Cos Tan Atan "
+    "HardSwish HardSigmoid".split()
+)
+RECOMPUTE_LIMIT = 4
+
+
+def _cost(v: ir.Value, producer: dict, materialized: set) -> int:
+    """Operations evaluating virtual value ``v`` costs per element (index ops are free)."""
+    total, stack, seen = 0, [v], set()
+    while stack:
+        u = stack.pop()
+        if u in seen or u not in producer or (u is not v and u in materialized):
+            continue
+        seen.add(u)
+        node = producer[u]
+        if node.op_type not in INDEX_OPS:
+            total += 4 if node.op_type in EXPENSIVE else 1
+        stack += [w for w in node.inputs if w is not None]
+    return total
+
+
+# Constant inputs consumed at compile time: (operator -> input positions).
+PARAM_INPUTS = {
+    "Reshape": (1,), "Expand": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "Split": (1,),
+    "Slice": (1, 2, 3, 4), "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,),
+    "ReduceMin": (1,), "ReduceSumSquare": (1,),
+}
+
+
+def _out_pos(node: ir.Node, v: ir.Value) -> int:
+    return list(node.outputs).index(v)
+
+
+def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names) -> BlockKernel:
+    """Decide buffers and the anchor of the block made of ``members`` (node indices)."""
+    nodes = [ecg.nodes[i] for i in members]
+    inside = set(members)
+    producer: dict[ir.Value, ir.Node] = {}
+    anchor: ir.Node | None = None
+    for node in nodes:
+        check_supported(node, ANCHORS)
+        if node.op_type in ANCHORS:
+            if anchor is not None:
+                raise unsupported(node, f"a second Many-to-Many operator in a block with "
+                                        f"{where(anchor)}")
+            anchor = node
+        elif ecg.info[ecg.index(node)].mapping_type is MappingType.MANY_TO_MANY:
+            raise unsupported(node, "no code generator for this operator yet")  # pragma: no cover
+        for v in node.outputs:
+            producer[v] = node
+    used = {v for v in producer if v in ecg.graph_outputs or ecg.value_consumers.get(v)}
+    inputs: list[ir.Value] = []
+    outputs: list[ir.Value] = []
+    for node in nodes:
+        params = PARAM_INPUTS.get(node.op_type, ())
+        for pos, v in enumerate(node.inputs):
+            if v is None or v in producer or v in inputs:
+                continue
+            ctype_of(v)
+            if is_constant(v) and (
+                pos in params or (scalar_constant(v) is not None and node is not anchor)
+            ):
+                continue  # read at compile time (shape, axes) or inlined as a literal
+            inputs.append(v)
+        for v in node.outputs:
+            if v in used and (
+                v in ecg.graph_outputs or any(c not in inside for c in ecg.value_consumers[v])
+            ):
+                outputs.append(v)
+    ctx = KernelContext(names=names, nodes=nodes, producer=producer)
+    ctx.materialized = set(inputs) | set(outputs)
+    if anchor is not None:
+        ctx.materialized |= {v for v in anchor.outputs if v in used}
+        ctx.materialized |= ANCHORS[anchor.op_type].needs(ctx, anchor)
+    # A computed value read through a broadcast (One-to-Many) is evaluated once per output
+    # element; when it is costly, give it a buffer so the work is done once per input
+    # element [ours].
+    for node in nodes:
+        if node.op_type in INDEX_OPS and node.op_type not in ("Expand", "Gather"):
+            continue
+        out_n = max((_numel(o) for o in node.outputs if o in used), default=0)
+        for v in node.inputs:
+            if (
+                v is not None
+                and v in producer
+                and v not in ctx.materialized
+                and producer[v].op_type not in INDEX_OPS
+                and _numel(v) < out_n
+                and _cost(v, producer, ctx.materialized) >= RECOMPUTE_LIMIT
+            ):
+                ctx.materialized.add(v)
+    for v in producer:
+        ctype_of(v)
+    scratch = sorted(
+        (v for v in ctx.materialized if v in producer and v not in outputs),
+        key=lambda v: (ecg.index(producer[v]), _out_pos(producer[v], v)),
+    )
+    return BlockKernel(
+        block_id=block_id,
+        name=f"k{block_id}",
+        node_ids=list(members),
+        ctx=ctx,
+        anchor=anchor,
+        inputs=inputs,
+        outputs=outputs,
+        scratch=scratch,
+        order={n: ecg.index(n) for n in nodes},
+    )

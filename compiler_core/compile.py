@@ -1,0 +1,195 @@
+"""compile_model: ONNX → plan (compiler_core.pipeline) → C → shared library → artifact.
+
+The artifact is a directory: manifest.json (schema, tensors, compiler, checksums), model.c,
+model.so, weights.bin, plan.json and report.json. It is written to a temporary directory next
+to ``output_dir`` and renamed into place only once complete and loadable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from compiler_core.errors import DnnFusionError, ResourceLimitError
+
+Progress = Callable[[str], None]
+
+TARGETS = ("host",)
+OPTIONS = {
+    "rewrite": True,  # algebraic rewriting (paper §4.2)
+    "fast_math": False,  # allow rewrites that are not exact for every float32 input
+    "memory_limit_bytes": None,  # refuse when arena + weights exceed it
+    "build_timeout_s": 600.0,  # C compiler time limit
+    "validate": True,  # load the artifact once before publishing it
+}
+
+
+def _options(options: Mapping | None) -> dict:
+    opts = dict(OPTIONS)
+    for k, v in (options or {}).items():
+        if k not in OPTIONS:
+            raise DnnFusionError(f"unknown compile option {k!r}; known: {sorted(OPTIONS)}")
+        opts[k] = v
+    return opts
+
+
+def compile_model(
+    model,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    target: str = "host",
+    *,
+    output_dir: str | os.PathLike,
+    options: Mapping | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Compile ``model`` (a path, a ``ModelProto`` or an already planned
+    :class:`~compiler_core.pipeline.PlannedModel`) into the artifact directory ``output_dir``.
+
+    ``progress`` is called with each stage: importing, rewriting, planning, generating,
+    building, validating. Raises :class:`~compiler_core.errors.UnsupportedOperatorError` for an
+    operator or attribute code generation cannot handle (never a wrong answer),
+    :class:`~compiler_core.errors.ResourceLimitError` when ``memory_limit_bytes`` is exceeded,
+    and the other :mod:`compiler_core.errors` types on bad input. Returns the artifact path.
+    """
+    if target not in TARGETS:
+        raise DnnFusionError(f"unknown target {target!r}; supported: {', '.join(TARGETS)}")
+    opts = _options(options)
+    if hasattr(model, "ecg") and hasattr(model, "plan") and hasattr(model, "planner"):
+        planned = model
+    else:
+        from compiler_core.pipeline import plan_planned
+
+        planned = plan_planned(
+            model,
+            input_shapes,
+            fast_math=bool(opts["fast_math"]),
+            rewrite=bool(opts["rewrite"]),
+            progress=progress,
+        )
+    return compile_planned(planned, output_dir=output_dir, target=target, options=opts,
+                           progress=progress)
+
+
+def compile_planned(planned, *, output_dir, target: str = "host", options=None, progress=None):
+    """The back half of :func:`compile_model` for a planned model (ecg, planner, plan)."""
+    from compiler_core.codegen.build import build_library
+    from compiler_core.codegen.generate import generate
+    from compiler_core.codegen.weights import write_weights
+    from compiler_core.runtime.manifest import (
+        FORMAT,
+        MANIFEST,
+        MANIFEST_SCHEMA_VERSION,
+        sha256_file,
+    )
+
+    opts = _options(options)
+    _stage(progress, "generating")
+    gen = generate(planned.ecg, planned.planner.blocks)
+    limit = opts["memory_limit_bytes"]
+    need = gen.arena_bytes + gen.weights_bytes
+    if limit is not None and need > int(limit):
+        raise ResourceLimitError(
+            f"model needs {need} bytes (arena {gen.arena_bytes} + weights {gen.weights_bytes}),"
+            f" over the memory limit of {int(limit)} bytes"
+        )
+    out = Path(output_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        (tmp / "model.c").write_text(gen.source)
+        write_weights(tmp / "weights.bin", gen.weights, gen.weight_offsets, gen.weights_bytes)
+        _stage(progress, "building")
+        info = build_library(gen.source, tmp / "model.so", timeout=float(opts["build_timeout_s"]))
+        plan = planned.plan
+        (tmp / "plan.json").write_text(json.dumps(plan.to_dict(), indent=1, default=str))
+        report = _report(plan, gen)
+        (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str))
+        files = ["model.c", "model.so", "weights.bin", "plan.json", "report.json"]
+        manifest = {
+            "format": FORMAT,
+            "schema_version": MANIFEST_SCHEMA_VERSION,
+            "target": target,
+            "model": {"source": str(plan.model)},
+            "library": "model.so",
+            "weights": "weights.bin",
+            "source": "model.c",
+            "inputs": [asdict(t) for t in gen.inputs],
+            "outputs": [asdict(t) for t in gen.outputs],
+            "blocks": [
+                {"id": k.block_id, "kernel": k.name, "ops": k.ops} for k in gen.kernels
+            ],
+            "arena_bytes": gen.arena_bytes,
+            "weights_bytes": gen.weights_bytes,
+            "compiler": {
+                "cc": info.cc,
+                "version": info.cc_version,
+                "flags": info.flags,
+                "cache_key": info.cache_key,
+            },
+            "files": {f: sha256_file(tmp / f) for f in files},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        if opts["validate"]:
+            _stage(progress, "validating")
+            from compiler_core.runtime import InferenceSession
+
+            InferenceSession(tmp).close()
+        _publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _stage(progress: Progress | None, name: str) -> None:
+    if progress is not None:
+        progress(name)
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` to ``out``, replacing an earlier artifact (never other content)."""
+    from compiler_core.runtime.manifest import MANIFEST
+
+    if out.exists():
+        if not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file()):
+            raise DnnFusionError(f"{out} exists and is not a dnnfusion artifact; not replacing")
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
+def _report(plan, gen) -> dict:
+    return {
+        "model": str(plan.model),
+        "original_nodes": plan.original_nodes,
+        "rewritten_nodes": plan.rewritten_nodes,
+        "fused_blocks": plan.fused_blocks,
+        "fusion_rate": round(plan.fusion_rate, 3),
+        "rewrites": dict(plan.rewrites),
+        "blocks": [
+            {
+                "id": k.block_id,
+                "kernel": k.name,
+                "ops": k.ops,
+                "mapping_type": b.mapping_type,
+                "nodes": b.nodes,
+                "anchor": k.anchor.op_type if k.anchor is not None else None,
+                "buffers": len(k.outputs) + len(k.scratch),
+            }
+            for k, b in zip(gen.kernels, plan.blocks, strict=True)
+        ],
+        "unfused_edges": [asdict(e) for e in plan.unfused_edges],
+        "intermediate_bytes_before": plan.intermediate_bytes_before,
+        "intermediate_bytes_after": plan.intermediate_bytes_after,
+        "arena_bytes": gen.arena_bytes,
+        "arena_bytes_without_reuse": gen.intermediate_bytes,
+        "weights_bytes": gen.weights_bytes,
+    }

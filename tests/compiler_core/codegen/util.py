@@ -1,0 +1,87 @@
+"""Helpers: build opset-21 graphs, compile them, compare with ONNX Runtime."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from compiler_core.compile import compile_model
+from compiler_core.pipeline import plan_planned
+from compiler_core.runtime import InferenceSession
+from tests.helpers.ort import run_ort
+
+F32, I64, BOOL = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
+_count = itertools.count()
+
+
+def vi(name, shape, dtype=F32):
+    return helper.make_tensor_value_info(name, dtype, list(shape))
+
+
+def const(name, array):
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+def weight(name, shape, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return const(name, (rng.standard_normal(shape) * scale).astype(np.float32))
+
+
+def node(op, inputs, outputs, name=None, **attrs):
+    return helper.make_node(op, list(inputs), list(outputs), name=name or f"n{next(_count)}",
+                            **attrs)
+
+
+def model(nodes, inputs, outputs, inits=()):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(inits))
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    m = onnx.shape_inference.infer_shapes(m, strict_mode=True)
+    m.ir_version = 10
+    return m
+
+
+def plan(proto):
+    """A PlannedModel without algebraic rewriting, so the block structure is the one the
+    test builds."""
+    return plan_planned(proto, rewrite=False)
+
+
+def feeds_for(proto, seed):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for v in proto.graph.input:
+        t = v.type.tensor_type
+        shape = [d.dim_value for d in t.shape.dim]
+        if t.elem_type == F32:
+            out[v.name] = rng.standard_normal(shape).astype(np.float32)
+        elif t.elem_type == BOOL:
+            out[v.name] = rng.random(shape) < 0.5
+        else:
+            out[v.name] = rng.integers(0, 4, size=shape).astype(np.int64)
+    return out
+
+
+def compile_and_check(proto, tmp_path: Path, *, blocks=None, feeds=None, rtol=1e-3, atol=1e-4):
+    """Compile ``proto``, compare with ORT on 3 random input sets; returns (planned, dir)."""
+    planned = plan(proto)
+    if blocks is not None:
+        got = [b.ops for b in planned.plan.blocks]
+        assert len(got) == blocks, got
+    out = compile_model(planned, output_dir=tmp_path / f"art{next(_count)}")
+    sess = InferenceSession(out)
+    names = [o.name for o in sess.get_outputs()]
+    for seed in range(3):
+        f = feeds(seed) if feeds else feeds_for(proto, seed)
+        want = run_ort(proto, f)
+        got = dict(zip(names, sess.run(None, f), strict=True))
+        assert set(got) == set(want)
+        for k in want:
+            assert got[k].shape == want[k].shape, (k, got[k].shape, want[k].shape)
+            assert got[k].dtype == want[k].dtype, (k, got[k].dtype, want[k].dtype)
+            np.testing.assert_allclose(got[k], want[k], rtol=rtol, atol=atol, err_msg=k)
+    sess.close()
+    return planned, out
