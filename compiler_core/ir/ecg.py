@@ -85,7 +85,7 @@ def mapping_type_of(node: ir.Node) -> MappingType:
 def estimate_flops(node: ir.Node) -> int:
     """Floating-point operations of one node (multiply-add counts 2), a model for cost only."""
     op = node.op_type
-    out_elems = sum(math.prod(value_shape(v)) for v in node.outputs)
+    out_elems = sum(math.prod(value_shape(v)) for v in node.outputs if v.shape is not None)
     ins = [v for v in node.inputs if v is not None]
     if op in ("MatMul", "Gemm") and len(ins) >= 2:
         a = value_shape(ins[0])
@@ -172,7 +172,9 @@ def build_ecg(model: ir.Model) -> ECG:
                 if not vcons[v] or vcons[v][-1] != i:
                     vcons[v].append(i)
         for v in node.outputs:
-            vbytes[v] = value_bytes(v)
+            # An optional output the model leaves out ("" with no shape) writes nothing.
+            absent = v.shape is None and not v.uses() and not v.is_graph_output()
+            vbytes[v] = 0 if absent else value_bytes(v)
             vcons.setdefault(v, [])
     for node in nodes:
         preds = []
@@ -191,7 +193,7 @@ def build_ecg(model: ir.Model) -> ECG:
         info.append(
             NodeInfo(
                 mapping_type=mapping_type_of(node),
-                irs_bytes=sum(value_bytes(v) for v in node.outputs),
+                irs_bytes=sum(vbytes[v] for v in node.outputs),
                 flops=estimate_flops(node),
                 properties=op_properties(node.domain, node.op_type),
             )

@@ -1,0 +1,172 @@
+"""Structural validation of a ``ModelProto`` before conversion.
+
+In order: local functions are inlined (``onnx.inliner``), every node must be a known
+default-domain operator (:class:`UnsupportedOperatorError` names the node and its domain or
+operator; ``com.microsoft`` and ``ai.onnx.ml`` are unknown to this compiler), the graph must be
+acyclic (:class:`ModelValidationError` names the nodes of one cycle) and is put in topological
+order, then ``onnx.checker`` runs (its failure becomes :class:`ModelValidationError`).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+
+import onnx
+import onnx.inliner
+
+from compiler_core.errors import (
+    ModelValidationError,
+    ResourceLimitError,
+    UnsupportedOperatorError,
+)
+from compiler_core.frontend.opset import DEFAULT_DOMAINS
+
+MAX_PROTO_BYTES = 2**31 - 1  # protobuf's limit; onnx.checker and the converter need one message
+
+
+def node_label(node: onnx.NodeProto, index: int | None = None) -> str:
+    """``node 'name' (OpType)``, or ``node #index (OpType)`` for an unnamed node."""
+    if node.name:
+        return f"node {node.name!r} ({node.op_type})"
+    return (
+        f"node #{index} ({node.op_type})" if index is not None else f"unnamed {node.op_type} node"
+    )
+
+
+def inline_functions(proto: onnx.ModelProto, source: str) -> onnx.ModelProto:
+    """Inline model-local functions so that only primitive operators remain."""
+    if not proto.functions:
+        return proto
+    try:
+        return onnx.inliner.inline_local_functions(proto)
+    except Exception as e:  # noqa: BLE001 - the inliner raises plain C++ errors
+        raise ModelValidationError(f"{source}: cannot inline local functions: {e}") from e
+
+
+def check_operators(proto: onnx.ModelProto, opset: int, source: str) -> None:
+    """Every node (sub-graphs included) is a default-domain operator that exists at ``opset``."""
+    for index, node, where in _all_nodes(proto.graph):
+        label = node_label(node, index) + where
+        if node.domain not in DEFAULT_DOMAINS:
+            raise UnsupportedOperatorError(
+                f"{source}: {label} is in domain {node.domain!r}, which this compiler does not "
+                "support (only the default ai.onnx domain is)"
+            )
+        if not onnx.defs.has(node.op_type, opset, ""):
+            raise UnsupportedOperatorError(
+                f"{source}: {label} uses operator {node.op_type!r}, which does not exist in "
+                f"ai.onnx opset {opset}"
+            )
+
+
+def _all_nodes(
+    graph: onnx.GraphProto, where: str = ""
+) -> Iterator[tuple[int, onnx.NodeProto, str]]:
+    for index, node in enumerate(graph.node):
+        yield index, node, where
+        for attr in node.attribute:
+            subs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
+            for sub in subs:
+                inner = f" in sub-graph {attr.name!r} of {node_label(node, index)}{where}"
+                yield from _all_nodes(sub, inner)
+
+
+def _used_names(node: onnx.NodeProto) -> set[str]:
+    """Inputs of a node, plus the outer names its sub-graphs read (implicit inputs)."""
+    names = {n for n in node.input if n}
+    for attr in node.attribute:
+        for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+            for _, inner, _ in _all_nodes(sub):
+                names.update(n for n in inner.input if n)
+            names.update(o.name for o in sub.output)
+    return names
+
+
+def sort_topologically(proto: onnx.GraphProto | onnx.ModelProto, source: str) -> None:
+    """Reorder the top-level nodes topologically, in place (stable: ties keep file order).
+
+    Raises :class:`ModelValidationError` naming the nodes of a cycle.
+    """
+    graph = proto.graph if isinstance(proto, onnx.ModelProto) else proto
+    nodes = list(graph.node)
+    producer = {out: i for i, n in enumerate(nodes) for out in n.output if out}
+    deps = [{producer[x] for x in _used_names(n) if x in producer} for n in nodes]
+    users: list[list[int]] = [[] for _ in nodes]
+    for i, ds in enumerate(deps):
+        for d in ds:
+            users[d].append(i)
+    missing = [len(ds) for ds in deps]
+    ready = [i for i, m in enumerate(missing) if m == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users[i]:
+            missing[u] -= 1
+            if missing[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) < len(nodes):
+        raise ModelValidationError(f"{source}: the graph has a cycle: {_cycle(nodes, deps, order)}")
+    if order != list(range(len(nodes))):
+        graph.ClearField("node")
+        graph.node.extend(nodes[i] for i in order)
+
+
+def _cycle(nodes: list[onnx.NodeProto], deps: list[set[int]], done: list[int]) -> str:
+    """Describe one cycle among the nodes Kahn's algorithm could not order."""
+    left = set(range(len(nodes))) - set(done)
+    path: list[int] = []
+    seen: dict[int, int] = {}
+    i = min(left)
+    while i not in seen:
+        seen[i] = len(path)
+        path.append(i)
+        i = min(d for d in deps[i] if d in left)  # a stuck node always has a stuck producer
+    loop = path[seen[i] :] + [i]
+    loop.reverse()  # producer -> consumer order
+    return " -> ".join(node_label(nodes[j], j) for j in loop)
+
+
+def check_graph_io(proto: onnx.ModelProto, source: str) -> None:
+    """Main-graph inputs and outputs need a tensor type with an element type and a shape
+    (``onnx.checker`` requires it too, but without naming the tensor)."""
+    for kind, infos in (("input", proto.graph.input), ("output", proto.graph.output)):
+        for info in infos:
+            if not info.type.HasField("tensor_type"):
+                what = info.type.WhichOneof("value") or "no type"
+                raise UnsupportedOperatorError(
+                    f"{source}: graph {kind} {info.name!r} is not a tensor ({what})"
+                )
+            tensor_type = info.type.tensor_type
+            if not tensor_type.elem_type:
+                raise ModelValidationError(
+                    f"{source}: graph {kind} {info.name!r} has no element type"
+                )
+            if not tensor_type.HasField("shape"):
+                raise ModelValidationError(
+                    f"{source}: graph {kind} {info.name!r} declares no shape (not even a rank); "
+                    "ONNX requires one on the main graph's inputs and outputs"
+                )
+
+
+def run_checker(proto: onnx.ModelProto, source: str, weight_bytes: int = 0) -> None:
+    """``onnx.checker.check_model``; its error becomes one line of :class:`ModelValidationError`.
+
+    ``weight_bytes``: size of initializers taken out of ``proto`` (see ``skeleton``), counted
+    toward the 2 GiB limit.
+    """
+    size = proto.ByteSize() + weight_bytes
+    if size >= MAX_PROTO_BYTES:
+        raise ResourceLimitError(
+            f"{source}: the model is {size} bytes in memory; models of 2 GiB or more are not "
+            "supported"
+        )
+    try:
+        onnx.checker.check_model(proto)
+    except (onnx.checker.ValidationError, ValueError) as e:
+        message = " ".join(str(e).split())
+        if len(message) > 400:
+            message = message[:400] + " ..."
+        raise ModelValidationError(f"{source}: fails onnx.checker: {message}") from e

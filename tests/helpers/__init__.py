@@ -1,0 +1,1 @@
+"""Reusable test helpers (ONNX Runtime reference runs, model builders)."""
