@@ -14,8 +14,8 @@ from tests.helpers.models import light_model_path as _light_model_path
 @pytest.fixture(scope="session")
 def shared_models_dir() -> Path:
     """``../shared/models`` (real ONNX models: PP-OCR detector and classifier)."""
-    if not SHARED_MODELS_DIR.is_dir():
-        pytest.skip(f"shared models not found at {SHARED_MODELS_DIR}")
+    # A missing model folder is a broken checkout, not a reason to skip: fail loudly.
+    assert SHARED_MODELS_DIR.is_dir(), f"shared models not found at {SHARED_MODELS_DIR}"
     return SHARED_MODELS_DIR
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import onnx
 import pytest
 
 from compiler_core.frontend import import_model
-from tests.helpers.models import LIGHT_MODELS, randomize_constant_of_shape
+from tests.helpers.models import LIGHT_MODELS, light_random_model
 from tests.helpers.ort import assert_same_outputs, random_inputs, run_ort
 
 PPOCR = {
@@ -97,7 +96,7 @@ def test_numerics_match_onnxruntime(model_path, request):
 def test_numerics_with_random_weights(light_model_path, name):
     """The light graphs' constant weights hide indexing errors: random ones do not. The
     softmax inputs are compared too (random deep nets often saturate their softmax)."""
-    original = randomize_constant_of_shape(onnx.load(light_model_path(name)), seed=3)
+    original = light_random_model(name)
     result = import_model(original)
     assert result.original_nodes == ORIGINAL_NODES[name]
     feeds = random_inputs(result.model, seed=4)
