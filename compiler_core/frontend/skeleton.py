@@ -35,11 +35,13 @@ def skeleton(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, set[str], int]:
     skel = onnx.ModelProto()
     for field in ("ir_version", "producer_name", "producer_version", "domain",
                   "model_version", "doc_string"):
-        setattr(skel, field, getattr(proto, field))
+        if proto.HasField(field):
+            setattr(skel, field, getattr(proto, field))
     for field in _MODEL_FIELDS:
         getattr(skel, field).extend(getattr(proto, field))
     g, sg = proto.graph, skel.graph
-    sg.name = g.name
+    if g.HasField("name"):
+        sg.name = g.name
     for field in _GRAPH_FIELDS:
         getattr(sg, field).extend(getattr(g, field))
     sg.initializer.extend(t for t in g.initializer if t.name not in large)
