@@ -1,0 +1,102 @@
+"""``dnnfusion users create NAME`` and ``dnnfusion keys create USER [--agent]``.
+
+Keys are printed once on stdout and stored only as their sha256. The database is the service's
+(``DATABASE_URL``, or the SQLite file under ``--data-dir`` / ``$DNNFUSION_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the embedded service's data directory (ignored when DATABASE_URL is set)",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    users = subparsers.add_parser("users", help="manage service users")
+    users_sub = users.add_subparsers(dest="users_verb", required=True)
+    create = users_sub.add_parser("create", help="create a user")
+    create.add_argument("name", help="user name (unique)")
+    _add_db_option(create)
+    create.set_defaults(handler=create_user)
+
+    keys = subparsers.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_verb", required=True)
+    kcreate = keys_sub.add_parser("create", help="create an API key for a user (printed once)")
+    kcreate.add_argument("user", help="name of the user the key belongs to")
+    kcreate.add_argument(
+        "--agent",
+        action="store_true",
+        help="a device-agent key: good only for the /api/v1/agent endpoints",
+    )
+    _add_db_option(kcreate)
+    kcreate.set_defaults(handler=create_key)
+
+
+def _session(args: argparse.Namespace):
+    """A session on the service database, or None (message printed) if it is not usable."""
+    try:
+        from service.bootstrap import schema_ready
+        from service.db import make_engine, make_sessionmaker
+        from service.settings import Settings
+    except ImportError as err:
+        print(
+            f"error: needs the service extra: pip install 'dnnfusion[service]' ({err})",
+            file=sys.stderr,
+        )
+        return None
+    settings = Settings(data_dir=args.data_dir) if args.data_dir else Settings()
+    if not schema_ready(settings):
+        print(
+            "error: the database has no schema yet; run `alembic upgrade head` "
+            "(or start `dnnfusion serve` once)",
+            file=sys.stderr,
+        )
+        return None
+    return make_sessionmaker(make_engine(settings))()
+
+
+def create_user(args: argparse.Namespace) -> int:
+    from service.crud import users as crud
+
+    session = _session(args)
+    if session is None:
+        return 2
+    with session:
+        if crud.get_user_by_name(session=session, name=args.name):
+            print(f"error: user {args.name!r} exists already", file=sys.stderr)
+            return 2
+        user = crud.create_user(session=session, name=args.name)
+        print(f"created user {user.name} ({user.id})")
+    return 0
+
+
+def create_key(args: argparse.Namespace) -> int:
+    from service.crud import users as crud
+
+    session = _session(args)
+    if session is None:
+        return 2
+    with session:
+        user = crud.get_user_by_name(session=session, name=args.user)
+        if user is None:
+            print(
+                f"error: no user named {args.user!r} (create it with `dnnfusion users create`)",
+                file=sys.stderr,
+            )
+            return 2
+        kind = "agent" if args.agent else "user"
+        _, token = crud.create_api_key(session=session, user=user, kind=kind)
+    print(
+        f"created a {kind} key for {args.user} (shown once; send it as X-API-Key):", file=sys.stderr
+    )
+    print(token)
+    return 0

@@ -1,0 +1,81 @@
+"""Request dependencies: settings, DB session, storage, dispatcher, and the API-key checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session
+
+from service.crud.users import authenticate
+from service.dispatch import Dispatcher
+from service.models import ApiKey, User
+from service.settings import Settings
+from service.storage import Storage
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_storage(request: Request) -> Storage:
+    return request.app.state.storage
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    return request.app.state.dispatcher
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+
+
+def _key_owner(session: Session, token: str | None) -> tuple[User, ApiKey]:
+    if not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    found = authenticate(session=session, token=token)
+    session.commit()  # a short transaction: an upload may stream for minutes after this
+    if found is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "invalid API key", headers={"WWW-Authenticate": "APIKey"}
+        )
+    return found
+
+
+def get_current_user(
+    session: SessionDep, token: Annotated[str | None, Depends(api_key_header)]
+) -> User:
+    user, key = _key_owner(session, token)
+    if key.kind != "user":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "a device-agent key is good only for /api/v1/agent"
+        )
+    return user
+
+
+def get_current_agent(
+    session: SessionDep, token: Annotated[str | None, Depends(api_key_header)]
+) -> tuple[User, ApiKey]:
+    user, key = _key_owner(session, token)
+    if key.kind != "agent":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint needs a device-agent key")
+    return user, key
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentAgent = Annotated[tuple[User, ApiKey], Depends(get_current_agent)]

@@ -1,0 +1,1 @@
+"""Data access: keyword-only functions taking a ``Session``; routers and workers call these."""

@@ -1,0 +1,76 @@
+"""Handing a compilation to a worker, by task name only (the service never imports workers).
+
+``CeleryDispatcher`` publishes ``dnnfusion.compile(<id>)`` to Redis. The embedded mode of
+``dnnfusion serve`` passes its own dispatcher (``workers.embedded.EmbeddedWorker``) to
+``create_app``. Callers enqueue only after the job row is committed; a publish that fails leaves
+the job ``queued`` and the workers' reaper sends it again later.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Protocol
+
+from service.settings import Settings
+
+COMPILE_TASK = "dnnfusion.compile"
+REAP_TASK = "dnnfusion.reap"
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def enqueue_compilation(self, compilation_id: uuid.UUID) -> bool:
+        """Send the job to a worker; False if it could not be sent (the reaper retries)."""
+        ...
+
+
+class CeleryDispatcher:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._app = None
+        # Request threads enqueue concurrently, and Celery's lazy set-up (module, app, producer
+        # pool) is not safe to run from several threads at once: the client is built once and
+        # publishes are serialized under this lock (a publish takes about a millisecond).
+        self._lock = threading.Lock()
+
+    def _celery(self):
+        if self._app is None:
+            from celery import Celery
+
+            app = Celery("dnnfusion-api", broker=self.settings.redis_url, set_as_current=False)
+            app.conf.broker_connection_retry_on_startup = True
+            app.conf.broker_transport_options = {
+                "visibility_timeout": self.settings.visibility_timeout_s
+            }
+            self._app = app
+        return self._app
+
+    def start(self) -> None:
+        with self._lock:
+            self._celery()  # at start-up, before any request thread needs it
+
+    def stop(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+    def enqueue_compilation(self, compilation_id: uuid.UUID) -> bool:
+        try:
+            with self._lock:
+                self._celery().send_task(
+                    COMPILE_TASK,
+                    args=[str(compilation_id)],
+                    queue=self.settings.celery_queue,
+                    retry=True,
+                    retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+                )
+        except Exception:  # broker down: the job stays queued and is re-sent by the reaper
+            log.exception("could not publish compilation %s", compilation_id)
+            return False
+        return True

@@ -1,0 +1,50 @@
+"""The FastAPI application: ``create_app()`` (``uvicorn --factory service.main:create_app``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.api.router import api_router
+from service.db import make_engine, make_sessionmaker
+from service.dispatch import CeleryDispatcher, Dispatcher
+from service.errors import install_error_handlers
+from service.settings import Settings, get_settings
+from service.storage import Storage
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
+    """Build the app. The schema must exist already (``alembic upgrade head``; ``dnnfusion
+    serve`` runs it itself). ``dispatcher`` defaults to Celery over Redis."""
+    settings = settings or get_settings()
+    engine = make_engine(settings)
+    dispatcher = dispatcher or CeleryDispatcher(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="dnnfusion",
+        summary="Upload ONNX models, compile them with DNNFusion, download the artifacts.",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.storage = Storage(settings.storage_root)
+    app.state.dispatcher = dispatcher
+    install_error_handlers(app)
+    app.include_router(api_router, prefix=API_PREFIX)
+    return app

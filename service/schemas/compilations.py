@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from service.models import Compilation
+
+Dim = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class CompilationCreate(BaseModel):
+    model_id: uuid.UUID
+    input_shapes: dict[str, list[Dim]] = Field(
+        default_factory=dict, description="pin input shapes, e.g. {'x': [1, 3, 224, 224]}"
+    )
+    target: str = Field(default="host", description="device class, e.g. host or linux-arm64")
+    options: dict[str, Any] = Field(default_factory=dict, description="compiler options")
+
+
+class CompilationTimings(BaseModel):
+    queued_ms: float | None
+    run_ms: float | None
+    stages_ms: dict[str, float]
+
+
+class CompilationSummary(BaseModel):
+    original_nodes: int | None
+    fused_blocks: int | None
+    max_abs_error: float | None
+    latency_ms: float | None
+    ort_latency_ms: float | None
+
+
+class CompilationPublic(BaseModel):
+    id: uuid.UUID
+    model_id: uuid.UUID
+    target: str
+    input_shapes: dict[str, list[int]]
+    options: dict[str, Any]
+    state: Literal["queued", "running", "succeeded", "failed"]
+    stage: str | None
+    error: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    timings: CompilationTimings
+    summary: CompilationSummary
+    artifact_bytes: int | None
+    artifact_sha256: str | None
+
+    @classmethod
+    def from_row(cls, job: Compilation) -> CompilationPublic:
+        def ms(a: datetime | None, b: datetime | None) -> float | None:
+            return round((b - a).total_seconds() * 1000, 3) if a and b else None
+
+        return cls(
+            id=job.id,
+            model_id=job.model_id,
+            target=job.target,
+            input_shapes=job.input_shapes or {},
+            options=job.options or {},
+            state=job.state,
+            stage=job.stage,
+            error=job.error,
+            attempts=job.attempts,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            timings=CompilationTimings(
+                queued_ms=ms(job.created_at, job.started_at),
+                run_ms=ms(job.started_at, job.finished_at),
+                stages_ms=job.stage_ms or {},
+            ),
+            summary=CompilationSummary(
+                original_nodes=job.original_nodes,
+                fused_blocks=job.fused_blocks,
+                max_abs_error=job.max_abs_error,
+                latency_ms=job.latency_ms,
+                ort_latency_ms=job.ort_latency_ms,
+            ),
+            artifact_bytes=job.artifact_bytes,
+            artifact_sha256=job.artifact_sha256,
+        )
+
+
+class CompilationsPublic(BaseModel):
+    data: list[CompilationPublic]
+    count: int

@@ -1,0 +1,92 @@
+"""Service settings: one pydantic-settings class, read from the environment.
+
+Every field is set by ``DNNFUSION_<FIELD>`` except the two well-known URLs, ``DATABASE_URL`` and
+``REDIS_URL``. ``.env.example`` lists them all. Paths left unset derive from ``data_dir``: the
+embedded default keeps a SQLite file and the storage directory there.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GiB = 1024**3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DNNFUSION_", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    # Where things live.
+    data_dir: Path = Path("dnnfusion-data")
+    storage_dir: Path | None = None  # default: <data_dir>/storage
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )  # default: sqlite:///<data_dir>/dnnfusion.db
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "redis_url")
+    )
+
+    # Who runs compilations: a Celery worker fleet, or a thread pool inside the API process.
+    worker_mode: Literal["celery", "embedded"] = "celery"
+    embedded_workers: int = Field(default=2, ge=1)
+    celery_queue: str = "dnnfusion"
+
+    # Uploads.
+    max_upload_bytes: int = Field(default=2 * GiB, gt=0)
+    max_extracted_bytes: int = Field(default=4 * GiB, gt=0)  # total of an archive's members
+    max_compression_ratio: float = Field(default=100.0, gt=1)  # uncompressed / compressed
+    max_archive_members: int = Field(default=1000, gt=0)
+    max_concurrent_validations: int = Field(default=2, ge=1)  # validation loads the model
+
+    # Compilations.
+    targets: list[str] = ["host", "linux-x86_64", "linux-arm64", "android-arm64"]
+    compile_soft_time_limit_s: int = Field(default=3600, gt=0)
+    compile_time_limit_s: int = Field(default=3900, gt=0)  # hard: the worker child is killed
+    broker_visibility_timeout_s: int | None = None  # default: hard limit + 600
+    heartbeat_interval_s: float = Field(default=15.0, gt=0)
+    heartbeat_timeout_s: float = Field(default=120.0, gt=0)  # a running job this quiet is lost
+    reaper_interval_s: float = Field(default=60.0, gt=0)
+    requeue_queued_after_s: float = Field(default=600.0, gt=0)  # re-send a job nobody took
+    max_attempts: int = Field(default=2, ge=1)  # runs of one job, counting re-runs after a loss
+
+    # TEST ONLY: sleep this long in the compile adapter before calling the compiler, so a test
+    # can kill a worker mid-task. Never set it in a deployment.
+    test_compile_delay_s: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> Settings:
+        if self.compile_time_limit_s <= self.compile_soft_time_limit_s:
+            raise ValueError("compile_time_limit_s must exceed compile_soft_time_limit_s")
+        if self.visibility_timeout_s <= self.compile_time_limit_s:
+            raise ValueError("broker_visibility_timeout_s must exceed compile_time_limit_s")
+        if self.heartbeat_timeout_s <= self.heartbeat_interval_s:
+            raise ValueError("heartbeat_timeout_s must exceed heartbeat_interval_s")
+        return self
+
+    @property
+    def storage_root(self) -> Path:
+        return (self.storage_dir or self.data_dir / "storage").absolute()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'dnnfusion.db').absolute()}"
+
+    @property
+    def visibility_timeout_s(self) -> int:
+        if self.broker_visibility_timeout_s is not None:
+            return self.broker_visibility_timeout_s
+        return self.compile_time_limit_s + 600
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,77 @@
+"""Is a stored file a valid ONNX model? Run before an upload is accepted.
+
+Reading goes through the compiler frontend's safe loader (``compiler_core.frontend.load``): it
+checks every external-data reference (absolute paths, ``..``, symlinks leaving the model's own
+directory) before opening any of them. Then ``onnx.checker`` checks the graph on the stored file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from compiler_core.errors import DnnFusionError
+from compiler_core.frontend.load import load_proto
+
+
+class ModelRejected(Exception):
+    """Not an ONNX model, an invalid graph, or unsafe external data; ``str`` says why."""
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    opset: int | None
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def inspect_model(path: Path, *, root: Path) -> ModelFacts:
+    """Validate the model at ``path`` (external data resolved only in its own directory).
+
+    Messages name files relative to ``root`` (the upload's staging directory), never by their
+    server path.
+    """
+
+    def reason(err: BaseException) -> str:
+        text = str(err).replace(str(root) + os.sep, "").replace(str(root), "the upload")
+        return " ".join(text.split())[:1000]
+
+    try:
+        proto, _ = load_proto(path)
+    except DnnFusionError as err:
+        raise ModelRejected(reason(err)) from None
+    try:
+        # The path form: the C++ checker reads the file itself (no 2 GiB protobuf limit) and
+        # checks that external data stays in the model's directory too.
+        onnx.checker.check_model(str(path))
+    except (onnx.checker.ValidationError, ValueError, OSError) as err:
+        raise ModelRejected(f"invalid ONNX graph: {reason(err)}") from None
+    return ModelFacts(opset=_opset(proto), inputs=_inputs(proto))
+
+
+def _opset(proto: onnx.ModelProto) -> int | None:
+    for imp in proto.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    return None
+
+
+def _inputs(proto: onnx.ModelProto) -> list[dict[str, Any]]:
+    constants = {t.name for t in proto.graph.initializer}
+    out = []
+    for value in proto.graph.input:
+        if value.name in constants:
+            continue
+        ttype = value.type.tensor_type
+        dims: list[int | str | None] = []
+        for d in ttype.shape.dim:
+            if d.HasField("dim_value"):
+                dims.append(int(d.dim_value))
+            else:
+                dims.append(d.dim_param or None)
+        dtype = onnx.TensorProto.DataType.Name(ttype.elem_type) if ttype.elem_type else None
+        out.append({"name": value.name, "dtype": dtype, "shape": dims})
+    return out

@@ -1,0 +1,62 @@
+"""Turning the compiler's artifact directory into what the service stores."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from service.storage import Storage
+
+SUMMARY_FIELDS = {
+    "original_nodes": int,
+    "fused_blocks": int,
+    "max_abs_error": float,
+    "latency_ms": float,
+    "ort_latency_ms": float,
+}
+
+
+def read_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The summary numbers of a report.json; a missing or non-numeric value becomes None."""
+    out: dict[str, Any] = {}
+    for name, kind in SUMMARY_FIELDS.items():
+        value = report.get(name)
+        try:
+            number = kind(value) if value is not None and not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if isinstance(number, float) and not math.isfinite(number):
+            number = None
+        out[name] = number
+    return out
+
+
+def store_artifact(
+    storage: Storage, artifact_dir: Path, final_dir: Path
+) -> tuple[Path, Path, dict[str, Any], int, str]:
+    """Pack ``artifact_dir`` as ``final_dir/artifact.tar.gz`` and copy its report.json next to
+    it, both written under temp names then renamed. Returns (tarball, report, report dict,
+    tarball bytes, tarball sha256)."""
+    report_src = artifact_dir / "report.json"
+    report = json.loads(report_src.read_text()) if report_src.is_file() else {}
+
+    tmp_tar = storage.new_tmp_file(".tar.gz")
+    with tarfile.open(tmp_tar, "w:gz") as tar:
+        tar.add(artifact_dir, arcname="artifact")
+    sha = hashlib.sha256()
+    with open(tmp_tar, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    size = tmp_tar.stat().st_size
+    tarball = final_dir / "artifact.tar.gz"
+    storage.publish_file(tmp_tar, tarball)
+
+    tmp_report = storage.new_tmp_file(".json")
+    tmp_report.write_text(json.dumps(report, indent=2))
+    report_path = final_dir / "report.json"
+    storage.publish_file(tmp_report, report_path)
+    return tarball, report_path, report, size, sha.hexdigest()

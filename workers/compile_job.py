@@ -1,0 +1,122 @@
+"""One compilation job, start to finish; the same function for Celery and the embedded worker.
+
+Idempotent: the job is claimed with a conditional UPDATE (queued -> running), so a duplicate or
+redelivered message for a job that is running or finished does nothing. Every write after the
+claim is conditional on this attempt still owning the job, so a worker the reaper gave up on
+cannot overwrite the outcome of the re-run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from compiler_core.errors import DnnFusionError
+from service.crud import compilations as crud
+from service.db import process_sessionmaker
+from service.models import Compilation, Model
+from service.settings import Settings
+from service.storage import Storage
+from workers.artifacts import read_summary, store_artifact
+from workers.compile_step import run_compiler
+from workers.heartbeat import Heartbeat
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_compilation(compilation_id: uuid.UUID, *, settings: Settings) -> str:
+    """Run the job if it is queued; returns its final state, or ``skipped``."""
+    sessions = process_sessionmaker(settings)
+    storage = Storage(settings.storage_root)
+    with sessions() as session:
+        attempt = crud.claim_compilation(
+            session=session,
+            compilation_id=compilation_id,
+            worker=worker_name(),
+            max_attempts=settings.max_attempts,
+        )
+        if attempt is None:
+            log.info("compilation %s is not queued; skipping", compilation_id)
+            return "skipped"
+        job = session.get(Compilation, compilation_id)
+        model = session.get(Model, job.model_id) if job else None
+        if job is None or model is None:  # pragma: no cover - FKs make this impossible
+            return "skipped"
+        model_path = storage.resolve(model.storage_path) / model.model_file
+        request = dict(input_shapes=job.input_shapes, target=job.target, options=job.options)
+
+    def progress(stage: str) -> None:
+        with sessions() as s:
+            crud.set_stage(
+                session=s, compilation_id=compilation_id, attempt=attempt, stage=str(stage)[:32]
+            )
+
+    job_dir = storage.compilation_dir(compilation_id)
+    work = job_dir / f"work-{attempt}"
+    storage.discard(work)
+    work.mkdir(parents=True)
+    outcome: dict[str, Any]
+    try:
+        with Heartbeat(sessions, compilation_id, attempt, settings.heartbeat_interval_s):
+            outcome = _compile(model_path, work, job_dir, storage, settings, progress, request)
+    finally:
+        storage.discard(work)
+    with sessions() as session:
+        written = crud.finish_compilation(
+            session=session, compilation_id=compilation_id, attempt=attempt, **outcome
+        )
+    if not written:
+        log.warning(
+            "compilation %s attempt %d lost ownership; outcome dropped", compilation_id, attempt
+        )
+    return outcome["state"]
+
+
+def _compile(
+    model_path: Path,
+    work: Path,
+    job_dir: Path,
+    storage: Storage,
+    settings: Settings,
+    progress,
+    request: dict[str, Any],
+) -> dict[str, Any]:
+    try:
+        artifact_dir = run_compiler(
+            model_path,
+            output_dir=work / "artifact",
+            progress=progress,
+            test_delay_s=settings.test_compile_delay_s,
+            **request,
+        )
+        progress("storing")
+        tarball, report_path, report, size, sha = store_artifact(storage, artifact_dir, job_dir)
+    except DnnFusionError as err:
+        return {"state": "failed", "error": str(err)}
+    except SoftTimeLimitExceeded:
+        return {
+            "state": "failed",
+            "error": f"compilation exceeded the time limit of {settings.compile_soft_time_limit_s} s",
+        }
+    except Exception as err:
+        log.exception("compilation failed with an internal error")
+        text = " ".join(str(err).split())[:500]
+        return {"state": "failed", "error": f"internal error: {type(err).__name__}: {text}"}
+    return {
+        "state": "succeeded",
+        "artifact_path": storage.relative(tarball),
+        "report_path": storage.relative(report_path),
+        "artifact_bytes": size,
+        "artifact_sha256": sha,
+        **read_summary(report),
+    }

@@ -1,0 +1,60 @@
+"""The one place the workers call the compiler.
+
+``compiler_core`` is imported lazily, at call time: the API process never loads it, and a build
+without the compiler still runs the whole job pipeline, ending each job ``failed`` with
+"compiler not available in this build".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from compiler_core.errors import DnnFusionError
+
+NOT_AVAILABLE = "compiler not available in this build"
+
+
+def _compile_model() -> Callable[..., Path]:
+    import compiler_core
+
+    try:
+        fn = getattr(compiler_core, "compile_model", None)
+    except ImportError as err:  # the compiler is there but cannot load (a missing dependency)
+        raise DnnFusionError(f"{NOT_AVAILABLE} ({err})") from None
+    if fn is None:
+        raise DnnFusionError(NOT_AVAILABLE)
+    return fn
+
+
+def run_compiler(
+    model_path: Path,
+    *,
+    input_shapes: dict[str, list[int]],
+    target: str,
+    options: dict[str, Any],
+    output_dir: Path,
+    progress: Callable[[str], None],
+    test_delay_s: float = 0.0,
+) -> Path:
+    """Compile ``model_path`` into ``output_dir``; returns the artifact directory.
+
+    ``test_delay_s`` (setting ``DNNFUSION_TEST_COMPILE_DELAY_S``) is for TESTS ONLY: it sleeps
+    before calling the compiler so a test can kill a worker in the middle of a task.
+    """
+    if test_delay_s > 0:
+        time.sleep(test_delay_s)
+    compile_model = _compile_model()
+    shapes = {name: tuple(int(d) for d in dims) for name, dims in input_shapes.items()}
+    return Path(
+        compile_model(
+            model_path,
+            shapes or None,
+            target,
+            output_dir=output_dir,
+            options=options or None,
+            progress=progress,
+        )
+    )

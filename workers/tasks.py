@@ -1,0 +1,27 @@
+"""Celery tasks. Explicit names (the service publishes by name), ids as arguments, idempotent."""
+
+from __future__ import annotations
+
+import uuid
+
+from service.dispatch import COMPILE_TASK, REAP_TASK
+from workers.celery_app import celery_app, send_compile, settings
+from workers.compile_job import run_compilation
+from workers.reaper import reap
+
+
+@celery_app.task(
+    name=COMPILE_TASK,
+    acks_late=True,
+    soft_time_limit=settings.compile_soft_time_limit_s,
+    time_limit=settings.compile_time_limit_s,
+)
+def compile_task(compilation_id: str) -> str:
+    """Compile one queued job (a job that is not queued is skipped)."""
+    return run_compilation(uuid.UUID(compilation_id), settings=settings)
+
+
+@celery_app.task(name=REAP_TASK, acks_late=True)
+def reap_task() -> dict[str, int]:
+    """One reaper pass (also run by every worker on its own; this is for beat or by hand)."""
+    return reap(settings=settings, enqueue=send_compile)
