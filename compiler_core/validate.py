@@ -1,0 +1,136 @@
+"""Check a compiled artifact against ONNX Runtime: numerics and latency.
+
+The same random inputs go to the artifact and to ONNX Runtime on the original model (graph
+optimizations off, the reference); latency is the median of ``runs`` alternating runs of the
+artifact and of ONNX Runtime with all its optimizations, both with ``threads`` threads.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import onnx
+
+ORT_MAX_IR_VERSION = 10  # onnxruntime 1.31 refuses IR versions above 13; 10 is what it writes
+_ONNX_TYPE_NAMES = {"float": "float32", "double": "float64"}  # others match numpy's names
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Result of :func:`validate_artifact`. Errors are absolute (max over all outputs and
+    elements); ``max_rel_error`` is ``|ours - ref| / max(|ref|, 1e-6)``; latencies in ms."""
+
+    max_abs_error: float
+    max_rel_error: float
+    within_tolerance: bool
+    latency_ms: float
+    ort_latency_ms: float
+    runs: int
+    threads: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def random_feeds(inputs, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random inputs for NodeArg-like ``inputs`` (name, shape, type ``tensor(<dtype>)``).
+
+    Floats: standard normal. Integers: 0 or 1 (valid token ids, masks and segment ids).
+    Booleans: random.
+    """
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for arg in inputs:
+        name = arg.type.removeprefix("tensor(").removesuffix(")")
+        dtype = np.dtype(_ONNX_TYPE_NAMES.get(name, name))
+        shape = tuple(int(d) for d in arg.shape)
+        if dtype.kind == "f":
+            feeds[arg.name] = rng.standard_normal(shape).astype(dtype)
+        elif dtype.kind == "b":
+            feeds[arg.name] = rng.integers(0, 2, shape).astype(bool)
+        else:
+            feeds[arg.name] = rng.integers(0, 2, shape).astype(dtype)
+    return feeds
+
+
+def ort_session(model: str | os.PathLike | onnx.ModelProto, *, optimize: bool, threads: int):
+    """An onnxruntime session on ``model`` (its IR version lowered to what ORT accepts)."""
+    import onnxruntime as ort
+
+    proto = model if isinstance(model, onnx.ModelProto) else onnx.load(os.fspath(model))
+    if proto.ir_version > ORT_MAX_IR_VERSION:
+        copy = onnx.ModelProto()
+        copy.CopyFrom(proto)
+        copy.ir_version = ORT_MAX_IR_VERSION
+        proto = copy
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if optimize
+        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    )
+    return ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def validate_artifact(
+    artifact: str | os.PathLike,
+    model: str | os.PathLike | onnx.ModelProto,
+    *,
+    seed: int = 0,
+    runs: int = 10,
+    warmup: int = 2,
+    threads: int = 2,
+    rtol: float = 1e-3,
+    atol: float = 1e-4,
+    input_feed: Mapping[str, np.ndarray] | None = None,
+    output_names: Sequence[str] | None = None,
+) -> Validation:
+    """Run ``artifact`` and ONNX Runtime on ``model`` with the same random inputs.
+
+    ``within_tolerance``: every output element satisfies ``|ours - ref| <= atol + rtol*|ref|``.
+    Raises the runtime's errors for a broken artifact.
+    """
+    from compiler_core.runtime import InferenceSession
+
+    session = InferenceSession(artifact, threads=threads)
+    feeds = dict(input_feed) if input_feed is not None else random_feeds(
+        session.get_inputs(), seed)
+    names = list(output_names or [o.name for o in session.get_outputs()])
+    reference = ort_session(model, optimize=False, threads=threads).run(names, feeds)
+    ours = session.run(names, feeds)
+    max_abs = max_rel = 0.0
+    ok = True
+    for got, want in zip(ours, reference, strict=True):
+        got64, want64 = np.asarray(got, np.float64), np.asarray(want, np.float64)
+        diff = np.abs(got64 - want64)
+        if diff.size:
+            max_abs = max(max_abs, float(diff.max()))
+            max_rel = max(max_rel, float((diff / np.maximum(np.abs(want64), 1e-6)).max()))
+            ok = ok and bool(np.all(diff <= atol + rtol * np.abs(want64)))
+    fast = ort_session(model, optimize=True, threads=threads)
+    ours_ms, ort_ms = [], []
+    for i in range(warmup + runs):
+        t0 = time.perf_counter()
+        session.run(names, feeds)
+        t1 = time.perf_counter()
+        fast.run(names, feeds)
+        t2 = time.perf_counter()
+        if i >= warmup:
+            ours_ms.append((t1 - t0) * 1e3)
+            ort_ms.append((t2 - t1) * 1e3)
+    return Validation(
+        max_abs_error=max_abs,
+        max_rel_error=max_rel,
+        within_tolerance=ok,
+        latency_ms=statistics.median(ours_ms),
+        ort_latency_ms=statistics.median(ort_ms),
+        runs=runs,
+        threads=threads,
+    )
