@@ -68,7 +68,9 @@ def _by_count(item: tuple[str, int]) -> tuple[int, str]:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT string literal; newlines in ``text`` become DOT's centred line breaks."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return '"' + escaped + '"'
 
 
 def to_dot(plan: FusionPlan) -> str:
@@ -82,7 +84,7 @@ def to_dot(plan: FusionPlan) -> str:
     ]
     for b in plan.blocks:
         ops = b.ops if len(b.ops) <= 8 else b.ops[:7] + [f"... +{len(b.ops) - 7}"]
-        label = f"#{b.id} {b.mapping_type}\\n" + "\\n".join(ops)
+        label = f"#{b.id} {b.mapping_type}\n" + "\n".join(ops)
         color = _COLORS.get(b.mapping_type, "#ffffff")
         out.append(f"  b{b.id} [label={_quote(label)}, fillcolor={_quote(color)}];")
     seen: set[tuple[int, int, str]] = set()

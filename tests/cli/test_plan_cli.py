@@ -41,6 +41,8 @@ def test_plan_real_model_writes_json_and_dot(tmp_path, capsys):
     assert plan["floor"] <= plan["fused_blocks"]
     dot = out_dot.read_text()
     assert dot.startswith("digraph fusion_plan {") and dot.count("[label=") >= len(plan["blocks"])
+    # Block labels break lines with DOT's \n escape, not a backslash shown literally.
+    assert '"#0 Many-to-Many\\nConv' in dot and "\\\\n" not in dot
 
 
 def _run_cli(*args):
