@@ -1,8 +1,11 @@
 """compile_model: ONNX → plan (compiler_core.pipeline) → C → shared library → artifact.
 
-The artifact is a directory: manifest.json (schema, tensors, compiler, checksums), model.c,
-model.so, weights.bin, plan.json and report.json. It is written to a temporary directory next
-to ``output_dir`` and renamed into place only once complete and loadable.
+The artifact is a directory: manifest.json (schema, target, tensors, compiler, checksums),
+model.c, weights.bin, plan.json, report.json and the build output: model.so for the ``host``
+target, or for ``linux-arm64`` a static runner executable model.run (with its runner.c and
+portable_gemm.c + cblas.h sources; see :mod:`compiler_core.codegen.targets`). It is written to
+a temporary directory next to ``output_dir`` and renamed into place only once complete and
+loadable. :func:`pack_artifact` turns it into a ``.tar.gz`` the runtime opens as well.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from compiler_core.codegen.targets import TARGETS
 from compiler_core.errors import DnnFusionError, ResourceLimitError
+from compiler_core.runtime.archive import pack_artifact
+
+__all__ = ["OPTIONS", "TARGETS", "compile_model", "compile_planned", "pack_artifact"]
 
 Progress = Callable[[str], None]
 
-TARGETS = ("host",)
 OPTIONS = {
     "rewrite": True,  # algebraic rewriting (paper §4.2)
     "fast_math": False,  # allow rewrites that are not exact for every float32 input
@@ -50,6 +56,8 @@ def compile_model(
     """Compile ``model`` (a path, a ``ModelProto`` or an already planned
     :class:`~compiler_core.pipeline.PlannedModel`) into the artifact directory ``output_dir``.
 
+    ``target``: ``host`` (a shared library loaded in-process) or ``linux-arm64`` (a static
+    runner executable, run under qemu-aarch64 on an x86-64 host).
     ``progress`` is called with each stage: importing, rewriting, planning, generating,
     building, validating. Raises :class:`~compiler_core.errors.UnsupportedOperatorError` for an
     operator or attribute code generation cannot handle (never a wrong answer),
@@ -77,8 +85,9 @@ def compile_model(
 
 def compile_planned(planned, *, output_dir, target: str = "host", options=None, progress=None):
     """The back half of :func:`compile_model` for a planned model (ecg, planner, plan)."""
-    from compiler_core.codegen.build import build_library
+    from compiler_core.codegen.build import build_target
     from compiler_core.codegen.generate import generate
+    from compiler_core.codegen.targets import get_target
     from compiler_core.codegen.weights import write_weights
     from compiler_core.runtime.manifest import (
         FORMAT,
@@ -88,6 +97,7 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
     )
 
     opts = _options(options)
+    tgt = get_target(target)
     _stage(progress, "generating")
     gen = generate(planned.ecg, planned.planner.blocks)
     limit = opts["memory_limit_bytes"]
@@ -104,18 +114,22 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
         (tmp / "model.c").write_text(gen.source)
         write_weights(tmp / "weights.bin", gen.weights, gen.weight_offsets, gen.weights_bytes)
         _stage(progress, "building")
-        info = build_library(gen.source, tmp / "model.so", timeout=float(opts["build_timeout_s"]))
+        extra = _extra_sources(tgt, gen)
+        for name, text in extra.items():
+            (tmp / name).write_text(text)
+        info = build_target(tgt, gen.source, tmp / tgt.output, extra_sources=extra,
+                            timeout=float(opts["build_timeout_s"]))
         plan = planned.plan
         (tmp / "plan.json").write_text(json.dumps(plan.to_dict(), indent=1, default=str))
         report = _report(plan, gen)
         (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str))
-        files = ["model.c", "model.so", "weights.bin", "plan.json", "report.json"]
+        files = ["model.c", tgt.output, "weights.bin", "plan.json", "report.json", *extra]
         manifest = {
             "format": FORMAT,
             "schema_version": MANIFEST_SCHEMA_VERSION,
-            "target": target,
+            "target": tgt.name,
             "model": {"source": str(plan.model)},
-            "library": "model.so",
+            ("library" if tgt.kind == "library" else "runner"): tgt.output,
             "weights": "weights.bin",
             "source": "model.c",
             "inputs": [asdict(t) for t in gen.inputs],
@@ -134,7 +148,8 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
             "files": {f: sha256_file(tmp / f) for f in files},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        if opts["validate"]:
+        if opts["validate"] and (tgt.kind == "library" or tgt.launcher() is not None):
+            # A runner target is checked where it can run (natively or under qemu).
             _stage(progress, "validating")
             from compiler_core.runtime import InferenceSession
 
@@ -144,6 +159,20 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _extra_sources(tgt, gen) -> dict[str, str]:
+    """Sources besides model.c a target builds (and the artifact keeps, so it can be rebuilt
+    on the device): the runner's main, and the portable GEMM where OpenBLAS is missing."""
+    if tgt.kind != "runner":
+        return {}
+    from compiler_core.codegen.portable_gemm import CBLAS_H, PORTABLE_GEMM_C
+    from compiler_core.codegen.runner import runner_source
+
+    extra = {"runner.c": runner_source(gen.inputs, gen.outputs)}
+    if tgt.blas == "portable":
+        extra.update({"portable_gemm.c": PORTABLE_GEMM_C, "cblas.h": CBLAS_H})
+    return extra
 
 
 def _stage(progress: Progress | None, name: str) -> None:

@@ -8,23 +8,48 @@ import onnx_ir as ir
 
 from compiler_core.codegen.cnames import Names
 from compiler_core.codegen.expr import Buffer, ExprGen
-from compiler_core.codegen.ops import emit_node
+from compiler_core.codegen.ops import INDEX_OPS, emit_node
+
+# Rough per-element cost of operators in "simple operation" units [ours].
+EXPENSIVE = frozenset(
+    "Exp Log Tanh Sigmoid Erf Gelu Pow Sqrt Div Reciprocal Softplus Elu Sin Cos Tan Atan "
+    "HardSwish HardSigmoid BatchNormalization LRN".split()
+)
+RECOMPUTE_LIMIT = 4  # a virtual value costing this much per element is worth a buffer when
+# it is read several times
 
 
 @dataclass
 class KernelContext:
     """``producer``: in-block producing node of each value computed in the block;
     ``materialized``: values that get a buffer; ``buffers``: their C pointers (set when the
-    kernel is emitted)."""
+    kernel is emitted); ``workspace``: the anchor's per-thread scratch slots, if any (see
+    :mod:`compiler_core.codegen.anchors.tiles`)."""
 
     names: Names
     nodes: list[ir.Node]
     producer: dict[ir.Value, ir.Node]
     materialized: set[ir.Value] = field(default_factory=set)
     buffers: dict[ir.Value, Buffer] = field(default_factory=dict)
+    workspace: ir.Value | None = None
 
     def gen(self, indent: int) -> ExprGen:
         return ExprGen(self.names, self.buffers, self.producer, emit_node, indent)
 
     def ptr(self, value: ir.Value) -> str:
         return self.buffers[value].ptr
+
+    def cost(self, v: ir.Value) -> int:
+        """Operations evaluating ``v`` from its producer costs per element, down to
+        materialized values (index operators are free)."""
+        total, stack, seen = 0, [v], set()
+        while stack:
+            u = stack.pop()
+            if u in seen or u not in self.producer or (u is not v and u in self.materialized):
+                continue
+            seen.add(u)
+            node = self.producer[u]
+            if node.op_type not in INDEX_OPS:
+                total += 4 if node.op_type in EXPENSIVE else 1
+            stack += [w for w in node.inputs if w is not None]
+        return total

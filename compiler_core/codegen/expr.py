@@ -82,6 +82,19 @@ class ExprGen:
         self.line(f"{ctype.c} {name};")
         return name
 
+    def table(self, ctype: CType, values) -> str:
+        """A ``static const`` array of compile-time ``values`` (declared once per scope)."""
+        vals = tuple(values)
+        key = ("table", ctype.c, vals)
+        hit = self._cached(key)
+        if hit is not None:
+            return hit
+        name = self.names.fresh("tab")
+        items = ", ".join(literal(v, ctype) if ctype.is_float else str(int(v)) for v in vals)
+        self.line(f"static const {ctype.c} {name}[{len(vals)}] = {{{items}}};")
+        self._scopes[-1][key] = name
+        return name
+
     def open_scope(self, header: str) -> None:
         """``header`` is e.g. ``if (i3 < 4) {``; temps made inside stay inside."""
         self.line(header)

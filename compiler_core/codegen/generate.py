@@ -2,8 +2,11 @@
 
 ``dnf_create(weights_path)`` maps weights.bin and allocates the arena; ``dnf_run(handle,
 inputs, outputs)`` runs the kernels in order; ``dnf_run_profiled(..., block_us)`` also times
-each kernel (microseconds); ``dnf_destroy(handle)`` frees. One handle owns one arena, so
-concurrent runs need one handle each (the Python session serializes runs with a lock).
+each kernel (microseconds); ``dnf_destroy(handle)`` frees; ``dnf_set_num_threads(handle, n)``
+sets the OpenMP thread count of that handle's runs (0: OpenMP's default). One handle owns one
+arena, so concurrent runs need one handle each (the Python session serializes runs with a
+lock). The same source is built as a shared library (host) or linked with a runner ``main``
+(cross targets; see :mod:`compiler_core.codegen.targets`).
 """
 
 from __future__ import annotations
@@ -171,6 +174,7 @@ typedef struct {{
 typedef struct {{
     unsigned char* map;
     unsigned char* arena;
+    int threads; /* OpenMP threads for this handle's runs; 0: OpenMP's default */
 }} dnf_model;
 
 /* Rows per sgemm call: an even share per OpenMP thread, at least 16 (OpenBLAS runs
@@ -223,12 +227,28 @@ void* dnf_create(const char* weights_path) {{
     return m;
 }}
 
+/* Threads used by this handle's runs (n >= 1), or 0 for OpenMP's default (OMP_NUM_THREADS,
+   else one per CPU). Returns 0 on success. */
+int dnf_set_num_threads(void* h, int n) {{
+    if (!h || n < 0) return 1;
+    ((dnf_model*)h)->threads = n;
+    return 0;
+}}
+
+/* OpenMP's default thread count on the calling thread. */
+int dnf_default_num_threads(void) {{ return omp_get_max_threads(); }}
+
 static void dnf_exec(dnf_model* m, const void* const* in, void* const* out, double* us) {{
     dnf_ctx ctx = {{m->map, m->arena, in, out}};
     const dnf_ctx* c = &ctx;
+    /* The OpenMP thread count is a per-calling-thread setting: apply this handle's count for
+       the run and restore the caller's afterwards. */
+    const int saved_threads = omp_get_max_threads();
+    if (m->threads > 0) omp_set_num_threads(m->threads);
     double t0 = us ? dnf_now_us() : 0.0;
 {calls}
 {copies}
+    if (m->threads > 0) omp_set_num_threads(saved_threads);
 }}
 
 int dnf_run(void* h, const void* const* in, void* const* out) {{

@@ -7,6 +7,7 @@ Small helpers simplify constant terms so generated code stays readable
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 Index = tuple[str, ...]
@@ -33,6 +34,26 @@ def add(a: str, b: str | int) -> str:
     return f"({a} + {b})"
 
 
+def _atomic(a: str) -> bool:
+    """True when ``a`` binds tighter than ``*`` (a name, a number, a call or ``(...)``)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+", a):
+        return True
+    start = a.find("(")
+    if start < 0 or not a.endswith(")") or not re.fullmatch(r"[A-Za-z0-9_]*", a[:start]):
+        return False
+    depth = 0
+    for k, ch in enumerate(a[start:], start):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return k == len(a) - 1
+    return False
+
+
+def paren(a: str) -> str:
+    return a if _atomic(a) else f"({a})"
+
+
 def mul(a: str, c: int) -> str:
     ia = _int(a)
     if ia is not None:
@@ -41,7 +62,7 @@ def mul(a: str, c: int) -> str:
         return "0"
     if c == 1:
         return a
-    return f"{a}*{c}" if c > 0 else f"({a}*({c}))"
+    return f"{paren(a)}*{c}" if c > 0 else f"({paren(a)}*({c}))"
 
 
 def strides(shape: Sequence[int]) -> list[int]:
@@ -73,8 +94,8 @@ def unravel(flat: str, shape: Sequence[int]) -> Index:
         if d == 1:
             out.append("0")
             continue
-        q = flat if s == 1 else f"({flat} / {s})"
-        out.append(q if s * d >= math.prod(shape) else f"({q} % {d})")
+        q = flat if s == 1 else f"({paren(flat)} / {s})"
+        out.append(q if s * d >= math.prod(shape) else f"({paren(q)} % {d})")
     return tuple(out)
 
 
@@ -101,6 +122,8 @@ def reshape(idx: Index, out_shape: Sequence[int], in_shape: Sequence[int]) -> In
     Dimensions are matched in groups of equal products (like numpy's copy-free reshape check),
     so ``[1,128,768] -> [1,128,12,64]`` costs one multiply-add instead of a full unravel.
     """
+    if 0 in out_shape or 0 in in_shape:
+        return ("0",) * len(in_shape)  # an empty tensor: no element is ever read
     out_nz = [(k, d) for k, d in enumerate(out_shape) if d != 1]
     in_nz = [(k, d) for k, d in enumerate(in_shape) if d != 1]
     res = ["0"] * len(in_shape)

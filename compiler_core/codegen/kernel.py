@@ -5,8 +5,10 @@ included), block outputs, the anchor's outputs, operands the anchor needs packed
 broadcast reads many times (a computed One-to-Many operand). Everything else stays virtual.
 Emission (:meth:`BlockKernel.emit`) walks the materialized values in topological order as
 stages: the anchor stage (library call or reduction loops) and expression stages (one loop
-nest per group of same-shaped values). An expression stage right after a GEMM that reads the
-anchor element-aligned runs per row tile inside the GEMM loop.
+nest per group of same-shaped values). An expression stage right after an anchor with a tiled
+epilogue (GEMM, Conv, ConvTranspose, pooling, LRN) that reads the anchor element-aligned runs
+per output tile inside the anchor's loop. Anchors needing scratch (im2col panels) get a
+workspace buffer from the arena (see ``anchors/tiles.py``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors import ANCHORS
+from compiler_core.codegen.anchors.tiles import workspace_value
 from compiler_core.codegen.attrs import unsupported, where
 from compiler_core.codegen.cnames import Names, comment, ctype_of
-from compiler_core.codegen.context import KernelContext
+from compiler_core.codegen.context import RECOMPUTE_LIMIT, KernelContext
 from compiler_core.codegen.expr import Buffer, scalar_constant
 from compiler_core.codegen.loops import row_loops
-from compiler_core.codegen.ops import INDEX_OPS, check_supported
+from compiler_core.codegen.ops import INDEX_OPS, REPEATING_OPS, check_supported
 from compiler_core.ir.ecg import ECG, is_constant, value_shape
 from compiler_core.ir.mapping import MappingType
 
@@ -173,34 +176,12 @@ class BlockKernel:
         return all(r == want for v, r in reads if v is y)
 
 
-# Rough per-element cost of operators in "simple operation" units [ours].
-EXPENSIVE = frozenset(
-    "Exp Log Tanh Sigmoid Erf Gelu Pow Sqrt Div Reciprocal Softplus Elu Sin Cos Tan Atan "
-    "HardSwish HardSigmoid".split()
-)
-RECOMPUTE_LIMIT = 4
-
-
-def _cost(v: ir.Value, producer: dict, materialized: set) -> int:
-    """Operations evaluating virtual value ``v`` costs per element (index ops are free)."""
-    total, stack, seen = 0, [v], set()
-    while stack:
-        u = stack.pop()
-        if u in seen or u not in producer or (u is not v and u in materialized):
-            continue
-        seen.add(u)
-        node = producer[u]
-        if node.op_type not in INDEX_OPS:
-            total += 4 if node.op_type in EXPENSIVE else 1
-        stack += [w for w in node.inputs if w is not None]
-    return total
-
-
 # Constant inputs consumed at compile time: (operator -> input positions).
 PARAM_INPUTS = {
     "Reshape": (1,), "Expand": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "Split": (1,),
     "Slice": (1, 2, 3, 4), "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,),
-    "ReduceMin": (1,), "ReduceSumSquare": (1,),
+    "ReduceMin": (1,), "ReduceSumSquare": (1,), "Resize": (1, 2, 3), "Pad": (1, 3),
+    "Dropout": (1, 2),
 }
 
 
@@ -253,8 +234,8 @@ def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names) -> 
     # element; when it is costly, give it a buffer so the work is done once per input
     # element [ours].
     for node in nodes:
-        if node.op_type in INDEX_OPS and node.op_type not in ("Expand", "Gather"):
-            continue
+        if node is anchor or (node.op_type in INDEX_OPS and node.op_type not in REPEATING_OPS):
+            continue  # the anchor decides about its own operands (``needs``)
         out_n = max((_numel(o) for o in node.outputs if o in used), default=0)
         for v in node.inputs:
             if (
@@ -263,7 +244,7 @@ def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names) -> 
                 and v not in ctx.materialized
                 and producer[v].op_type not in INDEX_OPS
                 and _numel(v) < out_n
-                and _cost(v, producer, ctx.materialized) >= RECOMPUTE_LIMIT
+                and ctx.cost(v) >= RECOMPUTE_LIMIT
             ):
                 ctx.materialized.add(v)
     for v in producer:
@@ -272,6 +253,11 @@ def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names) -> 
         (v for v in ctx.materialized if v in producer and v not in outputs),
         key=lambda v: (ecg.index(producer[v]), _out_pos(producer[v], v)),
     )
+    workspace = getattr(ANCHORS[anchor.op_type], "workspace", None) if anchor else None
+    floats = workspace(ctx, anchor) if workspace is not None else 0
+    if floats:
+        ctx.workspace = workspace_value(f"k{block_id}", floats)
+        scratch.append(ctx.workspace)
     return BlockKernel(
         block_id=block_id,
         name=f"k{block_id}",

@@ -11,6 +11,7 @@ from compiler_core.codegen.expr import ExprGen
 
 EMITTERS = {**ops_elementwise.EMITTERS, **ops_index.EMITTERS}
 INDEX_OPS = ops_index.INDEX_OPS
+REPEATING_OPS = ops_index.REPEATING_OPS
 
 
 def emit_node(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:

@@ -48,7 +48,6 @@ UNARY_ANY = {
     "Abs": "({0} < 0 ? -{0} : {0})",
     "Neg": "(-{0})",
     "Identity": "{0}",
-    "Dropout": "{0}",  # inference: identity
     "Not": "(!{0})",
     "Sign": "(({0} > 0) - ({0} < 0))",
     "Relu": "({0} > 0 ? {0} : 0)",
@@ -131,16 +130,17 @@ def emit_where(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
 
 
 def emit_clip(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
-    # Clip(x, lo, hi): max(lo, min(x, hi)); absent bounds are open.
+    # Clip(x, lo, hi): min(max(x, lo), hi) — hi wins when lo > hi (ONNX, ORT, numpy);
+    # absent bounds are open.
     out_shape = value_shape(node.outputs[0])
     ins = list(node.inputs) + [None] * 3
     x = g.at(ins[0], idx)
-    if ins[2] is not None:
-        hi = g.at_broadcast(ins[2], idx, out_shape)
-        x = g.temp(ctype_of(node.outputs[0]), f"({x} < {hi} ? {x} : {hi})")
     if ins[1] is not None:
         lo = g.at_broadcast(ins[1], idx, out_shape)
-        x = f"({x} > {lo} ? {x} : {lo})"
+        x = g.temp(ctype_of(node.outputs[0]), f"({x} > {lo} ? {x} : {lo})")
+    if ins[2] is not None:
+        hi = g.at_broadcast(ins[2], idx, out_shape)
+        x = f"({x} < {hi} ? {x} : {hi})"
     return x
 
 
@@ -179,6 +179,49 @@ def emit_param_unary(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     raise unsupported(node, "no emitter")  # pragma: no cover
 
 
+def emit_prelu(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
+    # PRelu(x, slope): x < 0 ? slope*x : x, slope broadcast to x.
+    x, slope = _operands(g, node, idx)
+    zero = "0.0f" if _float_out(node) else "0"
+    return f"({x} < {zero} ? {slope} * {x} : {x})"
+
+
+def emit_batchnorm(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
+    # Inference BatchNormalization, per channel c = idx[1], as ONNX Runtime orders it:
+    # s = scale[c] / sqrt(var[c] + eps); y = x*s + (B[c] - mean[c]*s).
+    if pos != 0 or attr(node, "training_mode", 0):
+        raise unsupported(node, "only inference mode (one output) is supported")
+    if not _float_out(node):
+        raise unsupported(node, "only float32 is supported")
+    x_v, scale, bias, mean, var = list(node.inputs)[:5]
+    rank = len(value_shape(x_v))
+    c = (idx[1] if rank > 1 else "0",)
+    ct = ctype_of(node.outputs[0])
+    x = g.at(x_v, idx)
+    eps = float_literal(float(attr(node, "epsilon", 1e-5)))
+    inv = g.temp(ct, f"(1.0f / sqrtf({g.at(var, c)} + {eps}))")
+    s = g.temp(ct, f"({inv} * {g.at(scale, c)})")
+    return f"({x} * {s} + ({g.at(bias, c)} - {g.at(mean, c)} * {s}))"
+
+
+def emit_dropout(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
+    # Inference Dropout (or ratio 0): output = x, mask = true. A training_mode that is not a
+    # constant false with a ratio that may be non-zero is random: refused.
+    ins = list(node.inputs) + [None] * 3
+
+    def const(v, default):
+        if v is None:
+            return default
+        return None if v.const_value is None else float(v.const_value.numpy().reshape(-1)[0])
+
+    training, ratio = const(ins[2], 0.0), const(ins[1], 0.5)
+    if training != 0.0 and ratio != 0.0:
+        raise unsupported(node, "training_mode must be a constant false (random dropout)")
+    if pos == 1:
+        return "1"
+    return g.at(ins[0], idx)
+
+
 def emit_cast(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     x = g.at(node.inputs[0], idx)
     out = ctype_of(node.outputs[0])
@@ -208,5 +251,8 @@ EMITTERS.update(
         "HardSigmoid": emit_param_unary,
         "HardSwish": emit_param_unary,
         "Gelu": emit_param_unary,
+        "PRelu": emit_prelu,
+        "Dropout": emit_dropout,
+        "BatchNormalization": emit_batchnorm,
     }
 )

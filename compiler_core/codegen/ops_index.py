@@ -10,6 +10,7 @@ import numpy as np
 import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
+from compiler_core.codegen import ops_pad, ops_resize
 from compiler_core.codegen.attrs import attr, const_input, norm_axis, unsupported
 from compiler_core.codegen.cnames import ctype_of, int_literal
 from compiler_core.codegen.expr import ExprGen
@@ -142,6 +143,8 @@ def emit_gather_nd(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
 
 
 EMITTERS = {
+    **ops_resize.EMITTERS,  # Resize: nearest/linear, per-axis maps (see ops_resize)
+    **ops_pad.EMITTERS,  # Pad: constant (a branch), edge, reflect, wrap
     "GatherND": emit_gather_nd,
     "Reshape": emit_reshape,
     "Flatten": emit_reshape,
@@ -157,3 +160,5 @@ EMITTERS = {
 
 # Operators that only move data (never worth a scratch buffer of their own).
 INDEX_OPS = frozenset(EMITTERS) | {"Identity", "Dropout"}
+# Index operators reading an input element several times (a costly input is worth a buffer).
+REPEATING_OPS = frozenset({"Expand", "Gather", "Resize"})

@@ -8,16 +8,19 @@ from several threads are serialized. For parallel inference create one session p
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from compiler_core.codegen.targets import TARGETS
 from compiler_core.errors import DnnFusionError
+from compiler_core.runtime.archive import ExtractedArtifact, is_archive
+from compiler_core.runtime.library import LibraryBackend
 from compiler_core.runtime.manifest import (
     ArtifactError,
     TensorInfo,
@@ -25,8 +28,8 @@ from compiler_core.runtime.manifest import (
     tensors,
     verify_files,
 )
-
-ABI_VERSION = 1
+from compiler_core.runtime.qemu import RunnerBackend
+from compiler_core.runtime.threads import resolve_threads
 
 _ORT_TYPES = {
     "float32": "tensor(float)",
@@ -54,23 +57,59 @@ class NodeArg:
 
 
 class InferenceSession:
-    """Load an artifact directory produced by :func:`compiler_core.compile_model`.
+    """Load an artifact produced by :func:`compiler_core.compile_model`: its directory, or the
+    ``.tar.gz`` of :func:`compiler_core.compile.pack_artifact` (extracted safely to a temporary
+    folder that :meth:`close` removes).
 
     ``verify``: check the sha256 of every file against the manifest (default on).
+    ``threads``: OpenMP threads for each run (default ``$DNNFUSION_NUM_THREADS``, else OpenMP's
+    default); see :mod:`compiler_core.runtime.threads`, also for the wait policy.
+    A ``host`` artifact is loaded in-process; a ``linux-arm64`` one runs as a subprocess, under
+    ``qemu-aarch64`` on other hosts (:mod:`compiler_core.runtime.qemu`).
     Raises :class:`ArtifactError` for a missing or corrupted file or a manifest of another
     schema version.
     """
 
-    def __init__(self, artifact_path: str | os.PathLike, *, verify: bool = True) -> None:
-        self._path = Path(artifact_path)
+    def __init__(
+        self, artifact_path: str | os.PathLike, *, verify: bool = True, threads: int | None = None
+    ) -> None:
+        self._lock = threading.Lock()
+        self._backend = None
+        self._extracted: ExtractedArtifact | None = None
+        n_threads = resolve_threads(threads)
+        given = Path(artifact_path)
+        if is_archive(given):
+            self._extracted = ExtractedArtifact(given)
+            self._cleanup = weakref.finalize(self, self._extracted.cleanup)
+            path = self._extracted.path
+        elif given.is_dir():
+            path = given
+        elif given.exists():
+            raise ArtifactError(f"{given}: not an artifact directory or .tar.gz archive")
+        else:
+            raise ArtifactError(f"{given}: no such artifact")
+        try:
+            self._open(path, verify, n_threads)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, path: Path, verify: bool, n_threads: int) -> None:
+        self._path = path
         m = read_manifest(self._path)
         self._manifest = m
-        self._lib_name = str(m.get("library", "model.so"))
+        target = str(m.get("target", "host"))
+        if target not in TARGETS:
+            raise ArtifactError(f"{path}: artifact for unknown target {target!r}")
+        tgt = TARGETS[target]
+        self.target = tgt.name
+        key = "library" if tgt.kind == "library" else "runner"
+        binary = str(m.get(key) or "")
         self._weights_name = str(m.get("weights", "weights.bin"))
-        for name in (self._lib_name, self._weights_name):
-            if "/" in name or name.startswith("."):
+        for name in (binary, self._weights_name):
+            if not name or "/" in name or name.startswith("."):
                 raise ArtifactError(f"{self._path}: manifest names an unsafe file {name!r}")
-        needed = [self._lib_name, self._weights_name]
+        needed = [binary, self._weights_name]
         if verify:
             verify_files(self._path, m, needed)
         else:
@@ -80,33 +119,21 @@ class InferenceSession:
         self._inputs = tensors(m, "inputs")
         self._outputs = tensors(m, "outputs")
         self.blocks: list[dict] = list(m.get("blocks", []))
-        try:
-            lib = ctypes.CDLL(str((self._path / self._lib_name).resolve()))
-        except OSError as e:
-            raise ArtifactError(f"{self._path}: cannot load {self._lib_name}: {e}") from e
-        self._lib = lib
-        lib.dnf_abi_version.restype = ctypes.c_int
-        if lib.dnf_abi_version() != ABI_VERSION:
-            raise ArtifactError(f"{self._path}: library ABI version {lib.dnf_abi_version()} "
-                                f"is not {ABI_VERSION}")
-        lib.dnf_create.restype = ctypes.c_void_p
-        lib.dnf_create.argtypes = [ctypes.c_char_p]
-        lib.dnf_destroy.argtypes = [ctypes.c_void_p]
-        lib.dnf_num_blocks.restype = ctypes.c_int
-        for fn in (lib.dnf_run, lib.dnf_run_profiled):
-            fn.restype = ctypes.c_int
-        lib.dnf_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        lib.dnf_run_profiled.argtypes = [ctypes.c_void_p] * 4
-        weights = str((self._path / self._weights_name).resolve()).encode()
-        handle = lib.dnf_create(weights)
-        if not handle:
-            raise ArtifactError(
-                f"{self._path}: cannot map {self._weights_name} (wrong size or unreadable) or "
-                "allocate the arena"
-            )
-        self._handle = ctypes.c_void_p(handle)
-        self._lock = threading.Lock()
-        self._n_blocks = lib.dnf_num_blocks()
+        if tgt.kind == "library":
+            self._backend = LibraryBackend(self._path, binary, self._weights_name, n_threads)
+        else:
+            self._backend = RunnerBackend(self._path, binary, self._weights_name, tgt, n_threads)
+        self._n_blocks = self._backend.n_blocks
+
+    @property
+    def threads(self) -> int:
+        """OpenMP threads each run uses."""
+        return self._backend.threads if self._backend is not None else 0
+
+    @property
+    def artifact_dir(self) -> Path:
+        """The artifact directory (a temporary one for an archive)."""
+        return self._path
 
     # -- ONNX Runtime interface -----------------------------------------------------------
     def get_inputs(self) -> list[NodeArg]:
@@ -169,27 +196,29 @@ class InferenceSession:
                 raise InvalidArgument(f"unknown output name {n!r}; expected {names}")
         arrays = self._feeds(input_feed)
         outs = [np.empty(t.shape, dtype=np.dtype(t.dtype)) for t in self._outputs]
-        in_ptrs = (ctypes.c_void_p * max(1, len(arrays)))(*[a.ctypes.data for a in arrays])
-        out_ptrs = (ctypes.c_void_p * max(1, len(outs)))(*[o.ctypes.data for o in outs])
-        times = (ctypes.c_double * max(1, self._n_blocks))()
         with self._lock:
-            if self._handle is None:
+            if self._backend is None:
                 raise DnnFusionError("session is closed")
-            if profile:
-                rc = self._lib.dnf_run_profiled(self._handle, in_ptrs, out_ptrs, times)
-            else:
-                rc = self._lib.dnf_run(self._handle, in_ptrs, out_ptrs)
-        if rc != 0:
-            raise DnnFusionError(f"model run failed (code {rc})")
+            times = self._backend.run(arrays, outs, profile)
         by_name = dict(zip(names, outs, strict=True))
         result = [by_name[n] for n in wanted]
-        return result, [float(times[i]) for i in range(self._n_blocks)]
+        return result, times
 
     def close(self) -> None:
+        """Free the arena (and the temporary folder of an archive). Idempotent."""
         with self._lock:
-            if self._handle is not None:
-                self._lib.dnf_destroy(self._handle)
-                self._handle = None
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+            if self._extracted is not None:
+                self._cleanup()
+                self._extracted = None
+
+    def __enter__(self) -> InferenceSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # best effort at interpreter exit

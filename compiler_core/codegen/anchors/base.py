@@ -24,3 +24,7 @@ class Anchor(Protocol):
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         """Lines computing the anchor's outputs into ``ctx.buffers``."""
         ...
+
+
+# Optional: ``workspace(ctx, node) -> int``, floats of per-thread scratch the anchor needs
+# (``ctx.workspace`` then holds WORKSPACE_SLOTS such slots, see anchors/tiles.py).

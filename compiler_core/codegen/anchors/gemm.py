@@ -23,6 +23,7 @@ from compiler_core.ir.ecg import value_shape
 
 SGEMM = "scipy_cblas_sgemm"
 PARALLEL_MIN_FLOPS = 1 << 16  # multiply-adds below which a GEMM stays on one thread
+GEMM_COL_TILE = 64  # columns per parallel Gemm tile (at least)
 
 
 def _folded_transpose(ctx: KernelContext, v: ir.Value) -> ir.Value | None:
@@ -63,7 +64,7 @@ def _trans(t: bool) -> str:
     return "CblasTrans" if t else "CblasNoTrans"
 
 
-def _call(m, n, k, alpha, a, lda, ta, b, ldb, tb, beta, c, ldc) -> str:
+def sgemm_call(m, n, k, alpha, a, lda, ta, b, ldb, tb, beta, c, ldc) -> str:
     return (
         f"{SGEMM}(CblasRowMajor, {_trans(ta)}, {_trans(tb)}, {m}, {n}, {k}, {alpha}, "
         f"{a}, {lda}, {b}, {ldb}, {beta}, {c}, {ldc});"
@@ -108,7 +109,7 @@ class MatMulAnchor:
             )
             lines.append(
                 pad * 2
-                + _call(h, n, k, one, f"{pa} + {r}*{k}", lda, ta, pb, ldb, tb, zero,
+                + sgemm_call(h, n, k, one, f"{pa} + {r}*{k}", lda, ta, pb, ldb, tb, zero,
                         f"{py} + {r}*{n}", n)
             )
             if epilogue is not None:
@@ -125,7 +126,7 @@ class MatMulAnchor:
         lines.append(pad + f"for (int64_t {bi} = 0; {bi} < {nb}; ++{bi}) {{")
         lines.append(
             pad * 2
-            + _call(m, n, k, one, f"{pa} + {oa}", lda, ta, f"{pb} + {ob}", ldb, tb, zero,
+            + sgemm_call(m, n, k, one, f"{pa} + {oa}", lda, ta, f"{pb} + {ob}", ldb, tb, zero,
                     f"{py} + {bi}*{m * n}", n)
         )
         if epilogue is not None:
@@ -168,7 +169,20 @@ class GemmAnchor:
 
             lines += row_loops(ctx.names, (m, n), body, inner=1)
             beta_c = float_literal(1.0)
-        lines.append(
-            "    " + _call(m, n, k, float_literal(alpha), pa, lda, ta, pb, ldb, tb, beta_c, py, n)
-        )
+        al = float_literal(alpha)
+        if m * n * k < PARALLEL_MIN_FLOPS or n < 2 * GEMM_COL_TILE:
+            lines.append("    " + sgemm_call(m, n, k, al, pa, lda, ta, pb, ldb, tb, beta_c, py, n))
+            return lines
+        # Column tiles over the OpenMP threads (a GEMV-shaped classifier head has one row).
+        j, w = ctx.names.fresh("j"), ctx.names.fresh("j")
+        tile = max(GEMM_COL_TILE, -(-n // (4 * GEMM_COL_TILE)) * GEMM_COL_TILE)
+        b_off = f"{j}*{ldb}" if tb else j
+        lines += [
+            "    #pragma omp parallel for schedule(static)",
+            f"    for (int64_t {j} = 0; {j} < {n}; {j} += {tile}) {{",
+            f"        const int64_t {w} = {j} + {tile} <= {n} ? {tile} : {n} - {j};",
+            "        " + sgemm_call(m, w, k, al, pa, lda, ta, f"{pb} + {b_off}", ldb, tb, beta_c,
+                              f"{py} + {j}", n),
+            "    }",
+        ]
         return lines

@@ -110,6 +110,19 @@ def test_comparisons_where_cast(tmp_path):
     compile_and_check(model(nodes, ins, outs, inits), tmp_path, feeds=feeds)
 
 
+def test_castlike_takes_the_dtype_of_its_second_input(tmp_path):
+    # CastLike(x, like) = Cast(x, to=dtype(like)); float -> int64 truncates toward zero.
+    nodes = [node("Mul", ["x", "x"], ["sq"]), node("CastLike", ["sq", "like"], ["y"])]
+    p = model(nodes, [vi("x", [3, 5]), vi("like", [1], I64)], [vi("y", [3, 5], I64)])
+
+    def feeds(seed):
+        rng = np.random.default_rng(seed)
+        return {"x": (rng.standard_normal((3, 5)) * 4).astype(np.float32),
+                "like": np.zeros(1, np.int64)}
+
+    compile_and_check(p, tmp_path, feeds=feeds, blocks=1)
+
+
 def test_int64_arithmetic(tmp_path):
     nodes = [node("Mul", ["k", "three"], ["a"]), node("Sub", ["a", "k2"], ["y"])]
     p = model(nodes, [vi("k", [4, 6], I64), vi("k2", [6], I64)], [vi("y", [4, 6], I64)],

@@ -1,0 +1,370 @@
+"""Latency: dnnfusion vs ONNX Runtime on the model zoo, and the OpenMP wait-policy study.
+
+    python -m bench.latency [--models NAMES...] [--runs 20] [--threads 2]
+
+For every zoo model that compiles: our artifact (``InferenceSession(threads=N)``) and ONNX
+Runtime (``ORT_ENABLE_ALL``, ``intra_op_num_threads=N``, the same static input shapes) in one
+process, warmed up, then at least ``--runs`` runs each (small models more, about 3 s of
+timing), alternating which goes first in each round so both see the same machine state. Reports the medians, ORT/ours (>1: we are faster), the
+largest output difference, the machine's load average before and after, and writes
+``bench/results/latency.md`` with a bar chart ``bench/results/latency.png`` (matplotlib,
+``pip install -e .[bench]``). Models the compiler refuses are listed with the reason.
+
+    python -m bench.latency --wait-policy [--models NAMES...] [--load 2]
+
+The OpenMP wait-policy study behind ``compiler_core.runtime.threads``: each policy runs in its
+own process (libgomp reads it once at load), rounds interleaved, on an otherwise idle machine
+and with ``--load`` extra busy processes; writes ``bench/results/threads.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS = REPO_ROOT / "bench" / "results"
+ARTIFACTS = REPO_ROOT / ".cache" / "latency"
+MIN_BUDGET_S = 3.0  # small models run more than --runs times, up to this much timing
+MAX_RUNS = 1000
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def compile_zoo_model(name: str, out_root: Path = ARTIFACTS):
+    """(entry, artifact path) for a zoo model; raises DnnFusionError when it is refused."""
+    from bench.zoo import get
+    from compiler_core.compile import compile_model
+
+    entry = get(name)
+    art = compile_model(entry.path(), entry.input_shapes, output_dir=out_root / name)
+    return entry, art
+
+
+# -- ours vs ONNX Runtime ---------------------------------------------------------------------
+@dataclass
+class Row:
+    name: str
+    kind: str
+    blocks: int | None = None
+    ours_ms: float | None = None
+    ort_ms: float | None = None
+    max_diff: float | None = None
+    runs: int = 0
+    note: str = ""
+
+    @property
+    def speedup(self) -> float | None:
+        if self.ours_ms and self.ort_ms:
+            return self.ort_ms / self.ours_ms
+        return None
+
+
+def measure_model(name: str, runs: int, threads: int, warmup: int = 3) -> Row:
+    import onnxruntime as ort
+
+    from bench.ort_baseline import _session_options, _static_model_bytes
+    from bench.zoo import get
+    from compiler_core.errors import DnnFusionError
+    from compiler_core.runtime import InferenceSession
+
+    row = Row(name, get(name).kind)
+    try:
+        entry, art = compile_zoo_model(name)
+    except DnnFusionError as e:
+        row.note = f"refused: {e}"
+        return row
+    ours = InferenceSession(art, threads=threads)
+    row.blocks = len(ours.blocks)
+    theirs = ort.InferenceSession(
+        _static_model_bytes(entry.path(), entry.input_shapes),
+        _session_options(ort.GraphOptimizationLevel.ORT_ENABLE_ALL, threads),
+        providers=["CPUExecutionProvider"],
+    )
+    feeds = entry.random_inputs(seed=0)
+    want = theirs.run(None, feeds)
+    got = ours.run(None, feeds)
+    row.max_diff = max(float(np.max(np.abs(g.astype(np.float64) - w))) if g.size else 0.0
+                       for g, w in zip(got, want, strict=True))
+    def timed(fn) -> float:
+        t0 = time.perf_counter()
+        fn(None, feeds)
+        return (time.perf_counter() - t0) * 1e3
+
+    pair_ms = min(timed(ours.run) + timed(theirs.run) for _ in range(warmup))
+    # At least `runs`; small models get more, up to ~MIN_BUDGET_S of timing each.
+    row.runs = runs = max(runs, min(MAX_RUNS, int(MIN_BUDGET_S * 1e3 / max(pair_ms, 1e-3))))
+    t_ours, t_ort = [], []
+    for i in range(runs):  # alternate which one goes first
+        if i % 2 == 0:
+            t_ours.append(timed(ours.run))
+            t_ort.append(timed(theirs.run))
+        else:
+            t_ort.append(timed(theirs.run))
+            t_ours.append(timed(ours.run))
+    row.ours_ms = statistics.median(t_ours)
+    row.ort_ms = statistics.median(t_ort)
+    ours.close()
+    return row
+
+
+def plot(rows: list[Row], path: Path) -> bool:
+    """Bar chart of ORT/ours per model; False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    done = [r for r in rows if r.speedup]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(done) + 2), 4.2))
+    vals = [r.speedup for r in done]
+    colors = ["#2a9d8f" if v >= 1 else "#e76f51" for v in vals]
+    ax.bar([r.name for r in done], vals, color=colors)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_ylabel("ONNX Runtime time / dnnfusion time")
+    ax.set_title("Latency vs ONNX Runtime (>1: dnnfusion faster)")
+    for i, v in enumerate(vals):
+        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+    plt.setp(ax.get_xticklabels(), rotation=40, ha="right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return True
+
+
+def latency_markdown(rows, runs, threads, load_before, load_after, png: bool) -> str:
+    import onnxruntime as ort
+
+    from compiler_core.runtime.threads import openmp_status
+
+    lines = [
+        "# Latency: dnnfusion vs ONNX Runtime",
+        "",
+        f"Generated by `python -m bench.latency` on {_now()}. Machine: {_cpu()}, "
+        f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}; load average "
+        f"(1/5/15 min) {load_before} before, {load_after} after. {threads} threads each; "
+        f"median of at least {runs} runs each after warm-up (small models: more runs, about "
+        f"{MIN_BUDGET_S:g} s of timing), both in one process, alternating which runs first. ONNX Runtime "
+        f"{ort.__version__} with ORT_ENABLE_ALL. OpenMP: {openmp_status()}.",
+        "",
+        "Speedup = ORT ms / dnnfusion ms (>1: dnnfusion is faster). max |diff| = largest "
+        "absolute difference between the two outputs on the same random inputs.",
+        "",
+        "| model | kind | fused blocks | runs | dnnfusion ms | ORT ms | speedup | max abs diff "
+        "| note |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        def f(x, fmt):
+            return format(x, fmt) if x is not None else ""
+
+        note = r.note.replace("|", "\\|")[:160]
+        lines.append(f"| {r.name} | {r.kind} | {f(r.blocks, 'd')} | {r.runs or ''} | "
+                     f"{f(r.ours_ms, '.3f')} | "
+                     f"{f(r.ort_ms, '.3f')} | {f(r.speedup, '.2f')} | {f(r.max_diff, '.2e')} "
+                     f"| {note} |")
+    done = [r.speedup for r in rows if r.speedup]
+    if done:
+        geo = float(np.exp(np.mean(np.log(done))))
+        lines += ["", f"Geometric mean speedup over {len(done)} models: {geo:.2f}."]
+    if png:
+        lines += ["", "![speedup per model](latency.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def run_latency(args) -> int:
+    from bench.zoo import ZOO
+
+    names = args.models or list(ZOO)
+    load_before = _load()
+    rows = []
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            row = measure_model(name, args.runs, args.threads)
+        except Exception as e:  # noqa: BLE001 - a zoo model that cannot be built here
+            row = Row(name, "?", note=f"not measured: {type(e).__name__}: {str(e)[:120]}")
+        rows.append(row)
+        speed = f"speedup {row.speedup:.2f}" if row.speedup else row.note[:100]
+        print(f"{name:28s} ours {row.ours_ms or 0:9.3f} ms  ORT {row.ort_ms or 0:9.3f} ms  "
+              f"{speed}  ({time.perf_counter() - t0:.0f} s)", flush=True)
+    load_after = _load()
+    out = Path(args.out or RESULTS / "latency.md")
+    png = plot(rows, out.with_suffix(".png"))
+    _write(out, latency_markdown(rows, args.runs, args.threads, load_before, load_after, png))
+    print(f"wrote {out}" + (f" and {out.with_suffix('.png')}" if png else
+                            " (no chart: pip install matplotlib)"), file=sys.stderr)
+    return 0
+
+
+# -- OpenMP wait policy -----------------------------------------------------------------------
+POLICIES = {
+    "libgomp default (before)": {"GOMP_SPINCOUNT": "300000"},  # libgomp's spin with no policy
+    "OMP_WAIT_POLICY=PASSIVE (runtime default)": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "GOMP_SPINCOUNT=10000": {"GOMP_SPINCOUNT": "10000"},
+}
+
+
+def _child(art: str, feeds_path: str, threads: int) -> int:
+    """Worker of the wait-policy study: on each stdin line N, run N times, print stats."""
+    from compiler_core.runtime import InferenceSession
+
+    sess = InferenceSession(art, threads=threads)
+    with np.load(feeds_path) as data:
+        feeds = {k: data[k] for k in data.files}
+    for _ in range(3):
+        sess.run(None, feeds)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        n = int(line)
+        times = []
+        c0 = time.process_time()
+        for _ in range(n):
+            t0 = time.perf_counter()
+            sess.run(None, feeds)
+            times.append((time.perf_counter() - t0) * 1e3)
+        cpu = (time.process_time() - c0) / n * 1e3
+        print(json.dumps({"median": statistics.median(times), "cpu": cpu}), flush=True)
+    return 0
+
+
+def _policy_round(name, art, feeds_path, threads, rounds, runs) -> dict[str, tuple]:
+    kids = {}
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY",
+                                                             "GOMP_SPINCOUNT")}
+    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                       os.environ.get("PYTHONPATH")]))
+    try:
+        for label, env in POLICIES.items():
+            kids[label] = subprocess.Popen(
+                [sys.executable, "-m", "bench.latency", "--child", str(art), feeds_path,
+                 str(threads)], env={**base, **env}, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+            kids[label].stdout.readline()
+        res: dict[str, list] = {k: [] for k in POLICIES}
+        for _ in range(rounds):
+            for label, k in kids.items():
+                k.stdin.write(f"{runs}\n")
+                k.stdin.flush()
+                res[label].append(json.loads(k.stdout.readline()))
+        return {k: (statistics.median(x["median"] for x in v),
+                    statistics.median(x["cpu"] for x in v)) for k, v in res.items()}
+    finally:
+        for k in kids.values():
+            k.kill()
+            k.wait()
+
+
+def run_wait_policy(args) -> int:
+    from compiler_core.runtime.threads import DEFAULT_WAIT_POLICY
+
+    names = args.models or ["bert_tiny_test", "tinybert", "bert_base"]
+    table = []
+    with tempfile.TemporaryDirectory() as tmp:
+        arts = {}
+        for name in names:
+            entry, art = compile_zoo_model(name)
+            feeds_path = os.path.join(tmp, f"{name}.npz")
+            np.savez(feeds_path, **entry.random_inputs(seed=0))
+            arts[name] = (art, feeds_path)
+        for load in (0, args.load):
+            busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                    for _ in range(load)]
+            try:
+                before = _load()
+                for name, (art, feeds_path) in arts.items():
+                    runs = 10 if "tiny_test" in name else 3
+                    res = _policy_round(name, art, feeds_path, args.threads, args.rounds, runs)
+                    for label, (med, cpu) in res.items():
+                        table.append((load, name, label, med, cpu, before))
+                        print(f"+{load} busy  {name:16s} {label:42s} {med:9.3f} ms  "
+                              f"cpu {cpu:9.3f} ms", flush=True)
+            finally:
+                for p in busy:
+                    p.kill()
+                    p.wait()
+    lines = [
+        "# OpenMP wait policy: libgomp's default spinning vs the runtime's default",
+        "",
+        f"Generated by `python -m bench.latency --wait-policy` on {_now()}. Machine: {_cpu()}, "
+        f"{os.cpu_count()} CPUs. {args.threads} OpenMP threads per model; each policy in its own "
+        f"process (libgomp reads it at load), {args.rounds} interleaved rounds, median of the "
+        f"round medians. 'cpu' is the process CPU time per run (spinning shows up there). "
+        f"Loaded = {args.load} extra busy-looping processes. The runtime now sets "
+        f"OMP_WAIT_POLICY={DEFAULT_WAIT_POLICY} unless the user set a policy "
+        "(compiler_core/runtime/threads.py).",
+        "",
+        "| extra busy processes | load avg at start | model | policy | median ms | cpu ms/run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for load, name, label, med, cpu, before in table:
+        lines.append(f"| {load} | {before} | {name} | {label} | {med:.3f} | {cpu:.3f} |")
+    out = Path(args.out or RESULTS / "threads.md")
+    _write(out, "\n".join(lines) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--child"]:
+        return _child(argv[1], argv[2], int(argv[3]))
+    ap = argparse.ArgumentParser(prog="python -m bench.latency",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="*", help="zoo model names (default: all)")
+    ap.add_argument("--runs", type=int, default=20, help="timed runs per model (default 20)")
+    ap.add_argument("--threads", type=int, default=2, help="threads for both (default 2)")
+    ap.add_argument("--out", help="markdown file (default bench/results/latency.md)")
+    ap.add_argument("--wait-policy", action="store_true",
+                    help="run the OpenMP wait-policy study instead (bench/results/threads.md)")
+    ap.add_argument("--load", type=int, default=2, help="busy processes for the loaded case")
+    ap.add_argument("--rounds", type=int, default=8, help="wait-policy rounds (default 8)")
+    args = ap.parse_args(argv)
+    if args.runs < 20 and not args.wait_policy:
+        print("note: fewer than 20 runs", file=sys.stderr)
+    return run_wait_policy(args) if args.wait_policy else run_latency(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Conv as an anchor: the shape algebra and the choice of algorithm.
+
+``Y[n, m, oh, ow] = B[m] + sum_{c, ki, kj} W[m, c, ki, kj] * X[n, g*Cg + c, ih, iw]`` with
+``g = m / Mg``, ``ih = oh*sh - ph + ki*dh`` (same for w) and zero outside the input.
+
+- one input channel per group (depthwise, depth multiplier allowed): direct loops
+  (:mod:`.conv_depthwise`);
+- otherwise GEMM per batch and group, ``Y_g[Mg, OH*OW] = W_g[Mg, K] x cols[K, OH*OW]`` with
+  ``K = Cg*kh*kw`` — a 1x1 stride-1 unpadded conv reads ``cols`` straight from X, the others
+  fill an im2col panel per tile (:mod:`.conv_gemm`).
+
+A fused prologue on X is materialized before the anchor (``needs``); the bias, then the fused
+element-wise epilogue, run on each output tile right after it is computed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import onnx_ir as ir
+
+from compiler_core.codegen.anchors.base import Epilogue
+from compiler_core.codegen.anchors.conv_depthwise import emit_depthwise
+from compiler_core.codegen.anchors.conv_gemm import emit_gemm, tiling
+from compiler_core.codegen.anchors.conv_shape import conv_shape, float_only, is_depthwise
+from compiler_core.codegen.attrs import unsupported
+from compiler_core.codegen.context import KernelContext
+from compiler_core.ir.ecg import value_shape
+
+
+def _prologue_in_panel(ctx: KernelContext, x: ir.Value, s) -> bool:
+    """A fused prologue on X is evaluated while filling the GEMM panel when every element is
+    read once (1x1 kernels). With more taps a separate pass that materializes X measured
+    faster (the panel loops are short and the prologue would run once per tap)."""
+    return not is_depthwise(s) and x in ctx.producer and s.win.taps == 1
+
+
+class ConvAnchor:
+    tiled_epilogue = True
+
+    def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+        float_only(node)
+        conv_shape(node)
+        if math.prod(value_shape(node.outputs[0])) == 0:
+            raise unsupported(node, "empty output")
+        s = conv_shape(node)
+        x = node.inputs[0]
+        out = {v for v in node.inputs[1:] if v is not None and v not in ctx.materialized}
+        if x not in ctx.materialized and not _prologue_in_panel(ctx, x, s):
+            out.add(x)
+        return out
+
+    def workspace(self, ctx: KernelContext, node: ir.Node) -> int:
+        s = conv_shape(node)
+        return 0 if is_depthwise(s) else tiling(s, node.inputs[0] in ctx.materialized).ws
+
+    def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
+        s = conv_shape(node)
+        if is_depthwise(s):
+            return emit_depthwise(ctx, node, s, epilogue)
+        return emit_gemm(ctx, node, s, epilogue)

@@ -1,0 +1,89 @@
+"""The in-process backend: a ``host`` artifact's model.so loaded with ctypes.
+
+Calls are not thread-safe per handle (one arena); :class:`~compiler_core.runtime.InferenceSession`
+serializes them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+
+from compiler_core.errors import DnnFusionError
+from compiler_core.runtime.manifest import ArtifactError
+from compiler_core.runtime.threads import configure_openmp
+
+ABI_VERSION = 1
+
+
+class LibraryBackend:
+    def __init__(self, path: Path, lib_name: str, weights_name: str, threads: int) -> None:
+        configure_openmp()  # before libgomp is first loaded with the library
+        try:
+            lib = ctypes.CDLL(str((path / lib_name).resolve()))
+        except OSError as e:
+            raise ArtifactError(f"{path}: cannot load {lib_name}: {e}") from e
+        self._lib = lib
+        lib.dnf_abi_version.restype = ctypes.c_int
+        if lib.dnf_abi_version() != ABI_VERSION:
+            raise ArtifactError(f"{path}: library ABI version {lib.dnf_abi_version()} "
+                                f"is not {ABI_VERSION}")
+        lib.dnf_create.restype = ctypes.c_void_p
+        lib.dnf_create.argtypes = [ctypes.c_char_p]
+        lib.dnf_destroy.argtypes = [ctypes.c_void_p]
+        lib.dnf_num_blocks.restype = ctypes.c_int
+        for fn in (lib.dnf_run, lib.dnf_run_profiled):
+            fn.restype = ctypes.c_int
+        lib.dnf_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        lib.dnf_run_profiled.argtypes = [ctypes.c_void_p] * 4
+        weights = str((path / weights_name).resolve()).encode()
+        handle = lib.dnf_create(weights)
+        if not handle:
+            raise ArtifactError(
+                f"{path}: cannot map {weights_name} (wrong size or unreadable) or "
+                "allocate the arena"
+            )
+        self._handle: ctypes.c_void_p | None = ctypes.c_void_p(handle)
+        self.n_blocks = lib.dnf_num_blocks()
+        self.threads = self._set_threads(threads)
+
+    def _set_threads(self, threads: int) -> int:
+        lib = self._lib
+        setter = getattr(lib, "dnf_set_num_threads", None)
+        default = getattr(lib, "dnf_default_num_threads", None)
+        if setter is None or default is None:  # a library from before thread control
+            if threads:
+                raise ArtifactError("this artifact predates thread control; recompile it")
+            return 0
+        setter.restype = ctypes.c_int
+        setter.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        default.restype = ctypes.c_int
+        if setter(self._handle, threads) != 0:
+            raise DnnFusionError(f"cannot set {threads} threads")
+        return threads or int(default())
+
+    def run(self, inputs: list[np.ndarray], outputs: list[np.ndarray], profile: bool):
+        if self._handle is None:
+            raise DnfClosed()
+        in_ptrs = (ctypes.c_void_p * max(1, len(inputs)))(*[a.ctypes.data for a in inputs])
+        out_ptrs = (ctypes.c_void_p * max(1, len(outputs)))(*[o.ctypes.data for o in outputs])
+        times = (ctypes.c_double * max(1, self.n_blocks))()
+        if profile:
+            rc = self._lib.dnf_run_profiled(self._handle, in_ptrs, out_ptrs, times)
+        else:
+            rc = self._lib.dnf_run(self._handle, in_ptrs, out_ptrs)
+        if rc != 0:
+            raise DnnFusionError(f"model run failed (code {rc})")
+        return [float(times[i]) for i in range(self.n_blocks)] if profile else []
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._lib.dnf_destroy(self._handle)
+            self._handle = None
+
+
+class DnfClosed(DnnFusionError):
+    def __init__(self) -> None:
+        super().__init__("session is closed")

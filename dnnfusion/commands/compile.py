@@ -1,0 +1,112 @@
+"""``dnnfusion compile``: ONNX model -> artifact directory (and optionally its .tar.gz)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from dnnfusion.commands.common import add_input_shape_option, input_shapes_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from compiler_core.codegen.targets import TARGETS
+
+    p = sub.add_parser(
+        "compile",
+        help="compile an ONNX model into an artifact (C kernels per fused block)",
+        description="Import, rewrite and plan an ONNX model, generate C for every fused "
+        "block and build it: an artifact directory with manifest.json, model.c, the built "
+        "library (host) or static runner (linux-arm64), weights.bin, plan.json and "
+        "report.json. Run it with `dnnfusion run`.",
+    )
+    p.add_argument("model", help="path to the .onnx file")
+    add_input_shape_option(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
+                   help="artifact directory to write (replaced if it is an earlier artifact)")
+    p.add_argument("--target", choices=list(TARGETS), default="host",
+                   help="host: shared library run in-process (default); linux-arm64: static "
+                   "aarch64 runner (cross-compiled; runs under qemu-aarch64 on x86-64)")
+    p.add_argument("--fast-math", action="store_true", help="allow rewrites that are not exact "
+                   "in float32 for every input")
+    p.add_argument("--no-rewrite", action="store_true", help="skip algebraic rewriting")
+    p.add_argument("--tar", action="store_true", help="also write OUT_DIR.tar.gz")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(handler=run)
+
+
+def human_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+class _Progress:
+    """Stage lines on stderr, each with the time the previous stage took."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.start = self.last = time.perf_counter()
+        self.stage: str | None = None
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        if not self.quiet:
+            done = f" ({self.stage} {now - self.last:.1f} s)" if self.stage else ""
+            print(f"[dnnfusion] {stage}...{done}", file=sys.stderr, flush=True)
+        self.stage, self.last = stage, now
+
+    def finish(self) -> float:
+        now = time.perf_counter()
+        if not self.quiet and self.stage:
+            print(f"[dnnfusion] done ({self.stage} {now - self.last:.1f} s)", file=sys.stderr,
+                  flush=True)
+        return now - self.start
+
+
+def run(args: argparse.Namespace) -> int:
+    from compiler_core.compile import compile_model, pack_artifact
+    from compiler_core.errors import ModelLoadError
+
+    if not Path(args.model).is_file():
+        raise ModelLoadError(f"{args.model}: no such file")
+    progress = _Progress(args.quiet)
+    out = compile_model(
+        args.model,
+        input_shapes_arg(args.input_shape),
+        args.target,
+        output_dir=args.output,
+        options={"fast_math": args.fast_math, "rewrite": not args.no_rewrite},
+        progress=progress,
+    )
+    archive = None
+    if args.tar:
+        progress("packing")
+        archive = pack_artifact(out)
+    seconds = progress.finish()
+    report = json.loads((out / "report.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
+    rows = [
+        ("artifact", f"{out} (target {manifest['target']})"),
+        ("blocks", f"{report['fused_blocks']} fused blocks from {report['original_nodes']} "
+                   f"ONNX nodes ({report['rewritten_nodes']} after rewriting)"),
+        ("arena", f"{human_bytes(report['arena_bytes'])} ({report['arena_bytes']} bytes; "
+                  f"{human_bytes(report['arena_bytes_without_reuse'])} without reuse)"),
+        ("weights", f"{human_bytes(report['weights_bytes'])} ({report['weights_bytes']} bytes)"),
+        ("inputs", ", ".join(f"{t['name']} {t['dtype']}{list(t['shape'])}"
+                             for t in manifest["inputs"])),
+        ("outputs", ", ".join(f"{t['name']} {t['dtype']}{list(t['shape'])}"
+                              for t in manifest["outputs"])),
+        ("compile time", f"{seconds:.1f} s"),
+    ]
+    if archive is not None:
+        rows.insert(1, ("archive", f"{archive} ({human_bytes(archive.stat().st_size)})"))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Debian packages the project needs beyond Python: the aarch64 cross compiler (target
+# "linux-arm64": a static runner binary for phones/boards) and qemu-user (to run that binary
+# on an x86-64 host in tests). Idempotent; a no-op when everything is present. Needs root
+# (or sudo) and the Debian package registry, and fails when it cannot install them.
+set -euo pipefail
+
+PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libgomp1-arm64-cross qemu-user)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+    echo "setup-apt: need root or sudo to install ${missing[*]}" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

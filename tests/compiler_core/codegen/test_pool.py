@@ -1,0 +1,79 @@
+"""Pooling and LRN anchors (direct loops) with fused prologues and epilogues, against ONNX
+Runtime."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.compiler_core.codegen.util import compile_and_check, const, model, node, vi, weight
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "y_shape", "attrs"),
+    [
+        ([1, 3, 10, 10], [1, 3, 5, 5], {"kernel_shape": [2, 2], "strides": [2, 2]}),
+        ([2, 4, 11, 13], [2, 4, 6, 7],
+         {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+        # inception: 3x3 stride 2 with ceil_mode, and stride 1 pad 1
+        ([1, 2, 14, 14], [1, 2, 7, 7],
+         {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
+        ([1, 2, 7, 7], [1, 2, 7, 7], {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
+        # asymmetric pads, dilation, 1-D
+        ([1, 2, 9, 9], [1, 2, 4, 4],
+         {"kernel_shape": [3, 2], "strides": [2, 2], "pads": [0, 1, 1, 0],
+          "dilations": [1, 2]}),
+        ([2, 3, 17], [2, 3, 8], {"kernel_shape": [3], "strides": [2]}),
+    ],
+)
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pool(op, x_shape, y_shape, attrs, tmp_path):
+    attrs = dict(attrs)
+    if op == "AveragePool" and "dilations" in attrs:
+        attrs["count_include_pad"] = 1
+    nodes = [node("Relu", ["x"], ["r"]), node(op, ["r"], ["p"], **attrs),
+             node("Sigmoid", ["p"], ["y"])]
+    p = model(nodes, [vi("x", x_shape)], [vi("y", y_shape)])
+    compile_and_check(p, tmp_path, blocks=1)
+
+
+@pytest.mark.parametrize("include", [0, 1])
+@pytest.mark.parametrize("ceil", [0, 1])
+def test_average_pool_counts(include, ceil, tmp_path):
+    attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1],
+             "count_include_pad": include, "ceil_mode": ceil}
+    out = [1, 3, 6, 5] if ceil else [1, 3, 5, 5]  # H 10 -> 5 or 6 (ceil), W 9 -> 5
+    p = model([node("AveragePool", ["x"], ["y"], **attrs)], [vi("x", [1, 3, 10, 9])],
+              [vi("y", out)])
+    compile_and_check(p, tmp_path)
+
+
+def test_pool_costly_prologue_materialized(tmp_path):
+    nodes = [node("Exp", ["x"], ["e"]), node("Tanh", ["e"], ["t"]),
+             node("MaxPool", ["t"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
+    p = model(nodes, [vi("x", [1, 3, 8, 8])], [vi("y", [1, 3, 8, 8])])
+    compile_and_check(p, tmp_path, blocks=1)
+
+
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
+def test_global_pool_prologue(op, tmp_path):
+    nodes = [node("HardSwish", ["x"], ["h"]), node(op, ["h"], ["y"])]
+    p = model(nodes, [vi("x", [2, 5, 7, 9])], [vi("y", [2, 5, 1, 1])])
+    compile_and_check(p, tmp_path, blocks=1)
+
+
+@pytest.mark.parametrize("size", [5, 3])  # ONNX Runtime only accepts odd sizes
+def test_lrn(size, tmp_path):
+    nodes = [node("Relu", ["x"], ["r"]),
+             node("LRN", ["r"], ["y"], size=size, alpha=1e-2, beta=0.75, bias=1.5)]
+    p = model(nodes, [vi("x", [1, 7, 6, 5])], [vi("y", [1, 7, 6, 5])])
+    compile_and_check(p, tmp_path)
+
+
+def test_batchnorm_elementwise(tmp_path):
+    nodes = [node("BatchNormalization", ["x", "s", "b", "m", "v"], ["n"], epsilon=1e-3),
+             node("Relu", ["n"], ["y"])]
+    var = np.abs(np.random.default_rng(4).standard_normal(6)).astype(np.float32)
+    inits = [weight("s", [6], 1), weight("b", [6], 2), weight("m", [6], 3), const("v", var)]
+    p = model(nodes, [vi("x", [2, 6, 5, 5])], [vi("y", [2, 6, 5, 5])], inits)
+    compile_and_check(p, tmp_path, blocks=1)
