@@ -32,6 +32,9 @@ OPTIONS = {
     "memory_limit_bytes": None,  # refuse when arena + weights exceed it
     "build_timeout_s": 600.0,  # C compiler time limit
     "validate": True,  # load the artifact once before publishing it
+    # Run the artifact once against ONNX Runtime on random inputs (host target): max error and
+    # both latencies go into report.json (compiler_core.validate).
+    "compare_with_onnxruntime": False,
 }
 
 
@@ -79,12 +82,18 @@ def compile_model(
             rewrite=bool(opts["rewrite"]),
             progress=progress,
         )
+    reference = model if opts["compare_with_onnxruntime"] and planned is not model else None
     return compile_planned(planned, output_dir=output_dir, target=target, options=opts,
-                           progress=progress)
+                           progress=progress, reference_model=reference)
 
 
-def compile_planned(planned, *, output_dir, target: str = "host", options=None, progress=None):
-    """The back half of :func:`compile_model` for a planned model (ecg, planner, plan)."""
+def compile_planned(planned, *, output_dir, target: str = "host", options=None, progress=None,
+                    reference_model=None):
+    """The back half of :func:`compile_model` for a planned model (ecg, planner, plan).
+
+    ``reference_model``: the original ONNX model (path or ``ModelProto``) to compare the
+    artifact with when the ``compare_with_onnxruntime`` option is on.
+    """
     from compiler_core.codegen.build import build_target
     from compiler_core.codegen.generate import generate
     from compiler_core.codegen.targets import get_target
@@ -154,11 +163,37 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
             from compiler_core.runtime import InferenceSession
 
             InferenceSession(tmp).close()
+            if reference_model is not None:
+                # Latency only where the artifact runs natively, numerics everywhere.
+                runs = 10 if tgt.kind == "library" or tgt.launcher() == [] else 0
+                _compare_with_onnxruntime(tmp, reference_model, report, manifest, runs)
         _publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _compare_with_onnxruntime(
+    tmp: Path, reference_model, report: dict, manifest: dict, runs: int
+) -> None:
+    """Add max error and both latencies (ms; None when not timed) to report.json, and its new
+    hash to the manifest."""
+    from compiler_core.runtime.manifest import MANIFEST, sha256_file
+    from compiler_core.validate import validate_artifact
+
+    v = validate_artifact(tmp, reference_model, runs=runs, threads=2)
+    report.update(
+        max_abs_error=v.max_abs_error,
+        max_rel_error=v.max_rel_error,
+        within_tolerance=v.within_tolerance,
+        latency_ms=None if v.latency_ms is None else round(v.latency_ms, 4),
+        ort_latency_ms=None if v.ort_latency_ms is None else round(v.ort_latency_ms, 4),
+        validation=v.to_dict(),
+    )
+    (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    manifest["files"]["report.json"] = sha256_file(tmp / "report.json")
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
 def _extra_sources(tgt, gen) -> dict[str, str]:
@@ -197,7 +232,7 @@ def _publish(tmp: Path, out: Path) -> None:
 
 def _report(plan, gen) -> dict:
     return {
-        "model": str(plan.model),
+        "model": Path(str(plan.model)).name,  # the file name only: no server paths
         "original_nodes": plan.original_nodes,
         "rewritten_nodes": plan.rewritten_nodes,
         "fused_blocks": plan.fused_blocks,

@@ -49,6 +49,7 @@ def plan_planned(
     rewrite: bool = True,
     cost_model: CostModel | None = None,
     constraints: Constraints | None = None,
+    prefer_epilogue: bool = True,
     progress: Progress | None = None,
 ) -> PlannedModel:
     """Like :func:`plan_model` but also returns the ECG and block graph for code generation."""
@@ -66,7 +67,9 @@ def plan_planned(
     ecg = build_ecg(imported.model)
     cost = cost_model or AnalyticCostModel()
     limits = constraints or Constraints()
-    planner, fields = plan_ecg(ecg, cost_model=cost, constraints=limits)
+    planner, fields = plan_ecg(
+        ecg, cost_model=cost, constraints=limits, prefer_epilogue=prefer_epilogue
+    )
     t3 = time.perf_counter()
     timings = {
         "import_ms": (t1 - t0) * 1e3,
@@ -88,6 +91,7 @@ def plan_planned(
             "rewrite": rewrite,
             "cost_model": getattr(cost, "name", type(cost).__name__),
             "constraints": asdict(limits),
+            "prefer_epilogue": prefer_epilogue,
             "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()},
         },
         timings_ms={k: round(v, 3) for k, v in timings.items()},
@@ -108,6 +112,7 @@ def plan_model(
     rewrite: bool = True,
     cost_model: CostModel | None = None,
     constraints: Constraints | None = None,
+    prefer_epilogue: bool = True,
     progress: Progress | None = None,
 ) -> FusionPlan:
     """Import, rewrite and plan an ONNX model (DNNFusion §3-§4.3).
@@ -115,7 +120,9 @@ def plan_model(
     ``model``: a path to an ``.onnx`` file or a ``ModelProto``. ``input_shapes``: static shapes
     for inputs with dynamic dimensions, e.g. ``{"x": (1, 3, 640, 640)}``. ``fast_math``: allow
     rewrite rules that are not exact for every float32 input. ``cost_model``: decides "profile"
-    cells (default: :class:`~compiler_core.planner.cost.AnalyticCostModel`). ``progress`` is
+    cells (default: :class:`~compiler_core.planner.cost.AnalyticCostModel`).
+    ``prefer_epilogue`` [ours]: element-wise chains between two anchors join the producer as
+    its epilogue (``False``: the paper's successors-first order). ``progress`` is
     called with each stage name (``importing``, ``rewriting``, ``planning``).
 
     Raises the :mod:`compiler_core.errors` types on bad input (one-line messages).
@@ -127,5 +134,6 @@ def plan_model(
         rewrite=rewrite,
         cost_model=cost_model,
         constraints=constraints,
+        prefer_epilogue=prefer_epilogue,
         progress=progress,
     ).plan

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 
 ORT_MAX_IR_VERSION = 10  # onnxruntime 1.31 refuses IR versions above 13; 10 is what it writes
+BLOCK = 5  # consecutive runs of one runtime per turn when timing; the first is not timed
 _ONNX_TYPE_NAMES = {"float": "float32", "double": "float64"}  # others match numpy's names
 
 
@@ -28,8 +29,8 @@ class Validation:
     max_abs_error: float
     max_rel_error: float
     within_tolerance: bool
-    latency_ms: float
-    ort_latency_ms: float
+    latency_ms: float | None  # None when not timed (runs=0, e.g. an emulated runner)
+    ort_latency_ms: float | None
     runs: int
     threads: int
 
@@ -94,7 +95,11 @@ def validate_artifact(
 ) -> Validation:
     """Run ``artifact`` and ONNX Runtime on ``model`` with the same random inputs.
 
+    Latency: at least ``runs`` timed runs each, alternating in blocks of ``BLOCK`` consecutive
+    runs; medians in ms.
+
     ``within_tolerance``: every output element satisfies ``|ours - ref| <= atol + rtol*|ref|``.
+    ``runs=0``: numerics only, no timing.
     Raises the runtime's errors for a broken artifact.
     """
     from compiler_core.runtime import InferenceSession
@@ -114,17 +119,26 @@ def validate_artifact(
             max_abs = max(max_abs, float(diff.max()))
             max_rel = max(max_rel, float((diff / np.maximum(np.abs(want64), 1e-6)).max()))
             ok = ok and bool(np.all(diff <= atol + rtol * np.abs(want64)))
+    if runs <= 0:
+        return Validation(max_abs, max_rel, ok, None, None, 0, threads)
     fast = ort_session(model, optimize=True, threads=threads)
-    ours_ms, ort_ms = [], []
-    for i in range(warmup + runs):
+
+    def timed(run) -> float:
         t0 = time.perf_counter()
-        session.run(names, feeds)
-        t1 = time.perf_counter()
-        fast.run(names, feeds)
-        t2 = time.perf_counter()
-        if i >= warmup:
-            ours_ms.append((t1 - t0) * 1e3)
-            ort_ms.append((t2 - t1) * 1e3)
+        run(names, feeds)
+        return (time.perf_counter() - t0) * 1e3
+
+    for _ in range(warmup):
+        timed(session.run), timed(fast.run)
+    # Alternate in blocks; the first run of a block is not timed (the other runtime's thread
+    # pool spins for a while after its run and would take this run's cores).
+    ours_ms: list[float] = []
+    ort_ms: list[float] = []
+    turns = [(session.run, ours_ms), (fast.run, ort_ms)]
+    for i in range(-(-runs // (BLOCK - 1))):
+        for run, times in turns if i % 2 == 0 else turns[::-1]:
+            timed(run)
+            times.extend(timed(run) for _ in range(BLOCK - 1))
     return Validation(
         max_abs_error=max_abs,
         max_rel_error=max_rel,

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     max_concurrent_validations: int = Field(default=2, ge=1)  # validation loads the model
 
     # Compilations.
-    targets: list[str] = ["host", "linux-x86_64", "linux-arm64", "android-arm64"]
+    targets: list[str] = ["host", "linux-arm64"]  # device classes the compiler builds for
     compile_soft_time_limit_s: int = Field(default=3600, gt=0)
     compile_time_limit_s: int = Field(default=3900, gt=0)  # hard: the worker child is killed
     broker_visibility_timeout_s: int | None = None  # default: hard limit + 600

@@ -48,6 +48,9 @@ def run_compiler(
         time.sleep(test_delay_s)
     compile_model = _compile_model()
     shapes = {name: tuple(int(d) for d in dims) for name, dims in input_shapes.items()}
+    # The service always checks the artifact against ONNX Runtime (max error and both
+    # latencies in the report) unless the user turned it off.
+    options = {"compare_with_onnxruntime": True, **(options or {})}
     return Path(
         compile_model(
             model_path,

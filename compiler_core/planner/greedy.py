@@ -11,6 +11,15 @@
 unfused non-Opaque operators seed in the same order (otherwise a Reshape between two GEMMs, which
 no One-to-One operator reaches, could never fuse); after seeding, adjacent blocks are merged where
 the same checks allow; every edge left between blocks gets the reason of its refusal.
+
+``prefer_epilogue`` (default on) [ours]: on a block's first growth pass its Many-to-Many
+consumers wait until its predecessors have been tried. With the paper's successors-first order a
+seed such as the Relu after a Conv takes the *next* Conv (O2O -> M2M is green), so the Relu
+becomes that Conv's prologue; the code generator must then materialize the activated input
+before im2col/GEMM packing, an extra pass over every activation. Trying predecessors first
+makes it the epilogue of its own Conv, applied per output tile while in cache. The number of
+blocks is the same (Inception-v2: 84 = floor either way); measured with
+``python -m bench.latency``: Inception-v2 42.9 -> 37.2 ms, DenseNet-121 60.5 -> 56.8 ms.
 """
 
 from __future__ import annotations
@@ -55,7 +64,15 @@ class PlanStats:
 class GreedyPlanner:
     """Runs Listing 1 over an ECG; read the result from ``self.blocks`` after :meth:`run`."""
 
-    def __init__(self, ecg: ECG, cost_model: CostModel, constraints: Constraints) -> None:
+    def __init__(
+        self,
+        ecg: ECG,
+        cost_model: CostModel,
+        constraints: Constraints,
+        *,
+        prefer_epilogue: bool = True,
+    ) -> None:
+        self.prefer_epilogue = prefer_epilogue
         self.ecg = ecg
         self.cost = cost_model
         self.limits = constraints
@@ -106,7 +123,11 @@ class GreedyPlanner:
 
     # -- Listing 1 -----------------------------------------------------------------------
     def _grow(self, g: int) -> None:
-        bg, ecg = self.blocks, self.ecg
+        bg, ecg, info = self.blocks, self.ecg, self.ecg.info
+        # [ours] prefer_epilogue: on the first pass, Many-to-Many consumers wait until the
+        # predecessors have been tried, so an element-wise chain between two anchors becomes
+        # the epilogue of its producer rather than the prologue of its consumer.
+        defer_anchors = self.prefer_epilogue
         grew = True
         while grew:
             grew = False
@@ -116,10 +137,16 @@ class GreedyPlanner:
                     j = heapq.heappop(heap)
                     if not bg.is_unfused(j) or bg.group_of[j] == g:
                         continue
+                    if defer_anchors and not producer_side and (
+                        info[j].mapping_type is MappingType.MANY_TO_MANY
+                    ):
+                        continue
                     if self._fuse(g, bg.group_of[j], producer_side):
                         grew = True
                         for k in neighbours[j]:
                             heapq.heappush(heap, k)
+            if defer_anchors:
+                defer_anchors, grew = False, True  # one more pass, anchors allowed
 
     def _seed_and_grow(self, candidates: list[int]) -> int:
         bg, info = self.blocks, self.ecg.info

@@ -14,10 +14,20 @@ def plan_ecg(
     *,
     cost_model: CostModel | None = None,
     constraints: Constraints | None = None,
+    prefer_epilogue: bool = True,
 ) -> tuple[GreedyPlanner, dict]:
     """Run Listing 1 on ``ecg``; returns the planner (its ``blocks`` is the block graph) and
-    ``{"blocks": [FusedBlock...], "unfused_edges": [UnfusedEdge...]}``."""
-    planner = GreedyPlanner(ecg, cost_model or AnalyticCostModel(), constraints or Constraints())
+    ``{"blocks": [FusedBlock...], "unfused_edges": [UnfusedEdge...]}``.
+
+    ``prefer_epilogue`` [ours]: see :class:`~compiler_core.planner.greedy.GreedyPlanner`;
+    ``False`` explores in the paper's order (successors, then predecessors).
+    """
+    planner = GreedyPlanner(
+        ecg,
+        cost_model or AnalyticCostModel(),
+        constraints or Constraints(),
+        prefer_epilogue=prefer_epilogue,
+    )
     bg = planner.run()
     blocks, block_id = collect_blocks(ecg, bg)
     edges = collect_unfused_edges(ecg, planner, block_id)

@@ -4,23 +4,20 @@ Thread count: ``InferenceSession(path, threads=N)``, else ``$DNNFUSION_NUM_THREA
 OpenMP's default (``$OMP_NUM_THREADS``, else one thread per CPU). The count is applied per
 session, on the calling thread at each run (``dnf_set_num_threads`` in the generated library).
 
-Wait policy: by default libgomp's idle worker threads *spin* (busy-wait) for a while between
-parallel regions before they sleep. A compiled model runs hundreds of short parallel regions
-per inference, so on an idle machine spinning saves a few microseconds per region; but on a
-machine that is oversubscribed (other processes want the cores) the spinning threads steal the
-time slices the working threads need, and an inference can get several times slower.
-libgomp reads its settings **once, when it is first loaded**, so they must be in the process
-environment before the first model library is loaded. :func:`configure_openmp` (called by the
-runtime before it loads a library or starts a runner) sets ``OMP_WAIT_POLICY=PASSIVE`` (idle
-threads sleep at once on a futex) unless the user set ``OMP_WAIT_POLICY`` or
-``GOMP_SPINCOUNT`` (theirs wins: ``OMP_WAIT_POLICY=ACTIVE`` restores busy-waiting, e.g.
-``GOMP_SPINCOUNT=10000`` a short spin). Measured on the 2-core CI machine
-(``python -m bench.latency --wait-policy``, bench/results/threads.md), 2 threads: with two
-extra busy processes, libgomp's default spinning took BERT-base from 691 ms (PASSIVE) to
-1457 ms and the 2-layer test BERT from 0.13 ms to 152 ms (TinyBERT: 40 vs 31 ms). On a machine
-with no extra load spinning is faster (BERT-base 209 vs 265 ms, TinyBERT 13 vs 21 ms): set
-``OMP_WAIT_POLICY=ACTIVE`` on a dedicated machine. PASSIVE is the default because it is never
-pathological and never burns CPU another process could use.
+Wait policy: libgomp's idle worker threads *spin* (busy-wait) for a while between parallel
+regions before they sleep. A compiled model runs hundreds of short parallel regions per
+inference, so on an idle machine spinning is what makes two threads pay: measured standalone
+on the 2-core CI machine, 2 threads, BERT-base takes 196-202 ms spinning vs 264 ms with
+``OMP_WAIT_POLICY=PASSIVE`` (idle threads sleep at once on a futex), ResNet-50 62-65 vs 95 ms.
+On a machine that is oversubscribed (other processes want the cores) spinning threads steal the
+time slices the working threads need and an inference can get several times slower
+(bench/results/threads.md: BERT-base 1457 ms spinning vs 691 ms passive with two busy
+processes). The default is libgomp's own (spin, then sleep), like ONNX Runtime's spinning
+thread pool; on a shared host set ``DNNFUSION_WAIT_POLICY=passive`` (or ``OMP_WAIT_POLICY``
+yourself). libgomp reads its settings **once, when it is first loaded**, so
+:func:`configure_openmp` (called by the runtime before it loads a library or starts a runner)
+puts ``DNNFUSION_WAIT_POLICY`` into ``OMP_WAIT_POLICY`` then; the user's ``OMP_WAIT_POLICY``
+or ``GOMP_SPINCOUNT`` always wins.
 If libgomp was already loaded in the process by
 something else (another library linked to the same ``libgomp.so.1``), the setting cannot take
 effect any more; :func:`openmp_status` says so. Set the variable yourself before starting
@@ -35,8 +32,8 @@ import threading
 from compiler_core.errors import DnnFusionError
 
 ENV_THREADS = "DNNFUSION_NUM_THREADS"
-# libgomp with no policy set spins 300,000 iterations (tens of milliseconds) before sleeping.
-DEFAULT_WAIT_POLICY = "PASSIVE"
+ENV_WAIT_POLICY = "DNNFUSION_WAIT_POLICY"  # "passive" or "active"; unset: libgomp's default
+_POLICIES = {"passive": "PASSIVE", "active": "ACTIVE"}
 
 _lock = threading.Lock()
 _state: dict[str, object] = {"configured": False, "applied": None, "preloaded": None}
@@ -84,7 +81,16 @@ def configure_openmp() -> None:
         if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
             _state["applied"] = "user"
             return
-        os.environ["OMP_WAIT_POLICY"] = DEFAULT_WAIT_POLICY
+        wanted = os.environ.get(ENV_WAIT_POLICY, "").strip().lower()
+        if not wanted:
+            _state["applied"] = "libgomp default"
+            return
+        if wanted not in _POLICIES:
+            _state["configured"] = False
+            raise DnnFusionError(
+                f"${ENV_WAIT_POLICY}={wanted!r}: expected one of {sorted(_POLICIES)}"
+            )
+        os.environ["OMP_WAIT_POLICY"] = _POLICIES[wanted]
         _state["applied"] = "ignored (libgomp already loaded)" if _state["preloaded"] else "set"
 
 

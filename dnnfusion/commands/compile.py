@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "in float32 for every input")
     p.add_argument("--no-rewrite", action="store_true", help="skip algebraic rewriting")
     p.add_argument("--tar", action="store_true", help="also write OUT_DIR.tar.gz")
+    p.add_argument("--no-compare", action="store_true", help="skip running the artifact "
+                   "against ONNX Runtime on random inputs (max error, and both latencies where "
+                   "the artifact runs natively, otherwise go into report.json and the summary)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=run)
 
@@ -81,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         input_shapes_arg(args.input_shape),
         args.target,
         output_dir=args.output,
-        options={"fast_math": args.fast_math, "rewrite": not args.no_rewrite},
+        options={"fast_math": args.fast_math, "rewrite": not args.no_rewrite,
+                 "compare_with_onnxruntime": not args.no_compare},
         progress=progress,
     )
     archive = None
@@ -104,6 +108,13 @@ def run(args: argparse.Namespace) -> int:
                               for t in manifest["outputs"])),
         ("compile time", f"{seconds:.1f} s"),
     ]
+    if "max_abs_error" in report:
+        ok = "within" if report["within_tolerance"] else "OUTSIDE"
+        text = f"max abs error {report['max_abs_error']:.3g} ({ok} rtol 1e-3, atol 1e-4)"
+        if report["latency_ms"] is not None:
+            text += (f"; median latency {report['latency_ms']:.3f} ms vs ONNX Runtime "
+                     f"{report['ort_latency_ms']:.3f} ms")
+        rows.insert(-1, ("vs ORT", text))
     if archive is not None:
         rows.insert(1, ("archive", f"{archive} ({human_bytes(archive.stat().st_size)})"))
     width = max(len(k) for k, _ in rows)

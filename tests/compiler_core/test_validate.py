@@ -42,3 +42,18 @@ def test_validate_detects_a_wrong_artifact(tmp_path):
     other.graph.node[2].op_type = "Sigmoid"  # the reference now computes something else
     v = validate_artifact(artifact, other, runs=1, threads=1)
     assert not v.within_tolerance and v.max_abs_error > 0.1
+
+
+def test_compile_option_puts_the_comparison_in_the_report(tmp_path):
+    import json
+
+    from compiler_core.runtime import InferenceSession
+
+    model = _mlp()
+    artifact = compile_model(model, output_dir=tmp_path / "mlp",
+                             options={"compare_with_onnxruntime": True})
+    report = json.loads((artifact / "report.json").read_text())
+    assert report["within_tolerance"] is True and report["max_abs_error"] < 1e-4
+    assert report["latency_ms"] > 0 and report["ort_latency_ms"] > 0
+    assert report["validation"]["runs"] == 10
+    InferenceSession(artifact).close()  # the manifest's hash of report.json still verifies

@@ -6,10 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import compiler_core
-from workers.compile_step import NOT_AVAILABLE
-
-COMPILER_PRESENT = hasattr(compiler_core, "compile_model")
 FINAL = ("succeeded", "failed")
 
 
@@ -34,11 +30,11 @@ def wait_final(client: Any, key: str, location: str, timeout: float = 60.0) -> d
 
 
 def assert_compiler_outcome(body: dict[str, Any]) -> None:
-    """Without the compiler every job must end failed with exactly that reason."""
-    assert body["state"] in FINAL, body
-    if not COMPILER_PRESENT:
-        assert body["state"] == "failed", body
-        assert body["error"] == NOT_AVAILABLE, body
+    """The test models are valid and supported: every job must succeed, checked against ONNX
+    Runtime (max error in the summary)."""
+    assert body["state"] == "succeeded", body
+    error = body["summary"]["max_abs_error"]
+    assert error is not None and error < 1e-4, body
 
 
 def stored_models(storage_root: Path) -> set[str]:

@@ -47,6 +47,13 @@ def create_compilation(
         raise HTTPException(
             422, f"unknown target {body.target!r}; expected one of {', '.join(settings.targets)}"
         )
+    from compiler_core.compile import OPTIONS  # the compiler's own list of options
+
+    bad = sorted(set(body.options) - set(OPTIONS))
+    if bad:
+        raise HTTPException(
+            422, f"unknown compile options {bad}; known: {sorted(OPTIONS)}"
+        )
     known = {i["name"] for i in model.inputs}
     unknown = sorted(set(body.input_shapes) - known)
     if unknown:

@@ -17,12 +17,9 @@ def edge_reasons(fields):
     return {(e.producer, e.consumer): e.reason for e in fields["unfused_edges"]}
 
 
-def test_paper_fig3_block_refuses_gemm_predecessor():
-    # MatMul -> Add -> Conv -> Relu -> Mul -> Sub: the seed Add grows over Conv, so the block
-    # {Add, Conv, Relu, Mul, Sub} is Many-to-Many and refuses the MatMul (M2M -> M2M), although
-    # MatMul -> Add alone would fuse.
+def _fig3_ecg():
     s = (1, 4, 8, 8)
-    ecg = make_ecg(
+    return make_ecg(
         [
             node("MatMul", ["x", "w"], ["mm"]),
             node("Add", ["mm", "y"], ["add"]),
@@ -35,16 +32,33 @@ def test_paper_fig3_block_refuses_gemm_predecessor():
         [tensor("sub", s)],
         [weight("w", (8, 8)), weight("k", (4, 4, 3, 3))],
     )
-    _, fields = plan_ecg(ecg)
+
+
+def test_paper_fig3_block_refuses_gemm_predecessor():
+    # MatMul -> Add -> Conv -> Relu -> Mul -> Sub in the paper's order (successors first): the
+    # seed Add grows over Conv, so the block {Add, Conv, Relu, Mul, Sub} is Many-to-Many and
+    # refuses the MatMul (M2M -> M2M), although MatMul -> Add alone would fuse.
+    _, fields = plan_ecg(_fig3_ecg(), prefer_epilogue=False)
     assert blocks_of(fields) == [["mm"], ["add", "conv", "relu", "mul", "sub"]]
     assert [b.mapping_type for b in fields["blocks"]] == ["Many-to-Many"] * 2
     assert edge_reasons(fields) == {("mm", "add"): "never_pair"}
     assert fields["blocks"][1].removed == ["add", "conv", "relu", "mul"]
 
 
+def test_prefer_epilogue_gives_the_add_to_its_producer():
+    # Default [ours]: the seed Add tries its predecessor before its Many-to-Many consumer, so
+    # it becomes the MatMul's epilogue; the Conv then seeds {Conv, Relu, Mul, Sub} by itself
+    # (through the seed Relu). Same number of blocks, no prologue before the Conv.
+    _, fields = plan_ecg(_fig3_ecg())
+    assert blocks_of(fields) == [["mm", "add"], ["conv", "relu", "mul", "sub"]]
+    assert [b.mapping_type for b in fields["blocks"]] == ["Many-to-Many"] * 2
+    assert edge_reasons(fields) == {("add", "conv"): "never_pair"}
+
+
 def test_seed_is_smallest_intermediate_result():
-    # Sigmoid writes 32 bytes, Relu 4 KiB: Sigmoid seeds first and takes MatMul2 and Tanh.
-    # Seeding in topological order instead would give {Relu, MatMul1, Sigmoid}, {MatMul2, Tanh}.
+    # Paper's order. Sigmoid writes 32 bytes, Relu 4 KiB: Sigmoid seeds first and takes
+    # MatMul2 and Tanh. Seeding in topological order instead would give {Relu, MatMul1,
+    # Sigmoid}, {MatMul2, Tanh} (which is also what prefer_epilogue gives: Sigmoid joins MatMul1).
     ecg = make_ecg(
         [
             node("Relu", ["x"], ["a"]),
@@ -57,7 +71,7 @@ def test_seed_is_smallest_intermediate_result():
         [tensor("t", (1, 1024))],
         [weight("w1", (1024, 8)), weight("w2", (8, 1024))],
     )
-    planner, fields = plan_ecg(ecg)
+    planner, fields = plan_ecg(ecg, prefer_epilogue=False)
     assert blocks_of(fields) == [["a", "m1"], ["s", "m2", "t"]]
     assert edge_reasons(fields) == {("m1", "s"): "never_pair"}
     assert planner.stats.seeds == 2

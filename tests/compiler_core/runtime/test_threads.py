@@ -53,8 +53,9 @@ def test_session_threads(small_artifact, monkeypatch):
 
 def _child(artifact, env_extra: dict, code: str) -> str:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_DISPLAY_ENV")}
-    env.update(env_extra, OMP_DISPLAY_ENV="TRUE", PYTHONPATH=REPO)
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_DISPLAY_ENV",
+                        "DNNFUSION_WAIT_POLICY")}
+    env.update(env_extra, OMP_DISPLAY_ENV="VERBOSE", PYTHONPATH=REPO)  # VERBOSE: spin count too
     script = textwrap.dedent(f"""
         import os
         from compiler_core.runtime import InferenceSession
@@ -70,10 +71,19 @@ def _child(artifact, env_extra: dict, code: str) -> str:
 
 
 def test_passive_wait_policy_reaches_libgomp(small_artifact):
-    out = _child(small_artifact, {}, "")
-    # libgomp prints its settings when it initializes (OMP_DISPLAY_ENV): it saw PASSIVE.
-    assert "OMP_WAIT_POLICY = 'PASSIVE'" in out
+    out = _child(small_artifact, {"DNNFUSION_WAIT_POLICY": "passive"}, "")
+    # libgomp prints its settings when it initializes (OMP_DISPLAY_ENV): it saw PASSIVE, so
+    # idle threads do not spin at all.
+    assert "OMP_WAIT_POLICY = 'PASSIVE'" in out and "GOMP_SPINCOUNT = '0'" in out
     assert "'policy': 'set'" in out
+
+
+def test_default_wait_policy_is_libgomps(small_artifact):
+    out = _child(small_artifact, {}, "")
+    # libgomp's default: spin 300,000 iterations, then sleep (it displays the policy as
+    # PASSIVE with a non-zero spin count).
+    assert "GOMP_SPINCOUNT = '300000'" in out and "'OMP_WAIT_POLICY': None" in out
+    assert "'policy': 'libgomp default'" in out
 
 
 def test_user_wait_policy_wins(small_artifact):
