@@ -70,6 +70,7 @@ def ort_session(model: str | os.PathLike | onnx.ModelProto, *, optimize: bool, t
         copy.ir_version = ORT_MAX_IR_VERSION
         proto = copy
     opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # errors only: no warnings about unused initializers
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = (

@@ -145,8 +145,11 @@ def run_job(args: argparse.Namespace, key: str, tmp: Path) -> int:
     print(f"arena (peak) bytes       {report['arena_bytes'] / 2**20:.1f} MiB")
     print(f"max abs error vs ORT     {v.max_abs_error:.3g} "
           f"({'within' if v.within_tolerance else 'OUTSIDE'} rtol 1e-3, atol 1e-4)")
+    faster, ratio = (("dnnfusion", v.ort_latency_ms / v.latency_ms)
+                     if v.latency_ms <= v.ort_latency_ms
+                     else ("ONNX Runtime", v.latency_ms / v.ort_latency_ms))
     print(f"latency (ms, median)     ours {v.latency_ms:.2f}, ONNX Runtime {v.ort_latency_ms:.2f}"
-          f"  ({v.ort_latency_ms / v.latency_ms:.2f}x)")
+          f"  ({faster} {ratio:.2f}x faster)")
     return 0 if v.within_tolerance else 1
 
 
