@@ -119,6 +119,14 @@ def _mine(compilation_id: uuid.UUID, attempt: int) -> list[Any]:
     ]
 
 
+def _close_stage(job: Compilation, now) -> dict[str, float]:
+    """The job's per-stage times (ms) with the running stage ended at ``now``."""
+    stage_ms = dict(job.stage_ms or {})
+    if job.stage and job.stage_started_at:
+        stage_ms[job.stage] = round((now - job.stage_started_at).total_seconds() * 1000, 3)
+    return stage_ms
+
+
 def set_stage(*, session: Session, compilation_id: uuid.UUID, attempt: int, stage: str) -> bool:
     """Record a new stage and how long the previous one took."""
     job = session.scalar(select(Compilation).where(*_mine(compilation_id, attempt)))
@@ -126,9 +134,7 @@ def set_stage(*, session: Session, compilation_id: uuid.UUID, attempt: int, stag
         session.rollback()
         return False
     now = utcnow()
-    stage_ms = dict(job.stage_ms or {})
-    if job.stage and job.stage_started_at:
-        stage_ms[job.stage] = round((now - job.stage_started_at).total_seconds() * 1000, 3)
+    stage_ms = _close_stage(job, now)
     result = session.execute(
         update(Compilation)
         .where(*_mine(compilation_id, attempt))
@@ -157,9 +163,7 @@ def finish_compilation(
         session.rollback()
         return False
     now = utcnow()
-    stage_ms = dict(job.stage_ms or {})
-    if job.stage and job.stage_started_at:
-        stage_ms[job.stage] = round((now - job.stage_started_at).total_seconds() * 1000, 3)
+    stage_ms = _close_stage(job, now)
     result = session.execute(
         update(Compilation)
         .where(*_mine(compilation_id, attempt))
