@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from compiler_core.errors import ShapeError
 
@@ -49,6 +50,26 @@ def add_input_shape_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def progress(message: str) -> None:
-    """Print a progress line on stderr (stdout stays for results)."""
-    print(f"[dnnfusion] {message}", file=sys.stderr, flush=True)
+class StageProgress:
+    """Stage lines on stderr (stdout stays for results), each with the time the previous stage
+    took; pass it as a ``progress`` callback."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.start = self.last = time.perf_counter()
+        self.stage: str | None = None
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        if not self.quiet:
+            done = f" ({self.stage} {now - self.last:.1f} s)" if self.stage else ""
+            print(f"[dnnfusion] {stage}...{done}", file=sys.stderr, flush=True)
+        self.stage, self.last = stage, now
+
+    def finish(self) -> float:
+        """Print the last stage's time; returns the seconds since the start."""
+        now = time.perf_counter()
+        if not self.quiet and self.stage:
+            print(f"[dnnfusion] done ({self.stage} {now - self.last:.1f} s)", file=sys.stderr,
+                  flush=True)
+        return now - self.start

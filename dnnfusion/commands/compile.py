@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from pathlib import Path
 
-from dnnfusion.commands.common import add_input_shape_option, input_shapes_arg
+from dnnfusion.commands.common import StageProgress, add_input_shape_option, input_shapes_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,45 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def human_bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
-class _Progress:
-    """Stage lines on stderr, each with the time the previous stage took."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.start = self.last = time.perf_counter()
-        self.stage: str | None = None
-
-    def __call__(self, stage: str) -> None:
-        now = time.perf_counter()
-        if not self.quiet:
-            done = f" ({self.stage} {now - self.last:.1f} s)" if self.stage else ""
-            print(f"[dnnfusion] {stage}...{done}", file=sys.stderr, flush=True)
-        self.stage, self.last = stage, now
-
-    def finish(self) -> float:
-        now = time.perf_counter()
-        if not self.quiet and self.stage:
-            print(f"[dnnfusion] done ({self.stage} {now - self.last:.1f} s)", file=sys.stderr,
-                  flush=True)
-        return now - self.start
-
-
 def run(args: argparse.Namespace) -> int:
     from compiler_core.compile import compile_model, pack_artifact
     from compiler_core.errors import ModelLoadError
+    from compiler_core.planner.report import human_bytes
 
     if not Path(args.model).is_file():
         raise ModelLoadError(f"{args.model}: no such file")
-    progress = _Progress(args.quiet)
+    progress = StageProgress(args.quiet)
     out = compile_model(
         args.model,
         input_shapes_arg(args.input_shape),

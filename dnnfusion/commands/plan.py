@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dnnfusion.commands.common import add_input_shape_option, input_shapes_arg, progress
+from dnnfusion.commands.common import StageProgress, add_input_shape_option, input_shapes_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,14 +47,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_block_inputs < 1 or args.max_live_values < 1:
         raise DnnFusionError("--max-block-inputs and --max-live-values must be at least 1")
+    progress = StageProgress(args.quiet)
     plan = plan_model(
         args.model,
         input_shapes_arg(args.input_shape),
         fast_math=args.fast_math,
         rewrite=not args.no_rewrite,
         constraints=Constraints(args.max_block_inputs, args.max_live_values),
-        progress=None if args.quiet else progress,
+        progress=progress,
     )
+    progress.finish()
     print(summary_text(plan))
     if args.json:
         _write(args.json, json.dumps(plan.to_dict(), indent=1) + "\n")
