@@ -53,7 +53,6 @@ def plan_planned(
     progress: Progress | None = None,
 ) -> PlannedModel:
     """Like :func:`plan_model` but also returns the ECG and block graph for code generation."""
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     _stage(progress, "importing")
     imported = import_model(model, input_shapes)

@@ -127,21 +127,34 @@ def _close_stage(job: Compilation, now) -> dict[str, float]:
     return stage_ms
 
 
-def set_stage(*, session: Session, compilation_id: uuid.UUID, attempt: int, stage: str) -> bool:
-    """Record a new stage and how long the previous one took."""
+def _update_closing_stage(
+    session: Session,
+    compilation_id: uuid.UUID,
+    attempt: int,
+    stamp: str,
+    **values: Any,
+) -> bool:
+    """End the running stage, set the timestamp column ``stamp`` to now and ``values``, if this
+    attempt still owns the job; False otherwise."""
     job = session.scalar(select(Compilation).where(*_mine(compilation_id, attempt)))
     if job is None:
         session.rollback()
         return False
     now = utcnow()
-    stage_ms = _close_stage(job, now)
     result = session.execute(
         update(Compilation)
         .where(*_mine(compilation_id, attempt))
-        .values(stage=stage, stage_started_at=now, heartbeat_at=now, stage_ms=stage_ms)
+        .values(heartbeat_at=now, stage_ms=_close_stage(job, now), **{stamp: now}, **values)
     )
     session.commit()
     return result.rowcount == 1
+
+
+def set_stage(*, session: Session, compilation_id: uuid.UUID, attempt: int, stage: str) -> bool:
+    """Record a new stage and how long the previous one took."""
+    return _update_closing_stage(
+        session, compilation_id, attempt, "stage_started_at", stage=stage
+    )
 
 
 def beat(*, session: Session, compilation_id: uuid.UUID, attempt: int) -> bool:
@@ -158,19 +171,8 @@ def finish_compilation(
     """Set the final state (and summary/artifact columns) if this attempt still owns the job."""
     if state not in FINAL_STATES:
         raise ValueError(f"not a final state: {state!r}")
-    job = session.scalar(select(Compilation).where(*_mine(compilation_id, attempt)))
-    if job is None:
-        session.rollback()
-        return False
-    now = utcnow()
-    stage_ms = _close_stage(job, now)
-    result = session.execute(
-        update(Compilation)
-        .where(*_mine(compilation_id, attempt))
-        .values(state=state, finished_at=now, heartbeat_at=now, stage_ms=stage_ms, **values)
-    )
-    session.commit()
-    return result.rowcount == 1
+    return _update_closing_stage(session, compilation_id, attempt, "finished_at", state=state,
+                                 **values)
 
 
 # ---- reaper side -------------------------------------------------------------------------
