@@ -179,6 +179,7 @@ def plot(rows: list[Row], path: Path) -> bool:
 def latency_markdown(rows, runs, threads, load_before, load_after, png: bool) -> str:
     import onnxruntime as ort
 
+    from compiler_core.runtime.blas import blas_status
     from compiler_core.runtime.threads import openmp_status
 
     lines = [
@@ -189,7 +190,7 @@ def latency_markdown(rows, runs, threads, load_before, load_after, png: bool) ->
         f"(1/5/15 min) {load_before} before, {load_after} after. {threads} threads each; "
         f"median of at least {runs} runs each after warm-up (small models: more runs, about "
         f"{MIN_BUDGET_S:g} s of timing), both in one process, alternating in blocks of {BLOCK} runs (the first of each block untimed, which runtime goes first flips every round). ONNX Runtime "
-        f"{ort.__version__} with ORT_ENABLE_ALL. OpenMP: {openmp_status()}.",
+        f"{ort.__version__} with ORT_ENABLE_ALL. OpenMP: {openmp_status()}. OpenBLAS: {blas_status()}.",
         "",
         "Speedup = ORT ms / dnnfusion ms (>1: dnnfusion is faster). max |diff| = largest "
         "absolute difference between the two outputs on the same random inputs.",

@@ -67,7 +67,10 @@ def _compiler_version(cc: tuple[str, ...], hint: str = "") -> str:
 
 
 def blas_flags() -> list[str]:
-    import scipy_openblas32 as blas
+    from compiler_core.runtime.blas import loading_openblas
+
+    with loading_openblas():  # importing the package loads OpenBLAS
+        import scipy_openblas32 as blas
 
     lib = blas.get_lib_dir()
     return [

@@ -164,6 +164,16 @@ _PRELUDE = """\
 #define DNF_ARENA_BYTES ((size_t){a_bytes})
 #define DNF_NUM_BLOCKS {n_blocks}
 
+/* Kernels are compiled for three x86-64 ISA levels (AVX-512, AVX2+FMA, baseline SSE2) and the
+   best one the CPU supports is chosen when the library loads (GCC function multiversioning,
+   an ifunc per kernel); the OpenMP bodies of a kernel are cloned with it. Results are the
+   same on every level: no FMA contraction, no reassociation. Other targets: one version. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__PIC__)
+#define DNF_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DNF_KERNEL
+#endif
+
 typedef struct {{
     const unsigned char* w;
     unsigned char* arena;

@@ -59,7 +59,7 @@ class BlockKernel:
         """The C function. ``pointers[v]`` = (C expression of the address, writable)."""
         ctx = self.ctx
         lines = [f"/* block {self.block_id}: {' '.join(comment(o) for o in self.ops)} */"]
-        lines.append(f"static void {self.name}(const dnf_ctx* restrict c) {{")
+        lines.append(f"DNF_KERNEL static void {self.name}(const dnf_ctx* restrict c) {{")
         for v in [*self.inputs, *self.outputs, *self.scratch]:
             ct = ctype_of(v)
             p = ctx.names.fresh("p")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from compiler_core.errors import DnnFusionError
+from compiler_core.runtime.blas import loading_openblas
 from compiler_core.runtime.manifest import ArtifactError
 from compiler_core.runtime.threads import configure_openmp
 
@@ -22,7 +23,8 @@ class LibraryBackend:
     def __init__(self, path: Path, lib_name: str, weights_name: str, threads: int) -> None:
         configure_openmp()  # before libgomp is first loaded with the library
         try:
-            lib = ctypes.CDLL(str((path / lib_name).resolve()))
+            with loading_openblas():  # OpenBLAS picks its kernel set when it loads
+                lib = ctypes.CDLL(str((path / lib_name).resolve()))
         except OSError as e:
             raise ArtifactError(f"{path}: cannot load {lib_name}: {e}") from e
         self._lib = lib

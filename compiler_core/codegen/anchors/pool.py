@@ -1,10 +1,13 @@
 """Pooling anchors: MaxPool / AveragePool as direct window loops, GlobalAveragePool /
 GlobalMaxPool as reductions over the spatial axes.
 
-Windowed pooling, per plane ``(n, c)`` (parallel), per output row: the row starts at -inf
-(max) or 0 (sum); each tap ``(ki, kj)`` folds ``X[n, c, oh*sh - ph + ki*dh, ow*sw - pw +
-kj*dw]`` into the outputs ``[lo, hi)`` whose input is inside the tensor (bounds computed here:
-padding never takes part, the inner loop has no branch). An average divides by the count of
+Windowed pooling, per plane ``(n, c)`` (parallel), per output row, in two passes: the
+vertical taps ``ki`` fold the input rows ``oh*sh - ph + ki*dh`` inside the tensor into one
+row buffer (contiguous, vectorized; the buffer holds the padding too, at -inf for max, 0 for a
+sum, so padding never wins), then each output takes its horizontal taps ``ow*sw + kj*dw``
+from that buffer in registers (one store per output). The first version folded each tap
+into the output row (9 read-modify-write passes for 3x3, strided loads, branchy remainders):
+SqueezeNet's 3x3/2 MaxPool on 64x111x111 took 213 us on one thread (ONNX Runtime: 44 us). An average divides by the count of
 taps ``cnt_h(oh) * cnt_w(ow)`` — inside the input, or inside input + pads with
 ``count_include_pad`` (with ``ceil_mode`` a window may overhang the end padding; the overhang
 is not counted, as in ONNX Runtime). A cheap fused prologue on X is evaluated per tap in
@@ -76,34 +79,42 @@ class PoolAnchor:
         init = "(-INFINITY)" if is_max else "0.0f"
         scale = self._scale(node, win, nm)
 
+        # The input row span a window row reads, padding included: [-pad_begin, span_end).
+        span = max(w.pad_begin + w.size + w.pad_end,
+                   (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1)
+
         def body(plane: str, ws, ind: int) -> list[str]:
             n, c = ix.unravel(plane, (n_, c_))
-            oh, yr, ki, ih, j = nm("i"), nm("p"), nm("i"), nm("i"), nm("i")
+            oh, yr, ki, ih, j, row, m = (nm("i"), nm("p"), nm("i"), nm("i"), nm("i"),
+                                         nm("row"), nm("a"))
+            g = ctx.gen(ind + 3)
+            idx = (n, c, ih, j) if len(xs) == 4 else (n, c, j)
+            v = g.at(x, idx)
+            dst = f"{row}[{w.pad_begin} + {j}]"
+            g.line(f"{dst} = {v} > {dst} ? {v} : {dst};" if is_max else f"{dst} += {v};")
             lines = [
                 PAD * ind + f"for (int64_t {oh} = 0; {oh} < {h.out}; ++{oh}) {{",
                 PAD * (ind + 1) + f"float* restrict {yr} = {py} + ({plane}*{h.out} + {oh})"
                 f"*{w.out};",
-                PAD * (ind + 1) + f"for (int64_t {j} = 0; {j} < {w.out}; ++{j}) "
-                f"{yr}[{j}] = {init};",
+                PAD * (ind + 1) + f"float {row}[{span}];",
+                PAD * (ind + 1) + f"for (int64_t {j} = 0; {j} < {span}; ++{j}) "
+                f"{row}[{j}] = {init};",
                 PAD * (ind + 1) + f"for (int64_t {ki} = 0; {ki} < {h.kernel}; ++{ki}) {{",
                 PAD * (ind + 2) + f"const int64_t {ih} = {oh}*{h.stride} + {ki}*{h.dilation}"
                 f" - {h.pad_begin};",
                 PAD * (ind + 2) + f"if ({ih} < 0 || {ih} >= {h.size}) continue;",
+                PAD * (ind + 2) + f"for (int64_t {j} = 0; {j} < {w.size}; ++{j}) {{",
+                *g.lines,
+                PAD * (ind + 2) + "}",
+                PAD * (ind + 1) + "}",
+                PAD * (ind + 1) + f"for (int64_t {j} = 0; {j} < {w.out}; ++{j}) {{",
+                PAD * (ind + 2) + f"float {m} = {row}[{j}*{w.stride}];",
             ]
-            for kj in range(w.kernel):
-                lo, hi = w.valid(kj)
-                if lo >= hi:
-                    continue
-                g = ctx.gen(ind + 3)
-                col = ix.add(ix.mul(j, w.stride), w.offset(kj))
-                idx = (n, c, ih, col) if len(xs) == 4 else (n, c, col)
-                v = g.at(x, idx)
-                g.line(f"{yr}[{j}] = {v} > {yr}[{j}] ? {v} : {yr}[{j}];" if is_max
-                       else f"{yr}[{j}] += {v};")
-                lines.append(PAD * (ind + 2) + f"for (int64_t {j} = {lo}; {j} < {hi}; ++{j}) {{")
-                lines += g.lines
-                lines.append(PAD * (ind + 2) + "}")
-            lines.append(PAD * (ind + 1) + "}")
+            for kj in range(1, w.kernel):
+                t = f"{row}[{j}*{w.stride} + {kj * w.dilation}]"
+                lines.append(PAD * (ind + 2) + (f"{m} = {t} > {m} ? {t} : {m};" if is_max
+                                                 else f"{m} += {t};"))
+            lines += [PAD * (ind + 2) + f"{yr}[{j}] = {m};", PAD * (ind + 1) + "}"]
             if scale is not None:
                 lines += scale(oh, yr, ind + 1)
             lines.append(PAD * ind + "}")
