@@ -27,7 +27,7 @@ UNARY_FLOAT = {
     "Exp": "expf({0})",
     "Log": "logf({0})",
     "Sqrt": "sqrtf({0})",
-    "Erf": "erff({0})",
+    "Erf": "dnf_erff({0})",
     "Reciprocal": "(1.0f / {0})",
     "Floor": "floorf({0})",
     "Ceil": "ceilf({0})",
@@ -175,7 +175,7 @@ def emit_param_unary(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
         if attr(node, "approximate", "none") != "none":
             raise unsupported(node, "unknown approximate mode")
         # 0.5x(1 + erf(x/sqrt 2))
-        return f"(0.5f * {x} * (1.0f + erff({x} * {float_literal(0.5**0.5)})))"
+        return f"(0.5f * {x} * (1.0f + dnf_erff({x} * {float_literal(0.5**0.5)})))"
     raise unsupported(node, "no emitter")  # pragma: no cover
 
 

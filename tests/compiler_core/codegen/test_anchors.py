@@ -32,6 +32,28 @@ def test_matmul_large_rows_tiled_epilogue(tmp_path):
     compile_and_check(p, tmp_path, blocks=1)
 
 
+@pytest.mark.parametrize("transposed", [False, True])
+def test_matmul_column_split_with_epilogue(transposed, tmp_path):
+    """Weights wider than the rows (BERT's projections): one column block per thread (200
+    columns: blocks of 112 and 88 on 2 threads), bias + Gelu epilogue on row tiles after the
+    barrier; transposed: B = Transpose(wt) of a graph input, read as transB."""
+    nodes = [node("MatMul", ["x", "wt2" if transposed else "w"], ["m"]),
+             node("Add", ["m", "b"], ["a"]), node("Gelu", ["a"], ["y"])]
+    inputs = [vi("x", [2, 10, 64])]
+    inits = [weight("b", [200], 6)]
+    if transposed:
+        nodes.insert(0, node("Transpose", ["wt"], ["wt2"], perm=[1, 0]))
+        inputs.append(vi("wt", [200, 64]))
+    else:
+        inits.append(weight("w", [64, 200], 5, 0.2))
+    p = model(nodes, inputs, [vi("y", [2, 10, 200])], inits)
+    planned, out = compile_and_check(p, tmp_path, blocks=1)
+    src = (out / "model.c").read_text()
+    assert "omp_get_num_threads() + 15) / 16 * 16" in src  # the column blocks
+    assert src.count("scipy_cblas_sgemm(") == 1
+    assert ("CblasTrans" in src) == transposed
+
+
 def test_batched_matmul_attention_shaped(tmp_path):
     nodes = [
         node("MatMul", ["q", "k"], ["s"]),
