@@ -6,10 +6,11 @@ For every zoo model that compiles: our artifact (``InferenceSession(threads=N)``
 Runtime (``ORT_ENABLE_ALL``, ``intra_op_num_threads=N``, the same static input shapes) in one
 process, warmed up, then at least ``--runs`` runs each (small models more, about 3 s of
 timing), alternating in blocks of ``BLOCK`` consecutive runs (which runtime goes first flips
-every round) so both see the same machine state. The first run of each block is not timed:
-both runtimes' thread pools spin for a while after a run (libgomp's and ONNX Runtime's) and
-would take the cores of the other's first run; a pause instead would put both pools to sleep,
-and waking them is not what a user running inferences back to back pays. Reports the medians,
+every round) so both see the same machine state. Each block starts with an untimed lead-in
+(at least one run and ``LEAD_IN_S``): both runtimes' thread pools keep spinning after a run
+(ONNX Runtime's for about 60 ms, measured: 7-8 following SqueezeNet runs of ours took 8 ms
+instead of 4) and would take the cores of the other's first runs; a pause instead would put
+both pools to sleep, and waking them is not what a user running inferences back to back pays. Reports the medians,
 ORT/ours (>1: we are faster), the
 largest output difference, the machine's load average before and after, and writes
 ``bench/results/latency.md`` with a bar chart ``bench/results/latency.png`` (matplotlib,
@@ -42,7 +43,9 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results"
 ARTIFACTS = REPO_ROOT / ".cache" / "latency"
-BLOCK = 5  # consecutive runs of one runtime per turn; the first is not timed
+BLOCK = 5  # runs of one runtime per turn: an untimed lead-in, then BLOCK - 1 timed runs
+LEAD_IN_S = 0.2  # least untimed time at the start of a turn (the other pool goes idle)
+TURN_S = 0.1  # timed runs per turn: BLOCK - 1, or more for fast models (about this long)
 MIN_BUDGET_S = 3.0  # small models run more than --runs times, up to this much timing
 MAX_RUNS = 1000
 
@@ -137,10 +140,17 @@ def measure_model(name: str, runs: int, threads: int, warmup: int = 3) -> Row:
     row.runs = runs = max(runs, min(MAX_RUNS, int(MIN_BUDGET_S * 1e3 / max(pair_ms, 1e-3))))
     t_ours, t_ort = [], []
     turns = [(ours.run, t_ours), (theirs.run, t_ort)]
-    for i in range(-(-runs // (BLOCK - 1))):  # alternate in blocks, which goes first flips
+    per_turn = max(BLOCK - 1, int(TURN_S * 2e3 / max(pair_ms, 1e-3)))  # timed runs per turn
+    for i in range(-(-runs // per_turn)):  # alternate in blocks, which goes first flips
         for fn, times in turns if i % 2 == 0 else turns[::-1]:
-            timed(fn)  # the other runtime's pool may still be spinning: not timed
-            times.extend(timed(fn) for _ in range(BLOCK - 1))
+            # Untimed lead-in while the other runtime's idle pool still spins (at least one
+            # run and LEAD_IN_S): ONNX Runtime's workers keep spinning for ~60 ms after its
+            # last run, long enough to halve the speed of 7-8 SqueezeNet runs of ours.
+            t_lead = time.perf_counter()
+            timed(fn)
+            while time.perf_counter() - t_lead < LEAD_IN_S:
+                timed(fn)
+            times.extend(timed(fn) for _ in range(per_turn))
     row.ours_ms = statistics.median(t_ours)
     row.ort_ms = statistics.median(t_ort)
     ours.close()
@@ -189,7 +199,7 @@ def latency_markdown(rows, runs, threads, load_before, load_after, png: bool) ->
         f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}; load average "
         f"(1/5/15 min) {load_before} before, {load_after} after. {threads} threads each; "
         f"median of at least {runs} runs each after warm-up (small models: more runs, about "
-        f"{MIN_BUDGET_S:g} s of timing), both in one process, alternating in blocks of {BLOCK} runs (the first of each block untimed, which runtime goes first flips every round). ONNX Runtime "
+        f"{MIN_BUDGET_S:g} s of timing), both in one process, alternating in turns (each an untimed lead-in of at least one run and {LEAD_IN_S:g} s while the other runtime's pool stops spinning, then at least {BLOCK - 1} timed runs, about {TURN_S:g} s; which runtime goes first flips every round). ONNX Runtime "
         f"{ort.__version__} with ORT_ENABLE_ALL. OpenMP: {openmp_status()}. OpenBLAS: {blas_status()}.",
         "",
         "Speedup = ORT ms / dnnfusion ms (>1: dnnfusion is faster). max |diff| = largest "
