@@ -5,10 +5,11 @@ Windowed pooling, per plane ``(n, c)`` (parallel), per output row, in two passes
 vertical taps ``ki`` fold the input rows ``oh*sh - ph + ki*dh`` inside the tensor into one
 row buffer (contiguous, vectorized; the buffer holds the padding too, at -inf for max, 0 for a
 sum, so padding never wins), then each output takes its horizontal taps ``ow*sw + kj*dw``
-from that buffer in registers (one store per output). The first version folded each tap
-into the output row (9 read-modify-write passes for 3x3, strided loads, branchy remainders):
-SqueezeNet's 3x3/2 MaxPool on 64x111x111 took 213 us on one thread (ONNX Runtime: 44 us). An average divides by the count of
-taps ``cnt_h(oh) * cnt_w(ow)`` — inside the input, or inside input + pads with
+from that buffer in registers (one store per output); the row buffer is a per-thread slot of
+the block's workspace. The first version folded each tap into the output row (9
+read-modify-write passes for 3x3, strided loads, branchy remainders): SqueezeNet's 3x3/2
+MaxPool on 64x111x111 took 213 us on one thread, now 96 us (ONNX Runtime: 44 us). An
+average divides by the count of taps ``cnt_h(oh) * cnt_w(ow)`` — inside the input, or inside input + pads with
 ``count_include_pad`` (with ``ceil_mode`` a window may overhang the end padding; the overhang
 is not counted, as in ONNX Runtime). A cheap fused prologue on X is evaluated per tap in
 place; a costly one is materialized first. The epilogue runs on each plane when it is done.
@@ -22,7 +23,12 @@ from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_shape import float_only
 from compiler_core.codegen.anchors.reduce import ReduceAnchor
-from compiler_core.codegen.anchors.tiles import PAD, tile_loop
+from compiler_core.codegen.anchors.tiles import (
+    PAD,
+    PARALLEL_MIN_WORK,
+    WORKSPACE_SLOTS,
+    tile_loop,
+)
 from compiler_core.codegen.anchors.window import Axis, Window, check_out, window
 from compiler_core.codegen.attrs import attr, unsupported
 from compiler_core.codegen.cnames import ctype_of, float_literal
@@ -67,8 +73,26 @@ class PoolAnchor:
             return set()
         return {x} if ctx.cost(x) > IN_PLACE_LIMIT else set()
 
-    def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
+    def _layout(self, node: ir.Node) -> tuple[Window, int, int, bool]:
+        """(window, planes, row-buffer floats, parallel). The row buffer spans what a window
+        row reads, padding included: ``[-pad_begin, span - pad_begin)``."""
         win = self._window(node)
+        xs = value_shape(node.inputs[0])
+        w = win.w
+        span = max(w.pad_begin + w.size + w.pad_end,
+                   (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1)
+        planes = xs[0] * xs[1]
+        work = planes * win.h.out * w.out * win.taps
+        return win, planes, span, planes > 1 and work >= PARALLEL_MIN_WORK
+
+    def workspace(self, ctx: KernelContext, node: ir.Node) -> int:
+        """One row buffer per thread, from the arena (a stack array could be too big for an
+        OpenMP worker's stack on a wide 1-D pooling)."""
+        _, _, span, parallel = self._layout(node)
+        return span * (WORKSPACE_SLOTS if parallel else 1)
+
+    def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
+        win, planes, span, _ = self._layout(node)
         x, y = node.inputs[0], node.outputs[0]
         xs = value_shape(x)
         n_, c_ = xs[0], xs[1]
@@ -79,14 +103,9 @@ class PoolAnchor:
         init = "(-INFINITY)" if is_max else "0.0f"
         scale = self._scale(node, win, nm)
 
-        # The input row span a window row reads, padding included: [-pad_begin, span_end).
-        span = max(w.pad_begin + w.size + w.pad_end,
-                   (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1)
-
-        def body(plane: str, ws, ind: int) -> list[str]:
+        def body(plane: str, row: str, ind: int) -> list[str]:
             n, c = ix.unravel(plane, (n_, c_))
-            oh, yr, ki, ih, j, row, m = (nm("i"), nm("p"), nm("i"), nm("i"), nm("i"),
-                                         nm("row"), nm("a"))
+            oh, yr, ki, ih, j, m = nm("i"), nm("p"), nm("i"), nm("i"), nm("i"), nm("a")
             g = ctx.gen(ind + 3)
             idx = (n, c, ih, j) if len(xs) == 4 else (n, c, j)
             v = g.at(x, idx)
@@ -96,7 +115,6 @@ class PoolAnchor:
                 PAD * ind + f"for (int64_t {oh} = 0; {oh} < {h.out}; ++{oh}) {{",
                 PAD * (ind + 1) + f"float* restrict {yr} = {py} + ({plane}*{h.out} + {oh})"
                 f"*{w.out};",
-                PAD * (ind + 1) + f"float {row}[{span}];",
                 PAD * (ind + 1) + f"for (int64_t {j} = 0; {j} < {span}; ++{j}) "
                 f"{row}[{j}] = {init};",
                 PAD * (ind + 1) + f"for (int64_t {ki} = 0; {ki} < {h.kernel}; ++{ki}) {{",
@@ -123,7 +141,7 @@ class PoolAnchor:
             return lines
 
         work = n_ * c_ * h.out * w.out * win.taps
-        return tile_loop(ctx, n_ * c_, work, body)
+        return tile_loop(ctx, planes, work, body, slot_floats=span)
 
     def _scale(self, node: ir.Node, win: Window, nm):
         """lines(oh, row, indent) dividing a row of sums by the tap counts (None for max)."""

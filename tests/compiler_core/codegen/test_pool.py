@@ -24,6 +24,9 @@ from tests.compiler_core.codegen.util import compile_and_check, const, model, no
          {"kernel_shape": [3, 2], "strides": [2, 2], "pads": [0, 1, 1, 0],
           "dilations": [1, 2]}),
         ([2, 3, 17], [2, 3, 8], {"kernel_shape": [3], "strides": [2]}),
+        # a wide 1-D row (the per-thread row buffer is 400 KB of arena, not stack), parallel
+        ([1, 8, 100002], [1, 8, 50001],
+         {"kernel_shape": [3], "strides": [2], "pads": [1, 1]}),
     ],
 )
 @pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
