@@ -30,6 +30,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from compiler_core.runtime.procmaps import library_loaded
+
 ENV_CORETYPE = "OPENBLAS_CORETYPE"
 ENV_CHOICE = "DNNFUSION_OPENBLAS_CORETYPE"
 OPENBLAS_LIB = "libscipy_openblas.so"  # the scipy-openblas32 library (numpy's is another one)
@@ -52,14 +54,6 @@ def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset[str]:
     return frozenset()
 
 
-def _openblas_loaded() -> bool:
-    try:
-        with open("/proc/self/maps") as f:
-            return any(line.rstrip().endswith("/" + OPENBLAS_LIB) for line in f)
-    except OSError:
-        return False
-
-
 def chosen_coretype(choice: str, flags: frozenset[str]) -> str | None:
     """The kernel set to load OpenBLAS with for ``$DNNFUSION_OPENBLAS_CORETYPE`` = ``choice``
     on a CPU with ``flags``; None: leave the environment as it is."""
@@ -76,7 +70,7 @@ def loading_openblas() -> Iterator[None]:
     """Run the body (a ``dlopen`` of a model library) with ``OPENBLAS_CORETYPE`` set to the
     chosen kernel set, restoring the environment afterwards. Serialized by a lock."""
     with _lock:
-        first = _state["how"] is None and not _openblas_loaded()
+        first = _state["how"] is None and not library_loaded(OPENBLAS_LIB)
         core = chosen_coretype(os.environ.get(ENV_CHOICE, ""), cpu_flags()) if first else None
         previous = os.environ.get(ENV_CORETYPE)
         if core is not None:

@@ -30,6 +30,7 @@ import os
 import threading
 
 from compiler_core.errors import DnnFusionError
+from compiler_core.runtime.procmaps import library_loaded
 
 ENV_THREADS = "DNNFUSION_NUM_THREADS"
 ENV_WAIT_POLICY = "DNNFUSION_WAIT_POLICY"  # "passive" or "active"; unset: libgomp's default
@@ -59,14 +60,6 @@ def resolve_threads(threads: int | None) -> int:
     return threads
 
 
-def _libgomp_loaded() -> bool:
-    try:
-        with open("/proc/self/maps") as f:
-            return any("/libgomp.so" in line for line in f)
-    except OSError:  # not Linux: cannot tell
-        return False
-
-
 def configure_openmp() -> None:
     """Set the wait policy in the environment before the first model library loads libgomp.
 
@@ -77,7 +70,7 @@ def configure_openmp() -> None:
         if _state["configured"]:
             return
         _state["configured"] = True
-        _state["preloaded"] = _libgomp_loaded()
+        _state["preloaded"] = library_loaded("libgomp.so")
         if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
             _state["applied"] = "user"
             return

@@ -23,12 +23,7 @@ from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_shape import float_only
 from compiler_core.codegen.anchors.reduce import ReduceAnchor
-from compiler_core.codegen.anchors.tiles import (
-    PAD,
-    PARALLEL_MIN_WORK,
-    WORKSPACE_SLOTS,
-    tile_loop,
-)
+from compiler_core.codegen.anchors.tiles import PAD, WORKSPACE_SLOTS, runs_parallel, tile_loop
 from compiler_core.codegen.anchors.window import Axis, Window, check_out, window
 from compiler_core.codegen.attrs import attr, unsupported
 from compiler_core.codegen.cnames import ctype_of, float_literal
@@ -73,26 +68,25 @@ class PoolAnchor:
             return set()
         return {x} if ctx.cost(x) > IN_PLACE_LIMIT else set()
 
-    def _layout(self, node: ir.Node) -> tuple[Window, int, int, bool]:
-        """(window, planes, row-buffer floats, parallel). The row buffer spans what a window
-        row reads, padding included: ``[-pad_begin, span - pad_begin)``."""
+    def _layout(self, node: ir.Node) -> tuple[Window, int, int, int]:
+        """(window, planes, row-buffer floats, work). The row buffer spans what a window row
+        reads, padding included: ``[-pad_begin, span - pad_begin)``; work is taps read."""
         win = self._window(node)
         xs = value_shape(node.inputs[0])
         w = win.w
         span = max(w.pad_begin + w.size + w.pad_end,
                    (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1)
         planes = xs[0] * xs[1]
-        work = planes * win.h.out * w.out * win.taps
-        return win, planes, span, planes > 1 and work >= PARALLEL_MIN_WORK
+        return win, planes, span, planes * win.h.out * w.out * win.taps
 
     def workspace(self, ctx: KernelContext, node: ir.Node) -> int:
         """One row buffer per thread, from the arena (a stack array could be too big for an
         OpenMP worker's stack on a wide 1-D pooling)."""
-        _, _, span, parallel = self._layout(node)
-        return span * (WORKSPACE_SLOTS if parallel else 1)
+        _, planes, span, work = self._layout(node)
+        return span * (WORKSPACE_SLOTS if runs_parallel(planes, work) else 1)
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
-        win, planes, span, _ = self._layout(node)
+        win, planes, span, work = self._layout(node)
         x, y = node.inputs[0], node.outputs[0]
         xs = value_shape(x)
         n_, c_ = xs[0], xs[1]
@@ -140,7 +134,6 @@ class PoolAnchor:
                 lines += epilogue(f"{plane}*{h.out}", f"({plane} + 1)*{h.out}", ind)
             return lines
 
-        work = n_ * c_ * h.out * w.out * win.taps
         return tile_loop(ctx, planes, work, body, slot_floats=span)
 
     def _scale(self, node: ir.Node, win: Window, nm):

@@ -55,6 +55,12 @@ def parallel_region(ctx: KernelContext, body: Callable[[int], list[str]],
     ]
 
 
+def runs_parallel(n_tiles: int, work: int) -> bool:
+    """Whether :func:`tile_loop` runs ``n_tiles`` tiles of ``work`` total operations in
+    parallel (an anchor sizing per-thread slots asks the same question)."""
+    return n_tiles > 1 and work >= PARALLEL_MIN_WORK
+
+
 def tile_loop(
     ctx: KernelContext,
     n_tiles: int,
@@ -69,7 +75,7 @@ def tile_loop(
     holds ``WORKSPACE_SLOTS`` slots of that size)."""
     t = ctx.names.fresh("t")
     lines: list[str] = []
-    parallel = n_tiles > 1 and work >= PARALLEL_MIN_WORK
+    parallel = runs_parallel(n_tiles, work)
     if parallel and slot_floats:
         nt, decl = max_threads(ctx, indent)
         lines.append(decl)
