@@ -7,4 +7,5 @@ Modules:
     modelutil         small ONNX helpers shared by the above (static dims, IR version, counts)
     ort_baseline      ONNX Runtime node counts and latency, the baseline DNNFusion is compared to
     synthetic         a deterministic ~10,000-node graph to time the planner on
+    real_models       where the trained PP-OCR models are (models/, $DNNFUSION_MODELS_DIR, ../shared)
 """

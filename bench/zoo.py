@@ -6,9 +6,9 @@
     feeds = entry.random_inputs(seed=0)  # valid inputs for entry.input_shapes
 
 Cache: `<repo>/.cache/zoo` (git-ignored), or $DNNFUSION_ZOO_DIR. Each built model has a sidecar
-`<name>.json` recording its recipe; a recipe change rebuilds. The shared PP-OCR models are used
-in place from `<repo>/../shared/models` (or $DNNFUSION_SHARED_MODELS); the light_* graphs from
-the installed onnx package.
+`<name>.json` recording its recipe; a recipe change rebuilds. The PP-OCR models are used
+in place from wherever `bench.real_models` finds them (the repository's `models/` folder, or
+$DNNFUSION_MODELS_DIR, or `../shared/models`); the light_* graphs from the installed onnx package.
 
 CLI:  python -m bench.zoo list
       python -m bench.zoo build [NAMES...]
@@ -31,6 +31,7 @@ import onnx
 
 from bench import zoo_light
 from bench.modelutil import pin_input_shapes, save_atomic
+from bench.real_models import real_model_path
 from bench.zoo_transformers import EXPORT_RECIPE, TransformerSpec, export_transformer
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,11 +39,6 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def cache_dir() -> str:
     return os.environ.get("DNNFUSION_ZOO_DIR") or os.path.join(REPO_ROOT, ".cache", "zoo")
-
-
-def shared_models_dir() -> str:
-    default = os.path.join(os.path.dirname(REPO_ROOT), "shared", "models")
-    return os.environ.get("DNNFUSION_SHARED_MODELS") or default
 
 
 @contextlib.contextmanager
@@ -194,8 +190,8 @@ def _versions() -> dict[str, str]:
 # -- entries ----------------------------------------------------------------------------------
 
 
-def _shared(file: str) -> Callable[[], str]:
-    return lambda: os.path.join(shared_models_dir(), file)
+def _real(file: str) -> Callable[[], str]:
+    return lambda: str(real_model_path(file))
 
 
 def _light_entries() -> list[ZooEntry]:
@@ -282,14 +278,14 @@ def _make_zoo() -> dict[str, ZooEntry]:
             kind="cnn",
             input_shapes={"x": (1, 3, 640, 640)},
             description="PP-OCRv4 text detector (shared model, dynamic dims)",
-            source_path=_shared("ppocr_v4_det.onnx"),
+            source_path=_real("ppocr_v4_det.onnx"),
         ),
         ZooEntry(
             name="ppocr_mobile_v2_cls",
             kind="cnn",
             input_shapes={"x": (1, 3, 48, 192)},
             description="PP-OCR text-direction classifier (shared model, dynamic dims)",
-            source_path=_shared("ppocr_mobile_v2_cls.onnx"),
+            source_path=_real("ppocr_mobile_v2_cls.onnx"),
         ),
         *_light_entries(),
         _transformer_entry("bert_base", "BERT-base, seq 128 (random weights)", BERT_BASE),

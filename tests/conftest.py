@@ -7,16 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.models import SHARED_MODELS_DIR
+from tests.helpers.models import REAL_MODELS_DIR
 from tests.helpers.models import light_model_path as _light_model_path
 
 
 @pytest.fixture(scope="session")
-def shared_models_dir() -> Path:
-    """``../shared/models`` (real ONNX models: PP-OCR detector and classifier)."""
-    # A missing model folder is a broken checkout, not a reason to skip: fail loudly.
-    assert SHARED_MODELS_DIR.is_dir(), f"shared models not found at {SHARED_MODELS_DIR}"
-    return SHARED_MODELS_DIR
+def real_models_dir() -> Path:
+    """The folder of the real ONNX models (PP-OCR detector and classifier): the repository's
+    ``models/`` unless ``$DNNFUSION_MODELS_DIR`` names another (``bench.real_models``).
+
+    A missing or corrupted copy is a broken checkout, not a reason to skip: importing
+    ``tests.helpers.models`` already failed loudly with the folders searched."""
+    return REAL_MODELS_DIR
 
 
 @pytest.fixture(scope="session")

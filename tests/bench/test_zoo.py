@@ -7,7 +7,8 @@ import onnxruntime as ort
 import pytest
 
 from bench.modelutil import pin_input_shapes, runtime_inputs
-from bench.zoo import ZOO, shared_models_dir
+from bench.real_models import real_models_dir
+from bench.zoo import ZOO
 
 EXPECTED = {
     "ppocr_v4_det",
@@ -124,7 +125,7 @@ def test_light_random_variant_differs_only_in_weights(fresh_zoo, light):
 
 def test_ppocr_entries_pin_to_static_shapes():
     entry = ZOO["ppocr_mobile_v2_cls"]
-    assert os.path.exists(entry.cached_path()), f"shared models not in {shared_models_dir()}"
+    assert os.path.exists(entry.cached_path()), f"real models not in {real_models_dir()}"
     model = pin_input_shapes(onnx.load(entry.path()), entry.input_shapes)
     (x,) = model.graph.input
     assert tuple(d.dim_value for d in x.type.tensor_type.shape.dim) == (1, 3, 48, 192)

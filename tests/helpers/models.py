@@ -13,17 +13,18 @@ from pathlib import Path
 
 import onnx
 
-from bench.zoo import ZOO, shared_models_dir
+from bench.real_models import real_models_dir
+from bench.zoo import ZOO
 from bench.zoo_light import LIGHT_NAMES as LIGHT_MODELS
 from bench.zoo_light import light_path as light_model_path
 
-SHARED_MODELS_DIR = Path(shared_models_dir())
+REAL_MODELS_DIR = Path(real_models_dir())
 LIGHT_INPUT_SHAPE = (1, 3, 224, 224)
 
 __all__ = [
     "LIGHT_INPUT_SHAPE",
     "LIGHT_MODELS",
-    "SHARED_MODELS_DIR",
+    "REAL_MODELS_DIR",
     "light_model_path",
     "light_random_model",
 ]

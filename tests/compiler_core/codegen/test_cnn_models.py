@@ -13,7 +13,7 @@ import pytest
 
 from compiler_core.compile import compile_model
 from compiler_core.runtime import InferenceSession
-from tests.helpers.models import SHARED_MODELS_DIR, light_random_model
+from tests.helpers.models import REAL_MODELS_DIR, light_random_model
 from tests.helpers.ort import to_ort_proto
 
 pytestmark = pytest.mark.slow
@@ -77,13 +77,13 @@ def test_light_random(name, tmp_path):
 
 
 def test_ppocr_cls(tmp_path):
-    proto = _expose(onnx.load(SHARED_MODELS_DIR / "ppocr_mobile_v2_cls.onnx"), "linear_1.tmp_1",
+    proto = _expose(onnx.load(REAL_MODELS_DIR / "ppocr_mobile_v2_cls.onnx"), "linear_1.tmp_1",
                     [1, 2])
     _check(proto, {"x": [1, 3, 48, 192]}, tmp_path)
 
 
 def test_ppocr_det_small(tmp_path):
-    proto = _expose(onnx.load(SHARED_MODELS_DIR / "ppocr_v4_det.onnx"), "p2o.Add.281",
+    proto = _expose(onnx.load(REAL_MODELS_DIR / "ppocr_v4_det.onnx"), "p2o.Add.281",
                     [1, 1, 160, 160])
     report = _check(proto, {"x": [1, 3, 160, 160]}, tmp_path)
     ops = [op for b in report["blocks"] for op in b["ops"]]

@@ -53,8 +53,8 @@ def test_not_an_onnx_file(tmp_path, content):
     assert "not an ONNX model" in str(err.value) or "empty file" in str(err.value)
 
 
-def test_truncated_file(tmp_path, shared_models_dir):
-    data = (shared_models_dir / "ppocr_mobile_v2_cls.onnx").read_bytes()
+def test_truncated_file(tmp_path, real_models_dir):
+    data = (real_models_dir / "ppocr_mobile_v2_cls.onnx").read_bytes()
     path = tmp_path / "truncated.onnx"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelLoadError) as err:

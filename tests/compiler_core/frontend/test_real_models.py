@@ -30,10 +30,10 @@ ALL_MODELS = list(LIGHT_MODELS) + list(PPOCR)
 
 
 @pytest.fixture
-def model_path(request, shared_models_dir, light_model_path):
+def model_path(request, real_models_dir, light_model_path):
     name = request.param
     if name in PPOCR:
-        return shared_models_dir / f"{name}.onnx"
+        return real_models_dir / f"{name}.onnx"
     return light_model_path(name)
 
 

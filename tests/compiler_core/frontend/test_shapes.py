@@ -44,15 +44,15 @@ def test_unpinned_dynamic_dim_names_input_and_dim():
     assert "'x'" in message and "dim 0" in message and "'batch'" in message
 
 
-def test_unpinned_dim_value_minus_one(shared_models_dir):
+def test_unpinned_dim_value_minus_one(real_models_dir):
     """The PP-OCR classifier declares its batch dim as dim_value -1: dynamic too."""
     with pytest.raises(ShapeError, match=r"input 'x' dim 0 \(-1\) is dynamic"):
-        import_model(shared_models_dir / "ppocr_mobile_v2_cls.onnx")
+        import_model(real_models_dir / "ppocr_mobile_v2_cls.onnx")
 
 
-def test_unpinned_real_model_names_dim(shared_models_dir):
+def test_unpinned_real_model_names_dim(real_models_dir):
     with pytest.raises(ShapeError, match=r"input 'x' dim 0 \('p2o\.DynamicDimension\.0'\)"):
-        import_model(shared_models_dir / "ppocr_v4_det.onnx")
+        import_model(real_models_dir / "ppocr_v4_det.onnx")
 
 
 def test_input_without_declared_shape_is_invalid():
@@ -93,10 +93,10 @@ def test_pin_must_be_positive_ints(dims):
         import_model(relu_model(("batch", 4)), {"x": dims})
 
 
-def test_pin_contradicting_the_model_names_the_node(shared_models_dir):
+def test_pin_contradicting_the_model_names_the_node(real_models_dir):
     """H, W must be multiples of 32 for the detector: an Add cannot broadcast otherwise."""
     with pytest.raises(ShapeError) as err:
-        import_model(shared_models_dir / "ppocr_v4_det.onnx", {"x": (1, 3, 100, 100)})
+        import_model(real_models_dir / "ppocr_v4_det.onnx", {"x": (1, 3, 100, 100)})
     message = one_line(err)
     assert "node 'p2o." in message and "[1,96," in message
 
