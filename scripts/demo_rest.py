@@ -1,7 +1,8 @@
 """README command 1: the main job end to end on one machine.
 
 Starts the embedded service (`dnnfusion serve`: SQLite, in-process worker, local storage),
-uploads an ONNX model over REST (default: the ResNet-50 graph shipped in the onnx package),
+uploads an ONNX model over REST (default: the PP-OCRv4 text detector with its trained weights,
+shipped in the repository's models/ folder, compiled for a 1x3x640x640 input),
 waits for the compilation while printing its stages, downloads the artifact, runs it, and
 prints the fusion summary and the latency against ONNX Runtime on the same random inputs.
 
@@ -23,7 +24,10 @@ from pathlib import Path
 import httpx
 import onnx
 
-RESNET50 = Path(onnx.__file__).parent / "backend/test/data/light/light_resnet50.onnx"
+from bench.real_models import real_model_path
+
+DEFAULT_MODEL = "ppocr_v4_det.onnx"
+DEFAULT_SHAPES = ["x=1x3x640x640"]
 
 
 def say(message: str) -> None:
@@ -73,11 +77,16 @@ def shapes_arg(values: list[str] | None) -> dict[str, list[int]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, default=RESNET50, help="ONNX file to upload")
+    ap.add_argument("--model", type=Path, default=None,
+                    help=f"ONNX file to upload (default: {DEFAULT_MODEL} from models/, pinned to "
+                         f"{DEFAULT_SHAPES[0]})")
     ap.add_argument("--input-shape", action="append", metavar="NAME=DIMS")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--timeout", type=float, default=1800, help="seconds to wait (default 1800)")
     args = ap.parse_args(argv)
+    if args.model is None:
+        args.model = real_model_path(DEFAULT_MODEL)
+        args.input_shape = args.input_shape or DEFAULT_SHAPES
 
     with tempfile.TemporaryDirectory(prefix="dnnfusion-demo-") as tmp:
         tmp_path = Path(tmp)
