@@ -5,22 +5,36 @@ devices and FIFOs, duplicate names, more than ``max_members`` members, more than
 ``max_total_bytes`` uncompressed, or a total compression ratio above ``max_ratio`` (zip bombs).
 Sizes are counted on the bytes actually written, not only on what the headers claim, and a tar
 is read as a stream so a bomb is stopped as soon as it crosses a limit.
+
+Every size an archive claims about its own metadata is checked before memory is spent on it:
+a tar is read by :mod:`service.tarstream` (GNU long-name and PAX records capped at 64 KiB before
+they are read; see there why not ``tarfile`` or libarchive), and a zip's end-of-central-
+directory record is read first so a central directory larger than ``max_members`` entries can
+hold is refused before ``zipfile`` loads it. Member names must be UTF-8 and at most 4096 bytes;
+messages show them escaped and cut (:func:`service.text.short`), never with a server path.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
 import shutil
 import stat
-import tarfile
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from service.tarstream import TarFormatError, TarReader
+from service.text import short
+
 _RATIO_FLOOR = 1 << 20  # below 1 MiB uncompressed the ratio is not meaningful
 _COPY_CHUNK = 1 << 20
+MAX_NAME_BYTES = 4096  # PATH_MAX
+MAX_RECORD_BYTES = 64 * 1024  # a tar GNU long-name or PAX record
+_ZIP_DIRECTORY_BYTES_PER_MEMBER = 512  # central-directory budget: 46-byte entry + name + extras
 
 
 class ArchiveError(Exception):
@@ -47,16 +61,21 @@ def sniff_format(path: Path) -> str:
 
 def safe_member_path(name: str) -> PurePosixPath:
     """The relative path a member may be extracted to, or :class:`ArchiveError`."""
+    shown = short(repr(name))
     text = name.replace("\\", "/")
     if not text or "\x00" in text:
-        raise ArchiveError(f"archive member {name!r}: empty or invalid name")
+        raise ArchiveError(f"archive member {shown}: empty or invalid name")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise ArchiveError(f"archive member {shown}: name longer than {MAX_NAME_BYTES} bytes")
     if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
-        raise ArchiveError(f"archive member {name!r}: absolute paths are not allowed")
+        raise ArchiveError(f"archive member {shown}: absolute paths are not allowed")
     parts = [p for p in text.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise ArchiveError(f"archive member {name!r}: '..' would leave the archive")
+        raise ArchiveError(f"archive member {shown}: '..' would leave the archive")
     if not parts:
-        raise ArchiveError(f"archive member {name!r}: empty path")
+        raise ArchiveError(f"archive member {shown}: empty path")
+    if any(len(p.encode("utf-8", "surrogatepass")) > 255 for p in parts):
+        raise ArchiveError(f"archive member {shown}: a path component is longer than 255 bytes")
     return PurePosixPath(*parts)
 
 
@@ -75,7 +94,7 @@ class _Budget:
         if self.members > self.limits.max_members:
             raise ArchiveError(f"archive has more than {self.limits.max_members} members")
         if rel in self.seen:
-            raise ArchiveError(f"archive member {rel.as_posix()!r} appears twice")
+            raise ArchiveError(f"archive member {short(repr(rel.as_posix()))} appears twice")
         self.seen.add(rel)
         self.add(declared_size, check_only=True)
 
@@ -91,62 +110,126 @@ class _Budget:
             self.total = total
 
 
-def _copy(src: BinaryIO, dest: Path, budget: _Budget) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest, "xb") as out:  # x: never follow or replace anything already there
+def _make_dir(target: Path, name: str) -> None:
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file of the same name, or a file as a parent
+        raise ArchiveError(
+            f"archive member {short(repr(name))}: conflicts with another member ({err.strerror})"
+        ) from None
+
+
+def _copy(src: BinaryIO, dest: Path, budget: _Budget, name: str) -> None:
+    _make_dir(dest.parent, name)
+    try:
+        out = open(dest, "xb")  # noqa: SIM115 - x: never follow or replace anything already there
+    except OSError as err:
+        raise ArchiveError(
+            f"archive member {short(repr(name))}: conflicts with another member ({err.strerror})"
+        ) from None
+    with out:
         while chunk := src.read(_COPY_CHUNK):
             budget.add(len(chunk))
             out.write(chunk)
 
 
+def _zip_directory(path: Path) -> tuple[int, int] | None:
+    """``(entries, central directory bytes)`` from the end-of-central-directory record (zip64
+    too), or ``None`` when there is none (``zipfile`` then says what is wrong)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        tail_len = min(size, 22 + 0xFFFF)  # the record + the longest comment
+        f.seek(size - tail_len)
+        tail = f.read(tail_len)
+        pos = tail.rfind(b"PK\x05\x06")
+        if pos < 0 or len(tail) - pos < 22:
+            return None
+        entries, cd_bytes = struct.unpack("<HI", tail[pos + 10 : pos + 16])
+        if entries != 0xFFFF and cd_bytes != 0xFFFFFFFF:
+            return entries, cd_bytes
+        locator = tail[pos - 20 : pos] if pos >= 20 else b""
+        if locator[:4] != b"PK\x06\x07":
+            return entries, cd_bytes
+        (offset,) = struct.unpack("<Q", locator[8:16])
+        if offset > size - 56:
+            return entries, cd_bytes
+        f.seek(offset)
+        record = f.read(56)
+        if record[:4] != b"PK\x06\x06":
+            return entries, cd_bytes
+        return struct.unpack("<QQ", record[32:48])
+
+
 def _extract_zip(path: Path, dest: Path, budget: _Budget) -> None:
+    directory = _zip_directory(path)
+    if directory is not None:
+        entries, cd_bytes = directory
+        max_members = budget.limits.max_members
+        if entries > max_members:
+            raise ArchiveError(f"archive has more than {max_members} members")
+        cap = max_members * _ZIP_DIRECTORY_BYTES_PER_MEMBER + 64 * 1024
+        if cd_bytes > cap:
+            raise ArchiveError(
+                f"zip central directory of {cd_bytes} bytes exceeds the limit of {cap} bytes"
+            )
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise ArchiveError(f"not a valid zip archive: {err}") from None
+    except UnicodeDecodeError as err:  # the UTF-8 flag is set on a name that is not UTF-8
+        raw = err.object if isinstance(err.object, bytes) else b""
+        shown = short(repr(raw.decode("utf-8", "backslashreplace")))
+        raise ArchiveError(f"archive member {shown}: name is not valid UTF-8") from None
+    except (zipfile.BadZipFile, OSError, ValueError, struct.error) as err:
+        raise ArchiveError(f"not a valid zip archive: {short(str(err), 200)}") from None
     with zf:
         infos = zf.infolist()
         for info in infos:  # check everything before writing anything
             rel = safe_member_path(info.filename)
+            shown = short(repr(info.filename))
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
-                raise ArchiveError(f"archive member {info.filename!r}: links are not allowed")
+                raise ArchiveError(f"archive member {shown}: links are not allowed")
             if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # 0: no type recorded
-                raise ArchiveError(f"archive member {info.filename!r}: not a regular file")
+                raise ArchiveError(f"archive member {shown}: not a regular file")
             budget.member(rel, 0 if info.is_dir() else info.file_size)
         budget.add(sum(i.file_size for i in infos if not i.is_dir()), check_only=True)
         for info in infos:
             target = dest / safe_member_path(info.filename)
             if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
+                _make_dir(target, info.filename)
                 continue
             try:
                 with zf.open(info) as src:
-                    _copy(src, target, budget)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
-                raise ArchiveError(f"archive member {info.filename!r}: corrupt ({err})") from None
+                    _copy(src, target, budget, info.filename)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as err:
+                raise ArchiveError(
+                    f"archive member {short(repr(info.filename))}: corrupt or unsupported "
+                    f"({short(str(err), 200)})"
+                ) from None
 
 
 def _extract_tar(path: Path, dest: Path, budget: _Budget) -> None:
     try:
-        with tarfile.open(path, mode="r|gz") as tf:  # a stream: members are read as they come
-            for member in tf:
+        with gzip.open(path, "rb") as stream:
+            reader = TarReader(stream, max_record=MAX_RECORD_BYTES, max_name=MAX_NAME_BYTES)
+            for member in reader:  # a stream: members are read as they come
                 rel = safe_member_path(member.name)
-                if member.issym() or member.islnk():
-                    raise ArchiveError(f"archive member {member.name!r}: links are not allowed")
-                if not (member.isreg() or member.isdir()):
-                    raise ArchiveError(f"archive member {member.name!r}: not a regular file")
-                budget.member(rel, 0 if member.isdir() else member.size)
+                shown = short(repr(member.name))
+                if member.kind == "link":
+                    raise ArchiveError(f"archive member {shown}: links are not allowed")
+                if member.kind == "other":
+                    raise ArchiveError(f"archive member {shown}: not a regular file")
+                if member.kind == "dir" and member.size:
+                    raise ArchiveError(f"archive member {shown}: a directory with data")
+                budget.member(rel, member.size)
                 target = dest / rel
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
+                if member.kind == "dir":
+                    _make_dir(target, member.name)
                     continue
-                src = tf.extractfile(member)
-                if src is None:  # pragma: no cover - isreg() members always have data
-                    raise ArchiveError(f"archive member {member.name!r}: no data")
-                _copy(src, target, budget)
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
-        raise ArchiveError(f"not a valid .tar.gz archive: {err}") from None
+                _copy(reader, target, budget, member.name)
+    except TarFormatError as err:
+        raise ArchiveError(str(err)) from None
+    except (EOFError, OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise ArchiveError(f"not a valid .tar.gz archive: {short(str(err), 200)}") from None
 
 
 def extract_archive(path: Path, dest: Path, fmt: str, limits: Limits) -> list[Path]:
