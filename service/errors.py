@@ -1,41 +1,85 @@
-"""Every error leaves the API as JSON ``{"detail": "<one line>"}``, never as a traceback."""
+"""Every error leaves the API as JSON ``{"detail": "<one line>"}``, never as a traceback.
+
+Each detail passes one last guard before it is sent: collapsed to one line, cut to 1,000
+characters, and stripped of this server's directories (storage, data, the code and its libraries),
+whatever raised it. Validation errors name at most five fields, each cut short.
+"""
 
 from __future__ import annotations
 
 import logging
+import sysconfig
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from compiler_core.errors import DnnFusionError
+from service.text import one_line, scrub_paths, short
 from service.upload import UploadError
 
 log = logging.getLogger(__name__)
 
+_CODE_ROOT = Path(__file__).resolve().parents[1]
+_SHOWN_ERRORS = 5
+
+
+def _server_dirs(request: Request) -> list[str]:
+    paths = sysconfig.get_paths()
+    dirs = {str(_CODE_ROOT), paths["purelib"], paths["platlib"], paths["stdlib"]}
+    settings = getattr(request.app.state, "settings", None)
+    if settings is not None:
+        for d in (settings.storage_root, settings.data_dir.absolute()):
+            dirs.update((str(d), str(d.resolve())))
+    return sorted(dirs)
+
+
+def safe_detail(request: Request, text: str) -> str:
+    """``text`` as it may leave the API: one line, bounded, no server path."""
+    return one_line(scrub_paths(text, _server_dirs(request)))
+
 
 def _one_line(err: RequestValidationError) -> str:
+    errors = err.errors()
     parts = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e.get("loc", ()))
-        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    for e in errors[:_SHOWN_ERRORS]:
+        where = ".".join(short(str(p), 40) for p in e.get("loc", ()))
+        parts.append(f"{where}: {short(str(e.get('msg', 'invalid')), 200)}")
+    if len(errors) > _SHOWN_ERRORS:
+        parts.append(f"and {len(errors) - _SHOWN_ERRORS} more errors")
     return "; ".join(parts) or "invalid request"
+
+
+def _reply(request: Request, text: str, status_code: int, headers=None) -> JSONResponse:
+    return JSONResponse(
+        {"detail": safe_detail(request, text)}, status_code=status_code, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UploadError)
-    async def _upload(_: Request, err: UploadError) -> JSONResponse:
-        return JSONResponse({"detail": err.detail}, status_code=err.status_code)
+    async def _upload(request: Request, err: UploadError) -> JSONResponse:
+        return _reply(request, err.detail, err.status_code)
 
     @app.exception_handler(DnnFusionError)
-    async def _compiler(_: Request, err: DnnFusionError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=422)
+    async def _compiler(request: Request, err: DnnFusionError) -> JSONResponse:
+        return _reply(request, str(err), 422)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, err: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _one_line(err)}, status_code=422)
+    async def _validation(request: Request, err: RequestValidationError) -> JSONResponse:
+        return _reply(request, _one_line(err), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, err: StarletteHTTPException) -> Response:
+        headers = getattr(err, "headers", None)
+        if not is_body_allowed_for_status_code(err.status_code):
+            return Response(status_code=err.status_code, headers=headers)
+        return _reply(request, str(err.detail), err.status_code, headers)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, err: Exception) -> JSONResponse:
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=err)
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
+        return _reply(request, "internal server error", 500)

@@ -22,9 +22,11 @@ from service.crud import models as crud
 from service.models import Model, User
 from service.settings import Settings
 from service.storage import Storage
+from service.text import short
 from service.upload import ReceivedFile, UploadError
 from service.validation import ModelRejected, inspect_model
 
+_MAX_MODEL_PATH = 1024  # models.model_file is a VARCHAR(1024)
 _validations: dict[int, threading.BoundedSemaphore] = {}
 
 
@@ -101,6 +103,11 @@ def _stage(upload: Path, staging: Path, fmt: str, settings: Settings) -> Path:
     files = extract_archive(upload, staging, fmt, limits)
     models = [f.relative_to(staging) for f in files if f.suffix.lower() == ".onnx"]
     if len(models) != 1:
-        found = ", ".join(m.as_posix() for m in models[:5]) or "none"
+        found = ", ".join(short(repr(m.as_posix())) for m in models[:5]) or "none"
         raise ArchiveError(f"the archive must hold exactly one .onnx file (found: {found})")
+    if len(models[0].as_posix()) > _MAX_MODEL_PATH:
+        raise ArchiveError(
+            f"the .onnx file's path {short(repr(models[0].as_posix()))} is longer than "
+            f"{_MAX_MODEL_PATH} characters"
+        )
     return models[0]

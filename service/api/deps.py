@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,11 @@ from service.dispatch import Dispatcher
 from service.models import ApiKey, User
 from service.settings import Settings
 from service.storage import Storage
+
+# Paging of the list endpoints; bounded so the OFFSET always fits the database's integer type.
+MAX_SKIP = 2**31 - 1
+Skip = Annotated[int, Query(ge=0, le=MAX_SKIP, description="rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=100, description="rows to return")]
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
 

@@ -4,20 +4,35 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from service.models import Compilation
+from service.schemas.compile_options import CompileOptions
 
-Dim = Annotated[int, Field(ge=0, le=2**31 - 1)]
+MAX_INPUTS = 1024  # input_shapes entries
+MAX_RANK = 64
+MAX_INPUT_NAME = 1024  # characters
+
+Dim = Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)]
+InputName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_INPUT_NAME)]
+Shape = Annotated[list[Dim], Field(max_length=MAX_RANK)]
 
 
 class CompilationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     model_id: uuid.UUID
-    input_shapes: dict[str, list[Dim]] = Field(
-        default_factory=dict, description="pin input shapes, e.g. {'x': [1, 3, 224, 224]}"
+    input_shapes: dict[InputName, Shape] = Field(
+        default_factory=dict,
+        max_length=MAX_INPUTS,
+        description="pin input shapes, e.g. {'x': [1, 3, 224, 224]}",
     )
-    target: str = Field(default="host", description="device class, e.g. host or linux-arm64")
-    options: dict[str, Any] = Field(default_factory=dict, description="compiler options")
+    target: str = Field(
+        default="host", max_length=64, description="device class, e.g. host or linux-arm64"
+    )
+    options: CompileOptions = Field(
+        default_factory=CompileOptions, description="compiler options (unknown names: 422)"
+    )
 
 
 class CompilationTimings(BaseModel):

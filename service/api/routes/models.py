@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from service.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from service.api.deps import CurrentUser, Limit, SessionDep, SettingsDep, Skip, StorageDep
 from service.crud import models as crud
 from service.ingest import store_model
 from service.schemas.common import ErrorPublic
@@ -87,8 +86,8 @@ async def upload_model(
 def list_models(
     session: SessionDep,
     user: CurrentUser,
-    skip: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    skip: Skip = 0,
+    limit: Limit = 50,
 ) -> ModelsPublic:
     rows, count = crud.list_models(session=session, owner_id=user.id, skip=skip, limit=limit)
     return ModelsPublic(data=[ModelPublic.model_validate(m) for m in rows], count=count)
