@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.api.router import api_router
+from service.bodylimit import BodyLimit
 from service.db import make_engine, make_sessionmaker
 from service.dispatch import CeleryDispatcher, Dispatcher
 from service.errors import install_error_handlers
@@ -46,5 +47,6 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.storage = Storage(settings.storage_root)
     app.state.dispatcher = dispatcher
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)  # JSON bodies; multipart uploads stream under their own cap
     app.include_router(api_router, prefix=API_PREFIX)
     return app
