@@ -68,7 +68,10 @@ def _number(field: bytes, what: str) -> int:
 
 
 def _checksum_ok(block: bytes) -> bool:
-    stored = _number(block[148:156], "checksum")
+    try:
+        stored = _number(block[148:156], "checksum")
+    except TarFormatError:
+        return False
     unsigned = sum(block[:148]) + 8 * 0x20 + sum(block[156:])
     signed = unsigned - 2 * sum(b for b in block[:148] + block[156:] if b > 127)
     return stored in (unsigned, signed)
