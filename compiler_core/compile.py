@@ -19,7 +19,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from compiler_core.codegen.targets import TARGETS
-from compiler_core.errors import DnnFusionError, ResourceLimitError
+from compiler_core.errors import DnnFusionError
+from compiler_core.limits import check_artifact_memory, memory_limit
 from compiler_core.runtime.archive import pack_artifact
 
 __all__ = ["OPTIONS", "TARGETS", "compile_model", "compile_planned", "pack_artifact"]
@@ -29,7 +30,9 @@ Progress = Callable[[str], None]
 OPTIONS = {
     "rewrite": True,  # algebraic rewriting (paper §4.2)
     "fast_math": False,  # allow rewrites that are not exact for every float32 input
-    "memory_limit_bytes": None,  # refuse when arena + weights exceed it
+    # Refuse a model over it: the estimate after import, then arena + weights exactly.
+    # None: $DNNFUSION_MEMORY_LIMIT_BYTES, else 8 GiB (compiler_core.limits).
+    "memory_limit_bytes": None,
     "build_timeout_s": 600.0,  # C compiler time limit
     "validate": True,  # load the artifact once before publishing it
     # Run the artifact once against ONNX Runtime on random inputs (host target): max error and
@@ -64,8 +67,11 @@ def compile_model(
     ``progress`` is called with each stage: importing, rewriting, planning, generating,
     building, validating. Raises :class:`~compiler_core.errors.UnsupportedOperatorError` for an
     operator or attribute code generation cannot handle (never a wrong answer),
-    :class:`~compiler_core.errors.ResourceLimitError` when ``memory_limit_bytes`` is exceeded,
-    and the other :mod:`compiler_core.errors` types on bad input. Returns the artifact path.
+    :class:`~compiler_core.errors.ResourceLimitError` when ``memory_limit_bytes`` is exceeded
+    (default 8 GiB, see :mod:`compiler_core.limits`),
+    :class:`~compiler_core.errors.ArtifactCrashError` when the artifact crashes in validation
+    (run in a child process, :mod:`compiler_core.runtime.sandbox`), and the other
+    :mod:`compiler_core.errors` types on bad input. Returns the artifact path.
     """
     if target not in TARGETS:
         raise DnnFusionError(f"unknown target {target!r}; supported: {', '.join(TARGETS)}")
@@ -81,6 +87,7 @@ def compile_model(
             fast_math=bool(opts["fast_math"]),
             rewrite=bool(opts["rewrite"]),
             progress=progress,
+            memory_limit_bytes=opts["memory_limit_bytes"],
         )
     reference = model if opts["compare_with_onnxruntime"] and planned is not model else None
     return compile_planned(planned, output_dir=output_dir, target=target, options=opts,
@@ -109,13 +116,8 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
     tgt = get_target(target)
     _stage(progress, "generating")
     gen = generate(planned.ecg, planned.planner.blocks)
-    limit = opts["memory_limit_bytes"]
-    need = gen.arena_bytes + gen.weights_bytes
-    if limit is not None and need > int(limit):
-        raise ResourceLimitError(
-            f"model needs {need} bytes (arena {gen.arena_bytes} + weights {gen.weights_bytes}),"
-            f" over the memory limit of {int(limit)} bytes"
-        )
+    check_artifact_memory(gen.arena_bytes, gen.weights_bytes,
+                          memory_limit(opts["memory_limit_bytes"]))
     out = Path(output_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
@@ -160,13 +162,7 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
         if opts["validate"] and (tgt.kind == "library" or tgt.launcher() is not None):
             # A runner target is checked where it can run (natively or under qemu).
             _stage(progress, "validating")
-            from compiler_core.runtime import InferenceSession
-
-            InferenceSession(tmp).close()
-            if reference_model is not None:
-                # Latency only where the artifact runs natively, numerics everywhere.
-                runs = 10 if tgt.kind == "library" or tgt.launcher() == [] else 0
-                _compare_with_onnxruntime(tmp, reference_model, report, manifest, runs)
+            _validate(tmp, tgt, reference_model, report, manifest, opts)
         _publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -174,15 +170,25 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
     return out
 
 
-def _compare_with_onnxruntime(
-    tmp: Path, reference_model, report: dict, manifest: dict, runs: int
-) -> None:
-    """Add max error and both latencies (ms; None when not timed) to report.json, and its new
-    hash to the manifest."""
+def _validate(tmp: Path, tgt, reference_model, report: dict, manifest: dict, opts: dict) -> None:
+    """Load the artifact, and compare it with ONNX Runtime when ``reference_model`` is given,
+    in a child process under limits (compiler_core.runtime.sandbox): generated code never runs
+    in this process. The comparison adds max error and both latencies (ms; None when not
+    timed) to report.json, and its new hash to the manifest."""
     from compiler_core.runtime.manifest import MANIFEST, sha256_file
-    from compiler_core.validate import validate_artifact
+    from compiler_core.runtime.sandbox import (
+        check_artifact,
+        limits_for,
+        validate_artifact_sandboxed,
+    )
 
-    v = validate_artifact(tmp, reference_model, runs=runs, threads=2)
+    limits = limits_for(tmp, compare=reference_model is not None)
+    if reference_model is None:
+        check_artifact(tmp, limits=limits)
+        return
+    # Latency only where the artifact runs natively, numerics everywhere.
+    runs = 10 if tgt.kind == "library" or tgt.launcher() == [] else 0
+    v = validate_artifact_sandboxed(tmp, reference_model, runs=runs, threads=2, limits=limits)
     report.update(
         max_abs_error=v.max_abs_error,
         max_rel_error=v.max_rel_error,

@@ -37,3 +37,19 @@ class ShapeError(DnnFusionError):
 
 class ResourceLimitError(DnnFusionError):
     """The model would exceed a configured limit (memory, size, time)."""
+
+
+class ArtifactCrashError(DnnFusionError):
+    """Compiled code (or ONNX Runtime computing the reference) died while it ran in the
+    validation sandbox: a signal (SIGFPE, SIGSEGV, SIGABRT...) or an abnormal exit. The message
+    names the signal, the phase and, when the library reports it, the block and its operators."""
+
+
+class SandboxLimitError(ResourceLimitError):
+    """The validation sandbox hit one of its limits: wall-clock timeout, CPU time or address
+    space (see :mod:`compiler_core.runtime.sandbox`)."""
+
+
+class ReferenceRuntimeError(DnnFusionError):
+    """ONNX Runtime refused to run the original model while computing the reference outputs
+    (e.g. an integer division by zero)."""

@@ -1,7 +1,7 @@
 """The compile flow's front half as one short function per entry point.
 
-ONNX → import (static shapes, constants folded) → algebraic rewriting → ECG (mapping types)
-→ fusion plan (Table 3 + profitability).
+ONNX → import (static shapes, constants folded) → memory bound (compiler_core.limits) →
+algebraic rewriting → ECG (mapping types) → fusion plan (Table 3 + profitability).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 import onnx
 
 from compiler_core.frontend import import_model
+from compiler_core.frontend.memory import estimate_memory
 from compiler_core.ir.ecg import ECG, build_ecg
+from compiler_core.limits import check_estimate, memory_limit
 from compiler_core.passes import rewrite_model
 from compiler_core.planner.constraints import Constraints
 from compiler_core.planner.cost import AnalyticCostModel, CostModel
@@ -51,11 +53,14 @@ def plan_planned(
     constraints: Constraints | None = None,
     prefer_epilogue: bool = True,
     progress: Progress | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> PlannedModel:
     """Like :func:`plan_model` but also returns the ECG and block graph for code generation."""
+    limit = memory_limit(memory_limit_bytes)
     t0 = time.perf_counter()
     _stage(progress, "importing")
     imported = import_model(model, input_shapes)
+    check_estimate(estimate_memory(imported.model, imported.source), limit, imported.source)
     t1 = time.perf_counter()
     _stage(progress, "rewriting")
     rewrites: dict[str, int] = {}
@@ -113,6 +118,7 @@ def plan_model(
     constraints: Constraints | None = None,
     prefer_epilogue: bool = True,
     progress: Progress | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> FusionPlan:
     """Import, rewrite and plan an ONNX model (DNNFusion §3-§4.3).
 
@@ -123,8 +129,13 @@ def plan_model(
     ``prefer_epilogue`` [ours]: element-wise chains between two anchors join the producer as
     its epilogue (``False``: the paper's successors-first order). ``progress`` is
     called with each stage name (``importing``, ``rewriting``, ``planning``).
+    ``memory_limit_bytes``: refuse the model right after import when the lower bound of what it
+    needs at these shapes (:func:`compiler_core.frontend.memory.estimate_memory`) is over it;
+    None: ``$DNNFUSION_MEMORY_LIMIT_BYTES``, else 8 GiB (:mod:`compiler_core.limits`).
 
-    Raises the :mod:`compiler_core.errors` types on bad input (one-line messages).
+    Raises the :mod:`compiler_core.errors` types on bad input (one-line messages):
+    :class:`~compiler_core.errors.ResourceLimitError` over the memory limit,
+    :class:`~compiler_core.errors.ShapeError` for a tensor no machine could hold.
     """
     return plan_planned(
         model,
@@ -135,4 +146,5 @@ def plan_model(
         constraints=constraints,
         prefer_epilogue=prefer_epilogue,
         progress=progress,
+        memory_limit_bytes=memory_limit_bytes,
     ).plan

@@ -7,16 +7,25 @@ artifact and of ONNX Runtime with all its optimizations, both with ``threads`` t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
 
+from compiler_core.errors import ReferenceRuntimeError
+
+if TYPE_CHECKING:
+    from compiler_core.runtime import InferenceSession
+
 ORT_MAX_IR_VERSION = 10  # onnxruntime 1.31 refuses IR versions above 13; 10 is what it writes
+# What validate_artifact runs next: loading the artifact, ONNX Runtime, or the artifact.
+PHASES = ("loading", "reference", "artifact")
 BLOCK = 5  # consecutive runs of one runtime per turn when timing; the first is not timed
 _ONNX_TYPE_NAMES = {"float": "float32", "double": "float64"}  # others match numpy's names
 
@@ -59,6 +68,21 @@ def random_feeds(inputs, seed: int = 0) -> dict[str, np.ndarray]:
     return feeds
 
 
+@contextlib.contextmanager
+def onnxruntime_errors() -> Iterator[None]:
+    """Turn an exception of ONNX Runtime (its pybind11 types share no base class; they live in
+    ``onnxruntime.*``) into a one-line :class:`~compiler_core.errors.ReferenceRuntimeError`."""
+    try:
+        yield
+    except Exception as err:
+        if not type(err).__module__.startswith("onnxruntime"):
+            raise
+        text = " ".join(str(err).split())[:400] or type(err).__name__
+        raise ReferenceRuntimeError(
+            f"ONNX Runtime failed on the original model while computing the reference: {text}"
+        ) from None
+
+
 def ort_session(model: str | os.PathLike | onnx.ModelProto, *, optimize: bool, threads: int):
     """An onnxruntime session on ``model`` (its IR version lowered to what ORT accepts)."""
     import onnxruntime as ort
@@ -78,11 +102,14 @@ def ort_session(model: str | os.PathLike | onnx.ModelProto, *, optimize: bool, t
         if optimize
         else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     )
-    return ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    with onnxruntime_errors():
+        return ort.InferenceSession(
+            proto.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+        )
 
 
 def validate_artifact(
-    artifact: str | os.PathLike,
+    artifact: str | os.PathLike | InferenceSession,
     model: str | os.PathLike | onnx.ModelProto,
     *,
     seed: int = 0,
@@ -93,53 +120,73 @@ def validate_artifact(
     atol: float = 1e-4,
     input_feed: Mapping[str, np.ndarray] | None = None,
     output_names: Sequence[str] | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> Validation:
-    """Run ``artifact`` and ONNX Runtime on ``model`` with the same random inputs.
+    """Run ``artifact`` (a path, or an open :class:`InferenceSession`, which stays open) and
+    ONNX Runtime on ``model`` with the same random inputs.
 
     Latency: at least ``runs`` timed runs each, alternating in blocks of ``BLOCK`` consecutive
     runs; medians in ms.
 
     ``within_tolerance``: every output element satisfies ``|ours - ref| <= atol + rtol*|ref|``.
     ``runs=0``: numerics only, no timing.
+    ``phase`` is called with what runs next (:data:`PHASES`), so a caller watching from outside
+    can tell which runtime a crash came from.
     Raises the runtime's errors for a broken artifact.
+
+    This runs compiled code in the calling process: :mod:`compiler_core.runtime.sandbox` runs
+    it in a child process under limits instead (what :func:`compiler_core.compile_model` does).
     """
     from compiler_core.runtime import InferenceSession
 
-    session = InferenceSession(artifact, threads=threads)
+    mark = phase or (lambda _name: None)
+    mark("loading")
+    if isinstance(artifact, InferenceSession):
+        session = artifact
+    else:
+        session = InferenceSession(artifact, threads=threads)
     feeds = dict(input_feed) if input_feed is not None else random_feeds(
         session.get_inputs(), seed)
     names = list(output_names or [o.name for o in session.get_outputs()])
-    reference = ort_session(model, optimize=False, threads=threads).run(names, feeds)
-    ours = session.run(names, feeds)
-    max_abs = max_rel = 0.0
-    ok = True
-    for got, want in zip(ours, reference, strict=True):
-        got64, want64 = np.asarray(got, np.float64), np.asarray(want, np.float64)
-        diff = np.abs(got64 - want64)
-        if diff.size:
-            max_abs = max(max_abs, float(diff.max()))
-            max_rel = max(max_rel, float((diff / np.maximum(np.abs(want64), 1e-6)).max()))
-            ok = ok and bool(np.all(diff <= atol + rtol * np.abs(want64)))
-    if runs <= 0:
-        return Validation(max_abs, max_rel, ok, None, None, 0, threads)
-    fast = ort_session(model, optimize=True, threads=threads)
+    with onnxruntime_errors():  # ORT's own exceptions (e.g. integer division by zero)
+        mark("reference")
+        reference = ort_session(model, optimize=False, threads=threads).run(names, feeds)
+        mark("artifact")
+        ours = session.run(names, feeds)
+        max_abs = max_rel = 0.0
+        ok = True
+        for got, want in zip(ours, reference, strict=True):
+            got64, want64 = np.asarray(got, np.float64), np.asarray(want, np.float64)
+            diff = np.abs(got64 - want64)
+            if diff.size:
+                max_abs = max(max_abs, float(diff.max()))
+                max_rel = max(max_rel, float((diff / np.maximum(np.abs(want64), 1e-6)).max()))
+                ok = ok and bool(np.all(diff <= atol + rtol * np.abs(want64)))
+        if runs <= 0:
+            return Validation(max_abs, max_rel, ok, None, None, 0, threads)
+        mark("reference")
+        fast = ort_session(model, optimize=True, threads=threads)
 
-    def timed(run) -> float:
-        t0 = time.perf_counter()
-        run(names, feeds)
-        return (time.perf_counter() - t0) * 1e3
+        def timed(run) -> float:
+            t0 = time.perf_counter()
+            run(names, feeds)
+            return (time.perf_counter() - t0) * 1e3
 
-    for _ in range(warmup):
-        timed(session.run), timed(fast.run)
-    # Alternate in blocks; the first run of a block is not timed (the other runtime's thread
-    # pool spins for a while after its run and would take this run's cores).
-    ours_ms: list[float] = []
-    ort_ms: list[float] = []
-    turns = [(session.run, ours_ms), (fast.run, ort_ms)]
-    for i in range(-(-runs // (BLOCK - 1))):
-        for run, times in turns if i % 2 == 0 else turns[::-1]:
-            timed(run)
-            times.extend(timed(run) for _ in range(BLOCK - 1))
+        for _ in range(warmup):
+            mark("artifact")
+            timed(session.run)
+            mark("reference")
+            timed(fast.run)
+        # Alternate in blocks; the first run of a block is not timed (the other runtime's thread
+        # pool spins for a while after its run and would take this run's cores).
+        ours_ms: list[float] = []
+        ort_ms: list[float] = []
+        turns = [("artifact", session.run, ours_ms), ("reference", fast.run, ort_ms)]
+        for i in range(-(-runs // (BLOCK - 1))):
+            for name, run, times in turns if i % 2 == 0 else turns[::-1]:
+                mark(name)
+                timed(run)
+                times.extend(timed(run) for _ in range(BLOCK - 1))
     return Validation(
         max_abs_error=max_abs,
         max_rel_error=max_rel,

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import onnx_ir as ir
 
 from compiler_core.errors import ShapeError
+from compiler_core.frontend.memory import tensor_bytes
 
 
 def drop_initializer_inputs(model: ir.Model) -> None:
@@ -55,8 +56,10 @@ def pin_input_shapes(
     """Give every user input its static shape; the pins win over dynamic declared dims.
 
     Raises :class:`ShapeError` for an unknown input name, a pinned initializer, a pin that is
-    not a sequence of positive integers, a rank or static dimension that differs from the
-    model's declaration, and for an input left with a dynamic dimension or without a dtype.
+    not a sequence of positive integers, a pin whose size exceeds
+    :data:`~compiler_core.frontend.memory.MAX_TENSOR_BYTES`, a rank or static dimension that
+    differs from the model's declaration, and for an input left with a dynamic dimension or
+    without a dtype.
     """
     graph = model.graph
     inputs = {v.name: v for v in graph.inputs}
@@ -73,6 +76,8 @@ def pin_input_shapes(
             )
         pinned = _pinned_dims(name, dims, source)
         value = inputs[name]
+        if value.dtype is not None:  # a size no machine holds is refused before inference
+            tensor_bytes(name, pinned, value.dtype, source)
         declared = value.shape
         if declared is not None:
             if len(declared) != len(pinned):
