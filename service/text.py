@@ -29,14 +29,15 @@ def one_line(text: str, limit: int = 1000) -> str:
 
 def scrub_paths(text: str, roots: Iterable[str | os.PathLike[str]]) -> str:
     """``text`` with every occurrence of the directories ``roots`` (and anything below them,
-    up to the next quote or blank) replaced by ``<server path>``."""
+    up to the next quote, blank, comma, colon, semicolon or parenthesis) replaced by
+    ``<server path>``."""
     for root in sorted(
         {os.fspath(r) for r in roots if os.fspath(r) not in ("", "/")}, key=len, reverse=True
     ):
         start = text.find(root)
         while start != -1:
             end = start + len(root)
-            while end < len(text) and text[end] not in "'\" \t\n,;)":
+            while end < len(text) and text[end] not in "'\" \t\n,;:)":
                 end += 1
             text = f"{text[:start]}<server path>{text[end:]}"
             start = text.find(root, start + len("<server path>"))

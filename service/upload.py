@@ -6,8 +6,9 @@ the ``file`` field go directly to a file under the storage root while being hash
 The size limit is enforced as bytes arrive, so an oversize upload is refused after at most
 ``max_bytes`` of it were read, and memory use stays one chunk.
 
-Every byte of the body counts toward that limit, whatever part it belongs to (and whatever
-``Content-Length`` claims); other form fields are read into nothing and may hold at most
+The data of every part counts toward that limit, whatever field it belongs to, and the whole
+body may exceed it only by the room part headers and boundaries take (whatever
+``Content-Length`` claims). Other form fields are read into nothing and may hold at most
 ``MAX_FIELD_BYTES`` together, a part's headers at most ``MAX_PART_HEADER_BYTES``, and the form at
 most ``MAX_PARTS`` parts. The client's file name is kept cut to 200 characters.
 """
@@ -32,7 +33,7 @@ MAX_PART_HEADER_BYTES = 16 * 1024  # the headers of one part (a file name includ
 MAX_PARTS = 16
 MAX_FILENAME_CHARS = 200
 _BATCH = 1 << 20  # bytes handed to the parser per thread hop
-_MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file bytes
+_MULTIPART_SLACK = MAX_PARTS * (MAX_PART_HEADER_BYTES + 1024)  # part headers and boundaries
 
 
 class UploadError(Exception):
@@ -59,6 +60,7 @@ class _Receiver:
         self.dest = dest
         self.max_bytes = max_bytes
         self.size = 0  # bytes of the file part
+        self.total = 0  # bytes of all parts
         self.field_bytes = 0  # bytes of the other parts
         self.parts = 0
         self.sha = hashlib.sha256()
@@ -122,6 +124,9 @@ class _Receiver:
         self._out = open(self.dest, "wb")  # noqa: SIM115 - closed in _part_end / close()
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
+        self.total += end - start  # every part counts toward the cap
+        if self.total > self.max_bytes:
+            raise UploadError(413, f"upload exceeds the limit of {self.max_bytes} bytes")
         if not self._writing or self._out is None:
             self.field_bytes += end - start  # other form fields are counted, not kept
             if self.field_bytes > MAX_FIELD_BYTES:
@@ -132,8 +137,6 @@ class _Receiver:
                 )
             return
         self.size += end - start
-        if self.size > self.max_bytes:
-            raise UploadError(413, f"upload exceeds the limit of {self.max_bytes} bytes")
         chunk = data[start:end]
         self.sha.update(chunk)
         self._out.write(chunk)
@@ -162,7 +165,7 @@ async def receive_upload(request: Request, *, dest: Path, max_bytes: int) -> Rec
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in params:
         raise UploadError(415, f"expected multipart/form-data with a '{FIELD}' field")
-    body_cap = max_bytes + MAX_FIELD_BYTES + _MULTIPART_SLACK
+    body_cap = max_bytes + _MULTIPART_SLACK
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > body_cap:
         raise UploadError(413, f"upload exceeds the limit of {max_bytes} bytes")
