@@ -53,3 +53,14 @@ class SandboxLimitError(ResourceLimitError):
 class ReferenceRuntimeError(DnnFusionError):
     """ONNX Runtime refused to run the original model while computing the reference outputs
     (e.g. an integer division by zero)."""
+
+
+class ModelRuntimeError(DnnFusionError):
+    """The compiled model reported an error while it ran, e.g. an integer division by zero
+    (see :mod:`compiler_core.codegen.checks`). ``block``: index of the fused block that
+    stopped (-1 when unknown); ``code``: the C entry point's return code."""
+
+    def __init__(self, message: str, *, block: int = -1, code: int = 0) -> None:
+        super().__init__(message)
+        self.block = block
+        self.code = code

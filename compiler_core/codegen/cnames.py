@@ -1,8 +1,10 @@
-"""C spelling: identifiers the generator makes, literals, dtypes, sanitized comments.
+"""C spelling: identifiers the generator makes, literals, dtypes, sanitized comments, templates.
 
 Nothing from the model (node, tensor or attribute names) ever becomes C code: identifiers come
-from :class:`Names` only, and model names appear solely inside comments after
-:func:`comment` has reduced them to ``[A-Za-z0-9_./-]``.
+from :class:`Names` only; model text reaches C only as a string literal made by
+:func:`c_string` or inside a comment after :func:`comment` has reduced it to
+``[A-Za-z0-9_./-]``. C templates are filled by :func:`fill` in one pass, so text put into a
+template is never scanned for placeholders again.
 """
 
 from __future__ import annotations
@@ -38,6 +40,77 @@ def comment(text: str, limit: int = 60) -> str:
     safe = _UNSAFE.sub("_", str(text))[:limit]
     # "/" and "*" can no longer pair up ("*" is replaced above), so "*/" and "/*" are impossible.
     return safe
+
+
+# Printable ASCII that stands for itself inside a C string literal: everything from space to
+# "~" except the quote, the backslash and "?" (which could start a trigraph such as ??/ , and
+# -std=c11 honours trigraphs).
+_PLAIN = frozenset(range(0x20, 0x7F)) - {ord('"'), ord("\\"), ord("?")}
+_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", ord("?"): "\\?"}
+ELLIPSIS = b"..."
+
+
+def text_bytes(text: str | bytes) -> bytes:
+    """The bytes of model text: UTF-8; lone surrogates (bytes that were not UTF-8, decoded
+    with ``surrogateescape``) become their original bytes, any other surrogate is encoded as
+    is (``surrogatepass``), so every ``str`` has a byte spelling."""
+    if isinstance(text, bytes):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def c_string(text: str | bytes, limit: int | None = None) -> str:
+    """A C string literal (quotes included) whose bytes are those of ``text`` (see
+    :func:`text_bytes`); the literal itself is printable ASCII only.
+
+    Bytes outside printable ASCII are three-digit octal escapes (``\\012``; three digits, so a
+    following digit never joins the escape, unlike greedy hexadecimal escapes); ``"``, ``\\``
+    and ``?`` are backslash-escaped, so the literal cannot end early, splice lines or form a
+    trigraph. A NUL byte becomes ``\\000`` (C string functions then stop there; such names
+    are for display only).
+
+    ``limit``: at most this many bytes of ``text`` are kept; a longer text is cut back to a
+    UTF-8 character boundary at or below ``limit`` bytes and ``...`` is appended (so a cut
+    literal holds at most ``limit + 3`` bytes). ``None`` keeps the text whole.
+    """
+    data = text_bytes(text)
+    if limit is not None and len(data) > limit:
+        cut = limit
+        while 0 < cut < len(data) and (data[cut] & 0xC0) == 0x80:
+            cut -= 1  # do not split a multi-byte UTF-8 character
+        data = data[:cut] + ELLIPSIS
+    out = ['"']
+    for b in data:
+        if b in _PLAIN:
+            out.append(chr(b))
+        else:
+            out.append(_ESCAPES.get(b) or f"\\{b:03o}")
+    out.append('"')
+    return "".join(out)
+
+
+_PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
+
+
+def fill(template: str, values: dict[str, object]) -> str:
+    """``template`` with every ``@NAME@`` replaced by ``str(values[NAME])`` in a single pass
+    (``re.sub``): replacement text is never scanned again, so a value that contains
+    ``@OTHER@`` stays literal text. A placeholder without a value, or a value without a
+    placeholder, raises ``KeyError`` (a template bug, not bad input)."""
+    used: set[str] = set()
+
+    def one(m: re.Match) -> str:
+        used.add(m.group(1))
+        return str(values[m.group(1)])
+
+    out = _PLACEHOLDER.sub(one, template)
+    unused = set(values) - used
+    if unused:
+        raise KeyError(f"template has no placeholder for {sorted(unused)}")
+    return out
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import onnx_ir as ir
 
+from compiler_core.codegen.checks import Check
 from compiler_core.codegen.cnames import Names
 from compiler_core.codegen.expr import Buffer, ExprGen
 from compiler_core.codegen.ops import INDEX_OPS, emit_node
@@ -24,7 +25,8 @@ class KernelContext:
     """``producer``: in-block producing node of each value computed in the block;
     ``materialized``: values that get a buffer; ``buffers``: their C pointers (set when the
     kernel is emitted); ``workspace``: the anchor's per-thread scratch slots, if any (see
-    :mod:`compiler_core.codegen.anchors.tiles`)."""
+    :mod:`compiler_core.codegen.anchors.tiles`); ``checks``: the run-time checks its code
+    makes (:mod:`compiler_core.codegen.checks`; empty for float code)."""
 
     names: Names
     nodes: list[ir.Node]
@@ -32,9 +34,10 @@ class KernelContext:
     materialized: set[ir.Value] = field(default_factory=set)
     buffers: dict[ir.Value, Buffer] = field(default_factory=dict)
     workspace: ir.Value | None = None
+    checks: set[Check] = field(default_factory=set)
 
     def gen(self, indent: int) -> ExprGen:
-        return ExprGen(self.names, self.buffers, self.producer, emit_node, indent)
+        return ExprGen(self.names, self.buffers, self.producer, emit_node, indent, self.checks)
 
     def ptr(self, value: ir.Value) -> str:
         return self.buffers[value].ptr

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
+from compiler_core.codegen.checks import Check, flag_line
 from compiler_core.codegen.cnames import CType, Names, ctype_of, literal
 from compiler_core.ir.ecg import value_shape
 
@@ -40,6 +41,8 @@ class ExprGen:
     virtual value; ``emit_node(gen, node, out_pos, idx)`` returns the C expression of
     ``node.outputs[out_pos]`` at ``idx``. ``reads`` logs every buffer read (value, index), which
     lets the kernel builder check that an epilogue reads the anchor element-aligned.
+    ``checks``: the kernel's set of run-time checks (shared by its generators), which
+    :meth:`check` adds to.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class ExprGen:
         producer: dict[ir.Value, ir.Node],
         emit_node: Callable[[ExprGen, ir.Node, int, ix.Index], str],
         indent: int = 0,
+        checks: set[Check] | None = None,
     ) -> None:
         self.names = names
         self.buffers = buffers
@@ -59,6 +63,7 @@ class ExprGen:
         self._scopes: list[dict[tuple, str]] = [{}]
         self.reads: list[tuple[ir.Value, ix.Index]] = []
         self._types: dict[str, str] = {}
+        self.checks: set[Check] = set() if checks is None else checks
 
     # -- statements ---------------------------------------------------------------------
     def line(self, text: str) -> None:
@@ -76,6 +81,12 @@ class ExprGen:
         if _LOCAL.fullmatch(expr) and self._types.get(expr) == ctype.c:
             return expr
         return self.temp(ctype, expr)
+
+    def check(self, cond: str, check: Check) -> None:
+        """Set ``check``'s bit in the kernel's error flag when the C condition ``cond`` holds
+        (see :mod:`compiler_core.codegen.checks`)."""
+        self.line(flag_line(cond, check))
+        self.checks.add(check)
 
     def declare(self, ctype: CType) -> str:
         name = self.names.fresh("t")

@@ -8,7 +8,9 @@ stages: the anchor stage (library call or reduction loops) and expression stages
 nest per group of same-shaped values). An expression stage right after an anchor with a tiled
 epilogue (GEMM, Conv, ConvTranspose, pooling, LRN) that reads the anchor element-aligned runs
 per output tile inside the anchor's loop. Anchors needing scratch (im2col panels) get a
-workspace buffer from the arena (see ``anchors/tiles.py``).
+workspace buffer from the arena (see ``anchors/tiles.py``). A kernel whose code makes run-time
+checks (integer division, :mod:`compiler_core.codegen.checks`) returns its error flag; any
+other kernel is ``void``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors import ANCHORS
 from compiler_core.codegen.anchors.tiles import workspace_value
 from compiler_core.codegen.attrs import unsupported, where
+from compiler_core.codegen.checks import FLAG, add_reductions
 from compiler_core.codegen.cnames import Names, comment, ctype_of
 from compiler_core.codegen.context import RECOMPUTE_LIMIT, KernelContext
 from compiler_core.codegen.expr import Buffer, scalar_constant
@@ -53,6 +56,11 @@ class BlockKernel:
     @property
     def ops(self) -> list[str]:
         return [n.op_type for n in self.ctx.nodes]
+
+    @property
+    def checked(self) -> bool:
+        """True when the emitted function returns an error flag (known after :meth:`emit`)."""
+        return bool(self.ctx.checks)
 
     # -- emission --------------------------------------------------------------------------
     def emit(self, pointers: dict[ir.Value, tuple[str, bool]]) -> list[str]:
@@ -94,6 +102,11 @@ class BlockKernel:
                 lines += self._expr_stage(values)
             k += 1
         lines.append("}")
+        if ctx.checks:
+            lines = add_reductions(lines)
+            lines[1] = f"DNF_KERNEL static int {self.name}(const dnf_ctx* restrict c) {{"
+            lines.insert(2, f"    int {FLAG} = 0;")
+            lines.insert(len(lines) - 1, f"    return {FLAG};")
         return lines
 
     def _stages(self) -> list[tuple[str, list[ir.Value]]]:

@@ -3,6 +3,13 @@
 Operands are broadcast numpy-style to the output index. ``{0}``, ``{1}``… are the operands'
 expressions (local variables), ``{a}`` an attribute literal. Float math uses the ``f``
 functions of <math.h>; fast-math stays off, so results match ONNX Runtime to rounding.
+
+Integer code is defined for every input, as ONNX Runtime computes it on x86-64: int32/int64
+Add, Sub, Mul, Neg and Abs wrap around (computed in the unsigned type); a float cast to an
+integer type that is NaN or out of range gives the type's minimum (the x86 "integer
+indefinite"; int8/uint8 go through int32 like a C cast there). Div and Mod by zero, and Div of
+the minimum by -1, compute with a safe divisor and report an error through the entry point
+(:mod:`compiler_core.codegen.checks`): they never trap.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.attrs import attr, unsupported
-from compiler_core.codegen.cnames import ctype_of, float_literal
+from compiler_core.codegen.checks import DIV_BY_ZERO, DIV_OVERFLOW, MOD_BY_ZERO
+from compiler_core.codegen.cnames import CType, ctype_of, float_literal
 from compiler_core.codegen.expr import ExprGen
 from compiler_core.ir.ecg import value_shape
 
@@ -78,6 +86,26 @@ VARIADIC = {
 }
 
 
+# Integer types whose arithmetic can overflow a C int (narrower ones are promoted to int and
+# cannot): operations wrap by computing in the unsigned type of the same width.
+_UNSIGNED = {"int32_t": "uint32_t", "int64_t": "uint64_t"}
+_SIGNED_MIN = {"int8_t": "INT8_MIN", "int32_t": "INT32_MIN", "int64_t": "INT64_MIN"}
+WRAPPING = {"Add": "+", "Sub": "-", "Mul": "*"}
+
+
+def _wrap(ct: CType, op: str, a: str, b: str) -> str:
+    """``a op b`` in ``ct``, wrapping around on overflow (C: undefined for signed types)."""
+    u = _UNSIGNED.get(ct.c)
+    if u is None:
+        return f"({a} {op} {b})"
+    return f"(({ct.c})(({u}){a} {op} ({u}){b}))"
+
+
+def _wrap_neg(ct: CType, a: str) -> str:
+    u = _UNSIGNED.get(ct.c)
+    return f"(-{a})" if u is None else f"(({ct.c})-({u}){a})"
+
+
 def _operands(g: ExprGen, node: ir.Node, idx: ix.Index) -> list[str]:
     out_shape = value_shape(node.outputs[0])
     return [g.at_broadcast(v, idx, out_shape) for v in node.inputs if v is not None]
@@ -96,23 +124,86 @@ def emit_unary(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
         table = UNARY_ANY
     if node.op_type not in table:
         raise unsupported(node, "not supported for this dtype")
+    ct = ctype_of(node.inputs[0])
+    if table is UNARY_ANY and ct.c in _UNSIGNED and node.op_type in ("Neg", "Abs"):
+        neg = _wrap_neg(ct, x)  # -INT_MIN wraps to INT_MIN, as in ONNX Runtime
+        return neg if node.op_type == "Neg" else f"({x} < 0 ? {neg} : {x})"
     return table[node.op_type].format(x)
 
 
 def emit_binary(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     a, b = _operands(g, node, idx)
+    ct = ctype_of(node.inputs[0])
+    if not ct.is_float:
+        if node.op_type == "Div":
+            return _int_division(g, node, a, b, "/")
+        if node.op_type in WRAPPING:
+            return _wrap(ct, WRAPPING[node.op_type], a, b)
     return BINARY[node.op_type].format(a, b)
+
+
+def _known_divisor(node: ir.Node) -> int | None:
+    """The divisor when it is a one-element constant, else None."""
+    v = node.inputs[1]
+    if v.const_value is None or v.const_value.numpy().size != 1:
+        return None
+    return int(v.const_value.numpy().reshape(-1)[0])
+
+
+def _int_division(g: ExprGen, node: ir.Node, a: str, b: str, op: str) -> str:
+    """``a / b`` or ``a % b`` (C, truncating) that never traps: a zero divisor (and for Div
+    the minimum divided by -1) sets the error flag and divides by 1 instead. For ``%`` a
+    divisor of -1 is replaced by 1 (same remainder, 0) so ``INT_MIN % -1`` cannot trap."""
+    ct = ctype_of(node.inputs[0])
+    known = _known_divisor(node)
+    if known is not None and known not in (0, -1):
+        return f"({a} {op} {b})"  # a constant divisor that can neither be zero nor -1
+    zero = g.names.fresh("t")
+    g.line(f"const int {zero} = ({b} == 0);")
+    g.check(zero, DIV_BY_ZERO if op == "/" else MOD_BY_ZERO)
+    bad = zero
+    low = _SIGNED_MIN.get(ct.c)
+    if low is not None:
+        minus_one = g.names.fresh("t")
+        if op == "/":
+            g.line(f"const int {minus_one} = ({a} == {low}) & ({b} == -1);")
+            g.check(minus_one, DIV_OVERFLOW)
+        else:
+            g.line(f"const int {minus_one} = ({b} == -1);")
+        bad = f"({zero} | {minus_one})"
+    safe = g.temp(ct, f"({bad} ? 1 : {b})")
+    return f"({a} {op} {safe})"
 
 
 def emit_variadic(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     ops = _operands(g, node, idx)
     tmpl = VARIADIC[node.op_type][0 if _float_out(node) else 1]
+    ct = ctype_of(node.outputs[0])
     acc = ops[0]
     for x in ops[1:]:
-        acc = tmpl.format(acc, x)
+        if node.op_type in ("Sum", "Mean") and not ct.is_float:
+            acc = _wrap(ct, "+", acc, x)
+        else:
+            acc = tmpl.format(acc, x)
     if node.op_type == "Mean":
         acc = f"({acc} / {len(ops)})" if not _float_out(node) else f"({acc} / {len(ops)}.0f)"
     return acc
+
+
+def emit_mod(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
+    # fmod=1: C fmod/% (the remainder has the dividend's sign); fmod=0 (integers only): the
+    # remainder has the divisor's sign, r = a % b, plus b when r and b differ in sign.
+    a, b = _operands(g, node, idx)
+    ct = ctype_of(node.inputs[0])
+    fmod = int(attr(node, "fmod", 0))
+    if ct.is_float:
+        if not fmod:
+            raise unsupported(node, "float Mod needs fmod=1 (ONNX)")
+        return f"fmodf({a}, {b})"
+    r = g.temp(ct, _int_division(g, node, a, b, "%"))
+    if fmod or ct.c not in _SIGNED_MIN:
+        return r
+    return f"(({r} != 0 && (({r} < 0) != ({b} < 0))) ? ({ct.c})({r} + {b}) : {r})"
 
 
 def emit_pow(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
@@ -182,8 +273,10 @@ def emit_param_unary(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
 def emit_prelu(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     # PRelu(x, slope): x < 0 ? slope*x : x, slope broadcast to x.
     x, slope = _operands(g, node, idx)
-    zero = "0.0f" if _float_out(node) else "0"
-    return f"({x} < {zero} ? {slope} * {x} : {x})"
+    ct = ctype_of(node.outputs[0])
+    if ct.is_float:
+        return f"({x} < 0.0f ? {slope} * {x} : {x})"
+    return f"({x} < 0 ? {_wrap(ct, '*', slope, x)} : {x})"
 
 
 def emit_batchnorm(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
@@ -222,11 +315,24 @@ def emit_dropout(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     return g.at(ins[0], idx)
 
 
+# float -> integer: the range a C cast is defined on (else the x86 result: the minimum).
+_FLOAT_TO_INT = {
+    "int64_t": ("-9223372036854775808.0f", "9223372036854775808.0f", "INT64_MIN"),
+    "int32_t": ("-2147483648.0f", "2147483648.0f", "INT32_MIN"),
+}
+
+
 def emit_cast(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     x = g.at(node.inputs[0], idx)
     out = ctype_of(node.outputs[0])
-    if out.np.__name__ == "bool_":
+    if out.np.__name__ in ("bool", "bool_"):  # numpy 2 names np.bool_ "bool"
         return f"({x} != 0)"
+    if ctype_of(node.inputs[0]).is_float and not out.is_float:
+        # NaN fails both comparisons; int8/uint8 take int32's value modulo 256.
+        lo, hi, low = _FLOAT_TO_INT.get(out.c, _FLOAT_TO_INT["int32_t"])
+        wide = "int64_t" if out.c == "int64_t" else "int32_t"
+        safe = f"(({x} >= {lo} && {x} < {hi}) ? ({wide}){x} : {low})"
+        return safe if wide == out.c else f"({out.c}){safe}"
     return f"({out.c}){x}"
 
 
@@ -242,6 +348,7 @@ for _op in VARIADIC:
 EMITTERS.update(
     {
         "Pow": emit_pow,
+        "Mod": emit_mod,
         "Where": emit_where,
         "Clip": emit_clip,
         "Cast": emit_cast,

@@ -11,7 +11,14 @@ Tensors are raw little-endian row-major files (``numpy.ndarray.tofile``), in the
 manifest's ``inputs`` and ``outputs``; each input's size is checked against the model. With
 ``-r RUNS`` the model runs once to warm up and then RUNS times (outputs from the last run); it
 prints ``run_ms <median> <min>`` on stdout. ``-p`` also prints ``block <i> <median us>`` per
-fused block. Exit codes: 0 ok, 2 bad usage or bad input file, 3 weights/arena failure.
+fused block. Exit codes: 0 ok, 2 bad usage or bad input file, 3 weights/arena failure,
+4 the model stopped with a run-time error (one line on stderr,
+``error: the compiled model divided by zero in block 3 (Div)``, the message of
+:func:`compiler_core.codegen.checks.message`).
+
+Tensor names (model text) enter ``runner.c`` only as literals made by
+:func:`~compiler_core.codegen.cnames.c_string`, each cut to :data:`NAME_LIMIT` bytes (plus
+``...``); ``--info`` prints them as they are.
 """
 
 from __future__ import annotations
@@ -20,7 +27,12 @@ import math
 
 import numpy as np
 
+from compiler_core.codegen.checks import c_check_table
+from compiler_core.codegen.cnames import c_string, fill
+
 RUNNER_ABI = 1
+MODEL_ERROR_EXIT = 4  # the exit code of a run the model stopped with an error
+NAME_LIMIT = 1024  # bytes of a tensor name kept in runner.c
 
 
 def _sizes(specs) -> str:
@@ -29,21 +41,22 @@ def _sizes(specs) -> str:
 
 
 def _names(specs) -> str:
-    # Names are printed by --info; keep them printable ASCII and quote-safe.
-    out = []
-    for s in specs:
-        text = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\?' else "_" for ch in s.name)
-        out.append(f'"{text}"')
-    return ", ".join(out) or '""'
+    return ", ".join(c_string(s.name, NAME_LIMIT) for s in specs) or '""'
 
 
 def runner_source(inputs, outputs) -> str:
     """C source of the runner for a model with these input and output TensorSpecs."""
-    return _TEMPLATE.replace("@NIN@", str(len(inputs))).replace(
-        "@NOUT@", str(len(outputs))
-    ).replace("@IN_BYTES@", _sizes(inputs)).replace("@OUT_BYTES@", _sizes(outputs)).replace(
-        "@IN_NAMES@", _names(inputs)
-    ).replace("@OUT_NAMES@", _names(outputs)).replace("@ABI@", str(RUNNER_ABI))
+    return fill(_TEMPLATE, {
+        "NIN": len(inputs),
+        "NOUT": len(outputs),
+        "IN_BYTES": _sizes(inputs),
+        "OUT_BYTES": _sizes(outputs),
+        "IN_NAMES": _names(inputs),
+        "OUT_NAMES": _names(outputs),
+        "ABI": RUNNER_ABI,
+        "CHECKS": c_check_table(),
+        "MODEL_ERROR_EXIT": MODEL_ERROR_EXIT,
+    })
 
 
 _TEMPLATE = r"""/* dnnfusion runner (see compiler_core/codegen/runner.py). */
@@ -58,6 +71,7 @@ int dnf_run(void* h, const void* const* in, void* const* out);
 int dnf_run_profiled(void* h, const void* const* in, void* const* out, double* block_us);
 int dnf_set_num_threads(void* h, int n);
 int dnf_num_blocks(void);
+int dnf_error_block(void* h);
 void dnf_destroy(void* h);
 
 #define NIN @NIN@
@@ -66,6 +80,20 @@ static const size_t in_bytes[] = {@IN_BYTES@};
 static const size_t out_bytes[] = {@OUT_BYTES@};
 static const char* in_names[] = {@IN_NAMES@};
 static const char* out_names[] = {@OUT_NAMES@};
+static const struct { int code; const char* what; const char* op; } checks[] = {@CHECKS@};
+
+/* One line for a run the model stopped with an error (compiler_core.codegen.checks.message). */
+static int model_error(void* h, int rc) {
+    const int block = dnf_error_block(h);
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); ++i)
+        if (checks[i].code == rc) {
+            fprintf(stderr, "error: the compiled model %s in block %d (%s)\n", checks[i].what,
+                    block, checks[i].op);
+            return @MODEL_ERROR_EXIT@;
+        }
+    fprintf(stderr, "error: the compiled model failed in block %d (error code %d)\n", block, rc);
+    return @MODEL_ERROR_EXIT@;
+}
 
 static double now_ms(void) {
     struct timespec ts;
@@ -155,7 +183,8 @@ int main(int argc, char** argv) {
         int rc = profile ? dnf_run_profiled(h, (const void* const*)in, out, us + (size_t)r * nb)
                          : dnf_run(h, (const void* const*)in, out);
         run_ms[r] = now_ms() - t0;
-        if (rc) { fprintf(stderr, "error: model run failed (%d)\n", rc); return 3; }
+        if (rc == 1) { fprintf(stderr, "error: model run failed (%d)\n", rc); return 3; }
+        if (rc) return model_error(h, rc);
     }
     for (int i = 0; i < NOUT; ++i)
         if (write_file(argv[a + 1 + NIN + i], out[i], out_bytes[i])) return 2;

@@ -1,7 +1,19 @@
 """The in-process backend: a ``host`` artifact's model.so loaded with ctypes.
 
 Calls are not thread-safe per handle (one arena); :class:`~compiler_core.runtime.InferenceSession`
-serializes them.
+serializes them. A run that the compiled code stops with an error (an integer division by
+zero...) raises :class:`~compiler_core.errors.ModelRuntimeError` naming the block.
+
+C entry points besides the run functions (see :mod:`compiler_core.codegen.generate`); the
+newer ones are looked up with ``getattr`` so older libraries still load:
+
+- ``dnf_set_num_threads(handle, n)`` / ``dnf_default_num_threads()``: thread control;
+- ``dnf_error_block(handle)``: the block where the last run stopped with an error, else -1;
+- ``dnf_set_trace(volatile int32_t* slot)``: process-wide; every run stores the index of the
+  block about to run into ``*slot`` before each block and -1 after the last one (a run stopped
+  by an error leaves that block's index; NULL: off). A parent process that shares the slot
+  with a child running the model can say in which block the child crashed
+  (:meth:`LibraryBackend.set_trace` sets it from Python).
 """
 
 from __future__ import annotations
@@ -11,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler_core.errors import DnnFusionError
+from compiler_core.codegen.checks import message
+from compiler_core.errors import DnnFusionError, ModelRuntimeError
 from compiler_core.runtime.blas import loading_openblas
 from compiler_core.runtime.manifest import ArtifactError
 from compiler_core.runtime.threads import configure_openmp
@@ -77,8 +90,31 @@ class LibraryBackend:
         else:
             rc = self._lib.dnf_run(self._handle, in_ptrs, out_ptrs)
         if rc != 0:
-            raise DnnFusionError(f"model run failed (code {rc})")
+            raise self._error(rc)
         return [float(times[i]) for i in range(self.n_blocks)] if profile else []
+
+    def _error(self, rc: int) -> DnnFusionError:
+        if rc == 1:
+            return DnnFusionError("model run failed (bad argument to the library)")
+        where = getattr(self._lib, "dnf_error_block", None)
+        block = -1
+        if where is not None:
+            where.restype = ctypes.c_int
+            where.argtypes = [ctypes.c_void_p]
+            block = int(where(self._handle))
+        return ModelRuntimeError(message(rc, block), block=block, code=rc)
+
+    def set_trace(self, slot: ctypes.c_int32 | None) -> bool:
+        """Point the library's block trace at ``slot`` (a ``ctypes.c_int32``, e.g. in shared
+        memory; it must outlive the runs) or turn it off with ``None``. Returns False for a
+        library from before the trace."""
+        fn = getattr(self._lib, "dnf_set_trace", None)
+        if fn is None:
+            return False
+        fn.restype = None
+        fn.argtypes = [ctypes.c_void_p]
+        fn(None if slot is None else ctypes.addressof(slot))
+        return True
 
     def close(self) -> None:
         if self._handle is not None:

@@ -4,13 +4,16 @@ On a host of the target's architecture the static ``model.run`` is executed dire
 under ``qemu-aarch64`` (``apt-get install qemu-user``): slow, but the same instructions and so
 the same results as on the device. Each run writes the inputs to raw files in a private
 temporary folder, runs the binary (see :mod:`compiler_core.codegen.runner` for its command line)
-and reads the outputs back.
+and reads the outputs back. A run the model stops with an error (the runner's exit code
+:data:`~compiler_core.codegen.runner.MODEL_ERROR_EXIT`) raises
+:class:`~compiler_core.errors.ModelRuntimeError` with the message the in-process backend gives.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -19,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from compiler_core.codegen.checks import BY_CODE, message
+from compiler_core.codegen.runner import MODEL_ERROR_EXIT
 from compiler_core.codegen.targets import Target
-from compiler_core.errors import ArtifactCrashError, DnnFusionError
+from compiler_core.errors import ArtifactCrashError, DnnFusionError, ModelRuntimeError
 from compiler_core.runtime.manifest import ArtifactError
 from compiler_core.runtime.threads import configure_openmp
 
@@ -72,6 +77,8 @@ class RunnerBackend:
             raise ArtifactCrashError(f"the compiled model raised {signal_name(-res.returncode)}")
         if res.returncode != 0:
             lines = res.stderr.strip().splitlines() or [f"exit code {res.returncode}"]
+            if res.returncode == MODEL_ERROR_EXIT:
+                raise _model_error(lines[-1])
             raise DnnFusionError(f"model runner failed: {lines[-1][:300]}")
         return res.stdout
 
@@ -107,3 +114,12 @@ class RunnerBackend:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+
+
+def _model_error(line: str) -> ModelRuntimeError:
+    """The runner's one-line report (``error: <message>``) as the typed error."""
+    text = line.removeprefix("error: ")[:300]
+    m = re.search(r" in block (-?[0-9]+) ", text)
+    block = int(m.group(1)) if m else -1
+    code = next((c for c in BY_CODE if message(c, block) == text), 0)
+    return ModelRuntimeError(text, block=block, code=code)
