@@ -321,8 +321,10 @@ def _doing(phase: str) -> str:
 
 
 def _out_of_memory(limits: SandboxLimits) -> str:
+    from compiler_core.planner.report import human_bytes
+
     return (f"validation ran out of its address-space limit of "
-            f"{limits.address_space_bytes / GiB:.1f} GiB; set ${ADDRESS_SPACE_ENV}")
+            f"{human_bytes(limits.address_space_bytes)}; set ${ADDRESS_SPACE_ENV}")
 
 
 def _block_text(artifact: Path, index: int) -> str:

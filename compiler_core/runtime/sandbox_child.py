@@ -20,6 +20,7 @@ Only the standard library is imported at module level.
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import mmap
 import os
@@ -108,6 +109,25 @@ def _run(request: dict, trace: Trace) -> dict:
         session.close()
 
 
+_ENOMEM_TEXT = ("failed to map segment", "Cannot allocate memory", "bad_alloc",
+                "Failed to allocate", "out of memory")
+
+
+def _out_of_memory(err: BaseException | None) -> bool:
+    """The exception, or one it was raised from, says that memory ran out (under RLIMIT_AS a
+    library fails to load with "failed to map segment", ONNX Runtime with bad_alloc...)."""
+    seen = 0
+    while err is not None and seen < 8:
+        if isinstance(err, MemoryError) or (isinstance(err, OSError)
+                                             and err.errno == errno.ENOMEM):
+            return True
+        if any(t in str(err) for t in _ENOMEM_TEXT):
+            return True
+        err = err.__cause__ or err.__context__
+        seen += 1
+    return False
+
+
 def _error(err: BaseException) -> dict:
     return {
         "error": {
@@ -144,11 +164,12 @@ def main(argv: list[str]) -> int:
     trace = Trace(request["trace"])
     try:
         result = _run(request, trace)
-    except MemoryError:
-        result = {"error": {"module": "builtins", "type": "MemoryError", "message": ""}}
     except Exception as err:  # noqa: BLE001 - everything goes back to the parent as data
         traceback.print_exc()  # to the child's stderr, which the parent keeps for its log
-        result = _error(err)
+        if _out_of_memory(err):
+            result = {"error": {"module": "builtins", "type": "MemoryError", "message": ""}}
+        else:
+            result = _error(err)
     result["vm_peak_bytes"] = _vm_peak()
     _write(request["result"], result)
     sys.stdout.flush()
