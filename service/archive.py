@@ -190,6 +190,8 @@ def _extract_zip(path: Path, dest: Path, budget: _Budget) -> None:
                 raise ArchiveError(f"archive member {shown}: links are not allowed")
             if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # 0: no type recorded
                 raise ArchiveError(f"archive member {shown}: not a regular file")
+            if info.flag_bits & 0x1:
+                raise ArchiveError(f"archive member {shown}: encrypted members are not supported")
             budget.member(rel, 0 if info.is_dir() else info.file_size)
         budget.add(sum(i.file_size for i in infos if not i.is_dir()), check_only=True)
         for info in infos:

@@ -99,3 +99,16 @@ def zip_with_directory_claim(zip_bytes: bytes, *, entries: int, cd_bytes: int) -
     pos = raw.rindex(b"PK\x05\x06")
     struct.pack_into("<HHI", raw, pos + 8, entries, entries, cd_bytes)
     return bytes(raw)
+
+
+def zip_patched(zip_bytes: bytes, *, method: int | None = None, flags: int = 0) -> bytes:
+    """``zip_bytes`` (one member) with its compression ``method`` replaced and ``flags`` or-ed
+    into the general-purpose flags, in both the local and the central header."""
+    raw = bytearray(zip_bytes)
+    for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        pos = raw.index(sig)
+        (old,) = struct.unpack_from("<H", raw, pos + flag_at)
+        struct.pack_into("<H", raw, pos + flag_at, old | flags)
+        if method is not None:
+            struct.pack_into("<H", raw, pos + flag_at + 2, method)
+    return bytes(raw)

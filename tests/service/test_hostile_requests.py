@@ -316,6 +316,14 @@ ARCHIVES = {
         ),
         "zip central directory of 4294967280 bytes exceeds the limit",
     ),
+    "zip member encrypted": (
+        h.zip_patched(_zip({"model.onnx": m.tiny_bytes()}), flags=0x1),
+        "archive member 'model.onnx': encrypted members are not supported",
+    ),
+    "zip member with an unknown compression method": (
+        h.zip_patched(_zip({"model.onnx": m.tiny_bytes()}), method=99),
+        "archive member 'model.onnx': corrupt or unsupported",
+    ),
     "zip with 2000 members": (
         _zip({"model.onnx": m.tiny_bytes(), **{f"w{i}": b"" for i in range(2000)}}),
         "archive has more than 1000 members",
