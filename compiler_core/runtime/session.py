@@ -151,7 +151,11 @@ class InferenceSession:
         input_feed: Mapping[str, np.ndarray],
         run_options=None,
     ) -> list[np.ndarray]:
-        """Run the model; returns the requested outputs (all when ``output_names`` is None)."""
+        """Run the model; returns the requested outputs (all when ``output_names`` is None).
+
+        Raises :class:`InvalidArgument` for a bad feed and
+        :class:`~compiler_core.errors.ModelRuntimeError` when the compiled code stops with an
+        error (e.g. an integer division by zero; the message names the block and operator)."""
         outs, _ = self._run(output_names, input_feed, profile=False)
         return outs
 

@@ -108,3 +108,14 @@ def test_bad_npz_files(art, tmp_path):
 
 def test_bad_threads(art, inputs):
     _bad(["run", art, "--inputs", inputs, "--threads", "0"], "--threads")
+
+
+def test_model_error_is_one_line_and_exit_2(tmp_path, capsys):
+    """An integer division by zero inside the compiled model: `error: ...`, exit 2, no crash."""
+    from tests.compiler_core.codegen.test_int_semantics import div_model
+
+    art = compile_model(plan(div_model()), output_dir=tmp_path / "art")
+    np.savez(tmp_path / "in.npz", b=np.array([3, 2, 4, 5], np.int32))
+    assert main(["run", str(art), "--inputs", str(tmp_path / "in.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: the compiled model divided by zero in block 0 (Div)\n"
