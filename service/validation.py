@@ -3,6 +3,10 @@
 Reading goes through the compiler frontend's safe loader (``compiler_core.frontend.load``): it
 checks every external-data reference (absolute paths, ``..``, symlinks leaving the model's own
 directory) before opening any of them. Then ``onnx.checker`` checks the graph on the stored file.
+
+The model's inputs are stored and shown in every listing, so they are bounded like the
+``input_shapes`` a client can send to pin them: at most 1024 inputs, names of at most 1024
+characters, rank at most 64; symbolic dimension names are shown cut to 80 characters.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import onnx
 
 from compiler_core.errors import DnnFusionError
 from compiler_core.frontend.load import load_proto
+from service.schemas.compilations import MAX_INPUT_NAME, MAX_INPUTS, MAX_RANK
+from service.text import short
 
 
 class ModelRejected(Exception):
@@ -59,19 +65,40 @@ def _opset(proto: onnx.ModelProto) -> int | None:
     return None
 
 
+def _dtype_name(name: str, elem_type: int) -> str:
+    """The TensorProto.DataType name; raises :class:`ModelRejected` for a value ONNX does not
+    define (the checker lets such an input through)."""
+    try:
+        return onnx.TensorProto.DataType.Name(elem_type)
+    except ValueError:
+        raise ModelRejected(
+            f"invalid ONNX graph: input {name[:200]!r} has an unknown element type {elem_type}"
+        ) from None
+
+
 def _inputs(proto: onnx.ModelProto) -> list[dict[str, Any]]:
     constants = {t.name for t in proto.graph.initializer}
+    values = [v for v in proto.graph.input if v.name not in constants]
+    if len(values) > MAX_INPUTS:
+        raise ModelRejected(
+            f"the model has {len(values)} inputs; at most {MAX_INPUTS} are supported"
+        )
     out = []
-    for value in proto.graph.input:
-        if value.name in constants:
-            continue
+    for value in values:
+        shown = short(repr(value.name))
+        if len(value.name) > MAX_INPUT_NAME:
+            raise ModelRejected(
+                f"model input {shown}: name longer than {MAX_INPUT_NAME} characters"
+            )
         ttype = value.type.tensor_type
+        if len(ttype.shape.dim) > MAX_RANK:
+            raise ModelRejected(f"model input {shown}: rank above {MAX_RANK}")
         dims: list[int | str | None] = []
         for d in ttype.shape.dim:
             if d.HasField("dim_value"):
                 dims.append(int(d.dim_value))
             else:
-                dims.append(d.dim_param or None)
-        dtype = onnx.TensorProto.DataType.Name(ttype.elem_type) if ttype.elem_type else None
+                dims.append(short(d.dim_param) if d.dim_param else None)
+        dtype = _dtype_name(value.name, ttype.elem_type) if ttype.elem_type else None
         out.append({"name": value.name, "dtype": dtype, "shape": dims})
     return out

@@ -406,3 +406,43 @@ def test_text_helpers():
     assert short("x" * 5000, 10) == "xxxxxxxxxx… (5000 characters)"
     assert scrub_paths("at /srv/data/tmp/x.onnx, then", ["/srv/data"]) == "at <server path>, then"
     assert scrub_paths("member '/etc/passwd'", ["/srv/data"]) == "member '/etc/passwd'"
+
+
+# ---- model inputs are shown in every listing: bounded ----------------------------------------
+
+
+def _identity_model(inputs: list[tuple[str, list]]) -> bytes:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [n], [f"out{i}"]) for i, (n, _) in enumerate(inputs)],
+        "many",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+        [
+            helper.make_tensor_value_info(f"out{i}", TensorProto.FLOAT, s)
+            for i, (_, s) in enumerate(inputs)
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize(
+    ("inputs", "reason"),
+    [
+        ([("i" * 5000, [1])], "name longer than 1024 characters"),
+        ([(f"in{i}", [1]) for i in range(1100)], "the model has 1100 inputs; at most 1024"),
+        ([("x", [1] * 70)], "model input 'x': rank above 64"),
+    ],
+    ids=["5000-char input name", "1100 inputs", "rank 70"],
+)
+def test_model_inputs_are_bounded(embedded, inputs, reason):
+    detail = _detail(_upload(embedded, _identity_model(inputs), "m.onnx"), 422)
+    assert reason in detail and len(detail) < 300, detail
+    _nothing_stored(embedded)
+
+
+def test_long_symbolic_dim_is_cut_in_the_response(embedded):
+    r = _upload(embedded, _identity_model([("x", ["N" * 5000, 4])]), "m.onnx")
+    assert r.status_code == 201, r.text
+    assert r.json()["inputs"][0]["shape"] == ["N" * 80 + "… (5000 characters)", 4]
