@@ -21,7 +21,7 @@ import onnx
 from compiler_core.errors import DnnFusionError
 from compiler_core.frontend.load import load_proto
 from service.schemas.compilations import MAX_INPUT_NAME, MAX_INPUTS, MAX_RANK
-from service.text import short
+from service.text import one_line, short
 
 
 class ModelRejected(Exception):
@@ -43,7 +43,7 @@ def inspect_model(path: Path, *, root: Path) -> ModelFacts:
 
     def reason(err: BaseException) -> str:
         text = str(err).replace(str(root) + os.sep, "").replace(str(root), "the upload")
-        return " ".join(text.split())[:1000]
+        return one_line(text, 1000)
 
     try:
         proto, _ = load_proto(path)
