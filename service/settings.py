@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     reaper_interval_s: float = Field(default=60.0, gt=0)
     requeue_queued_after_s: float = Field(default=600.0, gt=0)  # re-send a job nobody took
     max_attempts: int = Field(default=2, ge=1)  # runs of one job, counting re-runs after a loss
+    # The most memory one model may need (bytes): the compiler refuses a model whose estimate
+    # after import, or whose exact arena + weights, is over it; a job's memory_limit_bytes
+    # option can lower it, never raise it. The compiler reads the same variable on its own.
+    memory_limit_bytes: int = Field(default=8 * GiB, gt=0)
 
     # TEST ONLY: sleep this long in the compile adapter before calling the compiler, so a test
     # can kill a worker mid-task. Never set it in a deployment.

@@ -96,6 +96,7 @@ def _compile(
             model_path,
             output_dir=work / "artifact",
             progress=progress,
+            memory_limit_bytes=settings.memory_limit_bytes,
             test_delay_s=settings.test_compile_delay_s,
             **request,
         )

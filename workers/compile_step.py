@@ -37,9 +37,16 @@ def run_compiler(
     options: dict[str, Any],
     output_dir: Path,
     progress: Callable[[str], None],
+    memory_limit_bytes: int | None = None,
     test_delay_s: float = 0.0,
 ) -> Path:
     """Compile ``model_path`` into ``output_dir``; returns the artifact directory.
+
+    ``memory_limit_bytes`` (setting ``DNNFUSION_MEMORY_LIMIT_BYTES``) caps the job's own
+    ``memory_limit_bytes`` option: a job may lower the limit, never raise it.
+    The compiler runs the artifact only in its validation sandbox (a child process under
+    limits), so a model whose code crashes fails its job with the reason instead of killing
+    this worker.
 
     ``test_delay_s`` (setting ``DNNFUSION_TEST_COMPILE_DELAY_S``) is for TESTS ONLY: it sleeps
     before calling the compiler so a test can kill a worker in the middle of a task.
@@ -51,6 +58,12 @@ def run_compiler(
     # The service always checks the artifact against ONNX Runtime (max error and both
     # latencies in the report) unless the user turned it off.
     options = {"compare_with_onnxruntime": True, **(options or {})}
+    if memory_limit_bytes is not None:
+        asked = options.get("memory_limit_bytes")
+        options["memory_limit_bytes"] = (
+            memory_limit_bytes if not isinstance(asked, int) or isinstance(asked, bool)
+            else min(asked, memory_limit_bytes)
+        )
     return Path(
         compile_model(
             model_path,

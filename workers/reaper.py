@@ -2,7 +2,10 @@
 
 * A ``running`` job whose heartbeat is older than ``heartbeat_timeout_s`` lost its worker (killed,
   OOM, machine gone): it is queued again and re-sent while it has attempts left
-  (``max_attempts``), otherwise marked ``failed`` with the reason.
+  (``max_attempts``, counting the first run), otherwise marked ``failed`` with the reason. A
+  model whose code crashes does not take its worker with it (the compiler runs artifacts in a
+  sandboxed child process, and that job simply fails), so this is for what kills the worker
+  itself, e.g. the OOM killer; such a job runs at most ``max_attempts`` times.
 * A ``running`` job older than the hard time limit is marked ``failed`` (time limit).
 * A ``queued`` job that no worker took for ``requeue_queued_after_s`` (a publish that failed, a
   broker that lost the message) is sent again; the task is idempotent, so a duplicate is harmless.
@@ -75,9 +78,11 @@ def reap(
                     enqueue(cid)
                 continue
             else:
+                # Each attempt's worker died (killed, out of memory, crashed): no more re-runs.
                 reason = (
-                    f"worker lost during stage '{job.stage or 'start'}' (no heartbeat); "
-                    f"gave up after {job.attempts} attempt(s)"
+                    f"worker lost during stage '{job.stage or 'start'}' (no heartbeat: the "
+                    f"worker was killed, ran out of memory or crashed); gave up after "
+                    f"{job.attempts} attempt(s)"
                 )
             if crud.fail_lost(
                 session=session, compilation_id=cid, expected_attempts=job.attempts, reason=reason

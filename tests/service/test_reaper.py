@@ -119,9 +119,9 @@ def test_reaper_requeues_a_lost_job_then_fails_it(db):
     assert crud_reap(settings, sent)["failed"] == 1 and sent == []
     job = _get(sessions, cid)
     assert job.state == "failed" and job.finished_at is not None
-    assert (
-        job.error
-        == "worker lost during stage 'generating' (no heartbeat); gave up after 2 attempt(s)"
+    assert job.error == (
+        "worker lost during stage 'generating' (no heartbeat: the worker was killed, ran out "
+        "of memory or crashed); gave up after 2 attempt(s)"
     )
 
 
