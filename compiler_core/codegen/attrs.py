@@ -18,12 +18,17 @@ def unsupported(node: ir.Node, why: str) -> UnsupportedOperatorError:
 
 
 def attr(node: ir.Node, name: str, default=None):
+    """The value of attribute ``name`` (strings decoded; a string that is not UTF-8 raises
+    :class:`UnsupportedOperatorError`), ``default`` when absent."""
     a = node.attributes.get(name)
     if a is None:
         return default
     v = a.value
     if isinstance(v, bytes):
-        v = v.decode()
+        try:
+            v = v.decode()
+        except UnicodeDecodeError:
+            raise unsupported(node, f"attribute {name!r} is not UTF-8 text") from None
     if isinstance(v, (list, tuple)):
         return list(v)
     return v
