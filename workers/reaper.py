@@ -9,6 +9,8 @@
 * A ``running`` job older than the hard time limit is marked ``failed`` (time limit).
 * A ``queued`` job that no worker took for ``requeue_queued_after_s`` (a publish that failed, a
   broker that lost the message) is sent again; the task is idempotent, so a duplicate is harmless.
+  One whose attempts are used up (``max_attempts`` lowered meanwhile) is failed instead: no
+  worker would claim it.
 
 Every worker runs ``reap`` once at start-up and then every ``reaper_interval_s``; the updates are
 conditional, so any number of reapers can run at once.
@@ -94,6 +96,16 @@ def reap(
         unsent = crud.unsent_queued_ids(session=session, enqueued_before=queued_before)
     for cid in unsent:
         with sessions() as session:
+            job = session.get(Compilation, cid)
+            if job is not None and job.attempts >= settings.max_attempts:
+                # No worker may claim it (max_attempts was lowered since it was queued):
+                # re-sending it would go on forever.
+                reason = (f"gave up after {job.attempts} attempt(s) "
+                          f"(max_attempts is {settings.max_attempts})")
+                if crud.fail_lost(session=session, compilation_id=cid,
+                                  expected_attempts=job.attempts, reason=reason, state="queued"):
+                    counts["failed"] += 1
+                continue
             if crud.mark_enqueued(
                 session=session, compilation_id=cid, enqueued_before=queued_before
             ):

@@ -210,14 +210,20 @@ def requeue_lost(
 
 
 def fail_lost(
-    *, session: Session, compilation_id: uuid.UUID, expected_attempts: int, reason: str
+    *,
+    session: Session,
+    compilation_id: uuid.UUID,
+    expected_attempts: int,
+    reason: str,
+    state: str = "running",
 ) -> bool:
-    """Mark a running job failed with ``reason`` (unless it changed since it was looked at)."""
+    """Mark a ``state`` job (running, or queued with its attempts used up) failed with
+    ``reason`` (unless it changed since it was looked at)."""
     result = session.execute(
         update(Compilation)
         .where(
             Compilation.id == compilation_id,
-            Compilation.state == "running",
+            Compilation.state == state,
             Compilation.attempts == expected_attempts,
         )
         .values(state="failed", error=reason, finished_at=utcnow())

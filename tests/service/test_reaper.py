@@ -148,6 +148,19 @@ def test_reaper_resends_queued_jobs_nobody_took(db):
     assert _get(sessions, stale).state == "queued"
 
 
+def test_reaper_fails_a_queued_job_whose_attempts_are_used_up(db):
+    """max_attempts lowered after a job was requeued: no worker can claim it, so re-sending
+    it would never end; it fails with the reason instead."""
+    settings, sessions, ids = db
+    cid = _job(sessions, ids, attempts=2, enqueued_at=utcnow() - timedelta(hours=1))
+    assert run_compilation(cid, settings=settings) == "skipped"  # the claim refuses it
+    sent: list[uuid.UUID] = []
+    assert crud_reap(settings, sent) == {"requeued": 0, "failed": 1, "resent": 0}
+    assert sent == []
+    job = _get(sessions, cid)
+    assert (job.state, job.error) == ("failed", "gave up after 2 attempt(s) (max_attempts is 2)")
+
+
 def crud_reap(settings, sent):
     from workers.reaper import reap
 
