@@ -4,6 +4,8 @@
 - ``library``: host artifacts, model.so loaded in-process with ctypes
 - ``qemu``: runner artifacts (``linux-arm64``), a subprocess, under qemu-aarch64 off-target
 - ``archive``: packing to ``.tar.gz`` and safe extraction
+- ``sandbox``: running an artifact (load check, comparison with ONNX Runtime) in a child
+  process under limits (``sandbox_child``), as compile_model does; crashes become errors
 - ``threads``: thread count and the OpenMP wait policy (set before libgomp loads)
 - ``manifest``: manifest.json reading and checksums
 

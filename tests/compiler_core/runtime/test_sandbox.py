@@ -225,3 +225,12 @@ def test_arm64_runner_crash_is_mapped_the_same_way(tmp_path):
     with pytest.raises(ArtifactCrashError) as info:
         validate_artifact_sandboxed(art, proto, runs=0)
     assert one_line(info.value) == "the compiled model raised SIGSEGV"
+
+
+def test_packed_artifact_validates_in_the_sandbox(two_blocks, tmp_path):
+    from compiler_core.compile import pack_artifact
+
+    art, proto = two_blocks
+    packed = pack_artifact(art, tmp_path / "art.tar.gz")
+    assert limits_for(packed, compare=True).address_space_bytes > sandbox.BASE_ADDRESS_SPACE
+    assert validate_artifact_sandboxed(packed, proto, runs=0).within_tolerance
