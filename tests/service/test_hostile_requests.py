@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 
 import pytest
@@ -446,3 +447,21 @@ def test_long_symbolic_dim_is_cut_in_the_response(embedded):
     r = _upload(embedded, _identity_model([("x", ["N" * 5000, 4])]), "m.onnx")
     assert r.status_code == 201, r.text
     assert r.json()["inputs"][0]["shape"] == ["N" * 80 + "… (5000 characters)", 4]
+
+
+def test_job_error_text_is_guarded(embedded, model_id):
+    """A worker's error text is shown through the same guard (one line, no server path)."""
+    from service.models import Compilation
+
+    r = _compile(embedded, model_id)
+    location = r.headers["location"]
+    wait_final(embedded.client, embedded.alice, location)
+    root = embedded.settings.storage_root
+    with embedded.client.app.state.sessionmaker() as session:
+        job = session.get(Compilation, uuid.UUID(r.json()["id"]))
+        job.state, job.error = "failed", f"cc failed:\n{root}/jobs/x/block0.c:3: error"
+        session.commit()
+    shown = embedded.client.get(location, headers=_h(embedded.alice)).json()["error"]
+    assert shown == "cc failed: <server path>:3: error"
+    listed = embedded.client.get("/api/v1/compilations", headers=_h(embedded.alice)).json()
+    assert listed["data"][0]["error"] == shown

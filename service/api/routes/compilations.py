@@ -19,6 +19,7 @@ from service.api.deps import (
 )
 from service.crud import compilations as crud
 from service.crud.models import get_model
+from service.errors import safe_detail
 from service.models import Compilation
 from service.schemas.common import ErrorPublic
 from service.schemas.compilations import (
@@ -31,6 +32,15 @@ from service.text import short
 router = APIRouter(prefix="/compilations", tags=["compilations"])
 
 _NOT_FOUND = {404: {"model": ErrorPublic}}
+
+
+def _public(request: Request, job: Compilation) -> CompilationPublic:
+    """The job as the API shows it; its error text (written by a worker) passes the same
+    guard as every error detail: one line, bounded, no server path."""
+    public = CompilationPublic.from_row(job)
+    if public.error:
+        public.error = safe_detail(request, public.error)
+    return public
 
 
 def _names(names: list[str], shown: int = 5) -> str:
@@ -85,11 +95,12 @@ def create_compilation(
     response.headers["Location"] = request.app.url_path_for(
         "read_compilation", compilation_id=str(job.id)
     )
-    return CompilationPublic.from_row(job)
+    return _public(request, job)
 
 
 @router.get("", response_model=CompilationsPublic)
 def list_compilations(
+    request: Request,
     session: SessionDep,
     user: CurrentUser,
     skip: Skip = 0,
@@ -100,7 +111,7 @@ def list_compilations(
     rows, count = crud.list_compilations(
         session=session, owner_id=user.id, skip=skip, limit=limit, model_id=model_id, state=state
     )
-    return CompilationsPublic(data=[CompilationPublic.from_row(j) for j in rows], count=count)
+    return CompilationsPublic(data=[_public(request, j) for j in rows], count=count)
 
 
 def _own(session: SessionDep, user: CurrentUser, compilation_id: uuid.UUID) -> Compilation:
@@ -112,9 +123,9 @@ def _own(session: SessionDep, user: CurrentUser, compilation_id: uuid.UUID) -> C
 
 @router.get("/{compilation_id}", response_model=CompilationPublic, responses=_NOT_FOUND)
 def read_compilation(
-    compilation_id: uuid.UUID, session: SessionDep, user: CurrentUser
+    compilation_id: uuid.UUID, request: Request, session: SessionDep, user: CurrentUser
 ) -> CompilationPublic:
-    return CompilationPublic.from_row(_own(session, user, compilation_id))
+    return _public(request, _own(session, user, compilation_id))
 
 
 def _stored_file(job: Compilation, relative: str | None, what: str, storage: StorageDep):
