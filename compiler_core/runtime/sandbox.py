@@ -241,7 +241,10 @@ def _spawn(work: Path, timeout_s: float) -> tuple[int, bool]:
 
 def _exited(pid: int) -> bool:
     """True once ``pid`` has exited; it stays a zombie (not reaped) so its group id is ours."""
-    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped by someone else (a SIGCHLD handler): gone anyway
+        return True
     return info is not None
 
 
@@ -257,6 +260,8 @@ def _outcome(result: dict, limits: SandboxLimits) -> dict:
             f"validation failed with an unexpected {err['type']}: {err['message']}"[:600])
     exc = cls.__new__(cls)
     DnnFusionError.__init__(exc, err["message"])
+    for key, value in (err.get("attributes") or {}).items():  # e.g. ModelRuntimeError.block
+        setattr(exc, key, value)
     raise exc
 
 

@@ -134,6 +134,9 @@ def _error(err: BaseException) -> dict:
             "module": type(err).__module__,
             "type": type(err).__qualname__,
             "message": " ".join(str(err).split())[:2000],
+            # Plain attributes an error carries besides its message (ModelRuntimeError.block).
+            "attributes": {k: v for k, v in vars(err).items()
+                           if isinstance(v, (int, float, str, bool)) and not k.startswith("_")},
         }
     }
 

@@ -234,3 +234,16 @@ def test_packed_artifact_validates_in_the_sandbox(two_blocks, tmp_path):
     packed = pack_artifact(art, tmp_path / "art.tar.gz")
     assert limits_for(packed, compare=True).address_space_bytes > sandbox.BASE_ADDRESS_SPACE
     assert validate_artifact_sandboxed(packed, proto, runs=0).within_tolerance
+
+
+def test_model_runtime_error_keeps_its_block(tmp_path):
+    """An error the compiled code reports (not a crash) comes back with its type, message and
+    attributes (compiler_core.codegen.checks: INT_MIN / -1 in the Div block)."""
+    from compiler_core.errors import ModelRuntimeError
+
+    art = compile_model(int_min_div_model(), output_dir=tmp_path / "a")
+    with pytest.raises(ModelRuntimeError) as info:
+        validate_artifact_sandboxed(art, int_min_div_model(), runs=0)
+    blocks = json.loads((art / "manifest.json").read_text())["blocks"]
+    assert info.value.block >= 0 and "Div" in blocks[info.value.block]["ops"]
+    assert f"in block {blocks[info.value.block]['id']}" in one_line(info.value)
