@@ -134,26 +134,31 @@ def _copy(src: BinaryIO, dest: Path, budget: _Budget, name: str) -> None:
 
 
 def _zip_directory(path: Path) -> tuple[int, int] | None:
-    """``(entries, central directory bytes)`` from the end-of-central-directory record (zip64
-    too), or ``None`` when there is none (``zipfile`` then says what is wrong)."""
+    """``(entries, central directory bytes)`` as ``zipfile`` will read them: from the
+    end-of-central-directory record, or from the zip64 record when a zip64 locator precedes it
+    (``zipfile`` then trusts that one, whatever the first says). ``None`` when there is no
+    record (``zipfile`` then says what is wrong)."""
+    eocd = b"PK\x05\x06"
     size = path.stat().st_size
     with open(path, "rb") as f:
         tail_len = min(size, 22 + 0xFFFF)  # the record + the longest comment
         f.seek(size - tail_len)
         tail = f.read(tail_len)
-        pos = tail.rfind(b"PK\x05\x06")
+        if tail[-22:-18] == eocd and tail[-2:] == b"\0\0":  # no comment: zipfile looks here first
+            pos = len(tail) - 22
+        else:
+            pos = tail.rfind(eocd)
         if pos < 0 or len(tail) - pos < 22:
             return None
         entries, cd_bytes = struct.unpack("<HI", tail[pos + 10 : pos + 16])
-        if entries != 0xFFFF and cd_bytes != 0xFFFFFFFF:
+        record_at = size - tail_len + pos  # the record's offset in the file
+        if record_at < 20 + 56:
             return entries, cd_bytes
-        locator = tail[pos - 20 : pos] if pos >= 20 else b""
+        f.seek(record_at - 20)
+        locator = f.read(20)
         if locator[:4] != b"PK\x06\x07":
             return entries, cd_bytes
-        (offset,) = struct.unpack("<Q", locator[8:16])
-        if offset > size - 56:
-            return entries, cd_bytes
-        f.seek(offset)
+        f.seek(record_at - 20 - 56)  # zipfile reads the zip64 record right before the locator
         record = f.read(56)
         if record[:4] != b"PK\x06\x06":
             return entries, cd_bytes

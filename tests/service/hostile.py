@@ -112,3 +112,27 @@ def zip_patched(zip_bytes: bytes, *, method: int | None = None, flags: int = 0) 
         if method is not None:
             struct.pack_into("<H", raw, pos + flag_at + 2, method)
     return bytes(raw)
+
+
+def zip_with_zip64_record(zip_bytes: bytes, *, entries: int | None = None, cd_bytes=None) -> bytes:
+    """``zip_bytes`` with a zip64 end record and locator inserted before its end record (where
+    ``zipfile`` looks for them). Without ``entries``/``cd_bytes`` the values are the true ones
+    and the archive stays valid; with them, the zip64 record lies while the 32-bit one does not.
+    """
+    pos = zip_bytes.rindex(b"PK\x05\x06")
+    true_entries, true_size, offset = struct.unpack("<HII", zip_bytes[pos + 10 : pos + 20])
+    record = struct.pack(
+        "<4sQHHIIQQQQ",
+        b"PK\x06\x06",
+        44,
+        45,
+        45,
+        0,
+        0,
+        true_entries if entries is None else entries,
+        true_entries if entries is None else entries,
+        true_size if cd_bytes is None else cd_bytes,
+        offset,
+    )
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, pos, 1)
+    return zip_bytes[:pos] + record + locator + zip_bytes[pos:]

@@ -325,6 +325,14 @@ ARCHIVES = {
         h.zip_patched(_zip({"model.onnx": m.tiny_bytes()}), method=99),
         "archive member 'model.onnx': corrupt or unsupported",
     ),
+    "zip64 record claims 1 TiB of directory": (
+        h.zip_with_zip64_record(_zip({"model.onnx": m.tiny_bytes()}), cd_bytes=1 << 40),
+        "zip central directory of 1099511627776 bytes exceeds the limit",
+    ),
+    "zip64 record claims 2**40 entries": (
+        h.zip_with_zip64_record(_zip({"model.onnx": m.tiny_bytes()}), entries=1 << 40),
+        "archive has more than 1000 members",
+    ),
     "zip with 2000 members": (
         _zip({"model.onnx": m.tiny_bytes(), **{f"w{i}": b"" for i in range(2000)}}),
         "archive has more than 1000 members",
@@ -361,6 +369,13 @@ ARCHIVES = {
         "is longer than 1024 characters",
     ),
 }
+
+
+def test_honest_zip64_record_is_read(embedded):
+    data = h.zip_with_zip64_record(_zip({"net/model.onnx": m.tiny_bytes(21)}))
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist() == ["net/model.onnx"]
+    r = _upload(embedded, data)
+    assert r.status_code == 201, r.text
 
 
 @pytest.mark.parametrize("case", list(ARCHIVES))
