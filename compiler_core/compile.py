@@ -257,6 +257,8 @@ def _report(plan, gen) -> dict:
             for k, b in zip(gen.kernels, plan.blocks, strict=True)
         ],
         "unfused_edges": [asdict(e) for e in plan.unfused_edges],
+        "profile_decisions": [asdict(d) for d in getattr(plan, "profile_decisions", [])],
+        "device_class": getattr(plan, "device_class", None),  # whose numbers decided them
         "intermediate_bytes_before": plan.intermediate_bytes_before,
         "intermediate_bytes_after": plan.intermediate_bytes_after,
         "arena_bytes": gen.arena_bytes,

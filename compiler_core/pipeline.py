@@ -99,6 +99,7 @@ def plan_planned(
             "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()},
         },
         timings_ms={k: round(v, 3) for k, v in timings.items()},
+        device_class=getattr(cost, "device_class", None),
         **fields,
     )
     return PlannedModel(ecg=ecg, planner=planner, plan=plan)

@@ -134,3 +134,8 @@ class Compilation(Base):
     max_abs_error: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     ort_latency_ms: Mapped[float | None] = mapped_column(Float)
+
+
+# The profiling tables share this metadata (one Alembic history); imported last because they
+# subclass Base.
+import profiling.models  # noqa: E402, F401

@@ -17,15 +17,24 @@ from compiler_core.ir.mapping import MappingType
 
 @dataclass(frozen=True)
 class Profitability:
-    """Latency estimates in microseconds for one fusion decision."""
+    """Latency estimates in microseconds for one fusion decision.
+
+    ``source``: ``measured`` (a profiling-database entry of this exact fusion signature),
+    ``nearest`` (the entry of the nearest measured shapes), ``analytic`` (the roofline model)
+    or another cost model's name; ``entry_id``: the database entry that decided, if any;
+    ``fuse``: the decision when the cost model states it (a measured tie within the noise),
+    else fused < separate.
+    """
 
     fused_us: float
     separate_us: float
-    source: str  # "analytic", or the profiling database's name
+    source: str
+    entry_id: int | None = None
+    fuse: bool | None = None
 
     @property
     def profitable(self) -> bool:
-        return self.fused_us < self.separate_us
+        return self.fuse if self.fuse is not None else self.fused_us < self.separate_us
 
 
 class CostModel(Protocol):

@@ -31,7 +31,7 @@ from compiler_core.ir.ecg import ECG
 from compiler_core.ir.mapping import MappingType
 from compiler_core.planner.blocks import BlockGraph
 from compiler_core.planner.constraints import Constraints, check_constraints
-from compiler_core.planner.cost import CostModel
+from compiler_core.planner.cost import CostModel, Profitability
 from compiler_core.planner.table3 import Decision, fusion_cell
 
 O2O, OPAQUE = MappingType.ONE_TO_ONE, MappingType.OPAQUE
@@ -50,6 +50,19 @@ class Refusal:
     detail: str
     fused_us: float | None = None
     separate_us: float | None = None
+    source: str | None = None
+    entry_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ProfileDecision:
+    """One "profile" cell the cost model decided during planning: node indices of the producer
+    side ``first`` and the consumer side ``second``, and the answer."""
+
+    first: tuple[int, ...]
+    second: tuple[int, ...]
+    fused: bool
+    profitability: Profitability
 
 
 @dataclass
@@ -59,6 +72,8 @@ class PlanStats:
     block_merges: int = 0  # merges of whole blocks in the final pass [ours]
     profiled: int = 0  # "profile" cells evaluated by the cost model
     profiled_fused: int = 0
+    profiled_measured: int = 0  # decided by an exact profiling-database entry
+    profiled_nearest: int = 0  # decided by the entry of the nearest measured shapes
 
 
 class GreedyPlanner:
@@ -78,6 +93,7 @@ class GreedyPlanner:
         self.limits = constraints
         self.blocks = BlockGraph(ecg)
         self.stats = PlanStats()
+        self.decisions: list[ProfileDecision] = []
 
     # -- the legality + profitability check ---------------------------------------------
     def check(self, first: int, second: int, *, count: bool = True) -> Refusal | None:
@@ -101,6 +117,12 @@ class GreedyPlanner:
         if cell.decision is Decision.PROFILE:
             self.stats.profiled += count
             prof = self.cost.profitability(self.ecg, bg.members[first], bg.members[second])
+            if count:
+                self.decisions.append(ProfileDecision(
+                    tuple(sorted(bg.members[first])), tuple(sorted(bg.members[second])),
+                    prof.profitable, prof))
+                self.stats.profiled_measured += prof.source == "measured"
+                self.stats.profiled_nearest += prof.source == "nearest"
             if not prof.profitable:
                 return Refusal(
                     "unprofitable",
@@ -108,6 +130,8 @@ class GreedyPlanner:
                     f"{prof.separate_us:.1f} us",
                     prof.fused_us,
                     prof.separate_us,
+                    prof.source,
+                    prof.entry_id,
                 )
             self.stats.profiled_fused += count
         return None

@@ -46,6 +46,25 @@ class UnfusedEdge:
     consumer_block: int
     fused_us: float | None = None
     separate_us: float | None = None
+    source: str | None = None  # for "unprofitable": measured | nearest | analytic
+    entry_id: int | None = None  # the profiling-database entry that decided, if any
+
+
+@dataclass
+class ProfileDecision:
+    """A "profile" cell of Table 3 the cost model decided: the producer side ``first`` and the
+    consumer side ``second`` (node names, topological order), their ops (``"MatMul | Relu"``),
+    whether they fused, who decided (``source``: measured | nearest | analytic), both
+    latencies in µs and the profiling-database entry (measured and nearest)."""
+
+    first: list[str]
+    second: list[str]
+    ops: str
+    fused: bool
+    source: str
+    fused_us: float
+    separate_us: float
+    entry_id: int | None = None
 
 
 @dataclass
@@ -71,6 +90,8 @@ class FusionPlan:
     stats: dict[str, int]
     options: dict[str, object]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    profile_decisions: list[ProfileDecision] = field(default_factory=list)
+    device_class: str | None = None  # whose measurements decided the "profile" cells
     schema_version: int = PLAN_SCHEMA_VERSION
 
     @property
@@ -163,9 +184,29 @@ def collect_unfused_edges(
                 consumer_block=block_id[bg.group_of[c]],
                 fused_us=None if r.fused_us is None else round(r.fused_us, 3),
                 separate_us=None if r.separate_us is None else round(r.separate_us, 3),
+                source=r.source,
+                entry_id=r.entry_id,
             )
         )
     return edges
+
+
+def collect_profile_decisions(ecg: ECG, planner: GreedyPlanner) -> list[ProfileDecision]:
+    out = []
+    for d in planner.decisions:
+        p = d.profitability
+        out.append(ProfileDecision(
+            first=[node_name(ecg, i) for i in d.first],
+            second=[node_name(ecg, i) for i in d.second],
+            ops=" | ".join("+".join(ecg.nodes[i].op_type for i in side)
+                           for side in (d.first, d.second)),
+            fused=d.fused,
+            source=p.source,
+            fused_us=round(p.fused_us, 3),
+            separate_us=round(p.separate_us, 3),
+            entry_id=p.entry_id,
+        ))
+    return out
 
 
 def stats_dict(stats: PlanStats) -> dict[str, int]:

@@ -54,6 +54,14 @@ def summary_text(plan: FusionPlan, top_reasons: int = 5) -> str:
         f"unfused edges                 {len(plan.unfused_edges)}"
         + (": " + ", ".join(f"{r} {n}" for r, n in reasons[:top_reasons]) if reasons else "")
     )
+    if plan.profile_decisions:
+        d = plan.profile_decisions
+        by = {src: sum(x.source == src for x in d) for src in ("measured", "nearest", "analytic")}
+        lines.append(
+            f"profile decisions             {len(d)}, fused {sum(x.fused for x in d)}"
+            f" (measured {by['measured']}, nearest {by['nearest']}, analytic {by['analytic']};"
+            f" device class {plan.device_class or 'none'})"
+        )
     t = plan.timings_ms
     if t:
         lines.append(

@@ -6,7 +6,11 @@ from compiler_core.ir.ecg import ECG
 from compiler_core.planner.constraints import Constraints
 from compiler_core.planner.cost import AnalyticCostModel, CostModel
 from compiler_core.planner.greedy import GreedyPlanner
-from compiler_core.planner.plan import collect_blocks, collect_unfused_edges
+from compiler_core.planner.plan import (
+    collect_blocks,
+    collect_profile_decisions,
+    collect_unfused_edges,
+)
 
 
 def plan_ecg(
@@ -17,7 +21,8 @@ def plan_ecg(
     prefer_epilogue: bool = True,
 ) -> tuple[GreedyPlanner, dict]:
     """Run Listing 1 on ``ecg``; returns the planner (its ``blocks`` is the block graph) and
-    ``{"blocks": [FusedBlock...], "unfused_edges": [UnfusedEdge...]}``.
+    ``{"blocks": [FusedBlock...], "unfused_edges": [UnfusedEdge...], "profile_decisions":
+    [ProfileDecision...]}``.
 
     ``prefer_epilogue`` [ours]: see :class:`~compiler_core.planner.greedy.GreedyPlanner`;
     ``False`` explores in the paper's order (successors, then predecessors).
@@ -31,4 +36,5 @@ def plan_ecg(
     bg = planner.run()
     blocks, block_id = collect_blocks(ecg, bg)
     edges = collect_unfused_edges(ecg, planner, block_id)
-    return planner, {"blocks": blocks, "unfused_edges": edges}
+    decisions = collect_profile_decisions(ecg, planner)
+    return planner, {"blocks": blocks, "unfused_edges": edges, "profile_decisions": decisions}

@@ -73,3 +73,30 @@ class StageProgress:
             print(f"[dnnfusion] done ({self.stage} {now - self.last:.1f} s)", file=sys.stderr,
                   flush=True)
         return now - self.start
+
+
+def add_device_class_options(parser: argparse.ArgumentParser) -> None:
+    """``--device-class KEY`` and ``--analytic``: whose measurements decide "profile" cells."""
+    parser.add_argument(
+        "--device-class", metavar="KEY",
+        help="profiling-database device class whose measurements decide the \"profile\" "
+        "fusions (default: this machine's class for target host, the stated arm64 default "
+        "for linux-arm64; `dnnfusion profile --list` shows the classes)")
+    parser.add_argument("--analytic", action="store_true",
+                        help="decide \"profile\" fusions with the analytic model only")
+
+
+def choose_cost_model(args: argparse.Namespace, target: str = "host"):
+    """The cost model for ``args`` (see :func:`profiling.choose.choose_cost_model`); notes
+    go to stderr, one line each."""
+    from profiling.choose import choose_cost_model as choose
+
+    return choose(target=target, device_class=args.device_class, analytic=args.analytic)
+
+
+def print_notes(notes: list[str], args: argparse.Namespace) -> None:
+    """Notes on stderr; ``-q`` silences them unless ``--device-class`` was given."""
+    if args.quiet and not args.device_class:
+        return
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)

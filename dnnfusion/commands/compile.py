@@ -6,7 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from dnnfusion.commands.common import StageProgress, add_input_shape_option, input_shapes_arg
+from dnnfusion.commands.common import (
+    StageProgress,
+    add_device_class_options,
+    add_input_shape_option,
+    choose_cost_model,
+    input_shapes_arg,
+    print_notes,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,26 +41,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-compare", action="store_true", help="skip running the artifact "
                    "against ONNX Runtime on random inputs (max error, and both latencies where "
                    "the artifact runs natively, otherwise go into report.json and the summary)")
+    add_device_class_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler_core.compile import compile_model, pack_artifact
+    from compiler_core.compile import compile_planned, pack_artifact
     from compiler_core.errors import ModelLoadError
+    from compiler_core.pipeline import plan_planned
     from compiler_core.planner.report import human_bytes
 
     if not Path(args.model).is_file():
         raise ModelLoadError(f"{args.model}: no such file")
+    shapes = input_shapes_arg(args.input_shape)
+    choice = choose_cost_model(args, args.target)
     progress = StageProgress(args.quiet)
-    out = compile_model(
-        args.model,
-        input_shapes_arg(args.input_shape),
-        args.target,
+    try:
+        planned = plan_planned(args.model, shapes, fast_math=args.fast_math,
+                               rewrite=not args.no_rewrite, cost_model=choice.cost_model,
+                               progress=progress)
+    finally:
+        print_notes(choice.finish(), args)
+    out = compile_planned(
+        planned,
         output_dir=args.output,
+        target=args.target,
         options={"fast_math": args.fast_math, "rewrite": not args.no_rewrite,
                  "compare_with_onnxruntime": not args.no_compare},
         progress=progress,
+        reference_model=None if args.no_compare else args.model,
     )
     archive = None
     if args.tar:
@@ -75,6 +92,12 @@ def run(args: argparse.Namespace) -> int:
                               for t in manifest["outputs"])),
         ("compile time", f"{seconds:.1f} s"),
     ]
+    decisions = report.get("profile_decisions") or []
+    if decisions:
+        by = {s: sum(d["source"] == s for d in decisions) for s in ("measured", "nearest")}
+        rows.insert(2, ("profile", f"{len(decisions)} decisions, {sum(d['fused'] for d in decisions)}"
+                                   f" fused; measured {by['measured']}, nearest {by['nearest']},"
+                                   f" device class {report.get('device_class') or 'none'}"))
     if "max_abs_error" in report:
         ok = "within" if report["within_tolerance"] else "OUTSIDE"
         text = f"max abs error {report['max_abs_error']:.3g} ({ok} rtol 1e-3, atol 1e-4)"

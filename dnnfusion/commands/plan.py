@@ -6,7 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from dnnfusion.commands.common import StageProgress, add_input_shape_option, input_shapes_arg
+from dnnfusion.commands.common import (
+    StageProgress,
+    add_device_class_options,
+    add_input_shape_option,
+    choose_cost_model,
+    input_shapes_arg,
+    print_notes,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="constraint: distinct input tensors per block (default 32)")
     p.add_argument("--max-live-values", type=int, default=16, metavar="N",
                    help="constraint: intermediate values live at once in a block (default 16)")
+    add_device_class_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=run)
 
@@ -47,16 +55,23 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_block_inputs < 1 or args.max_live_values < 1:
         raise DnnFusionError("--max-block-inputs and --max-live-values must be at least 1")
+    shapes = input_shapes_arg(args.input_shape)
+    choice = choose_cost_model(args)
     progress = StageProgress(args.quiet)
-    plan = plan_model(
-        args.model,
-        input_shapes_arg(args.input_shape),
-        fast_math=args.fast_math,
-        rewrite=not args.no_rewrite,
-        constraints=Constraints(args.max_block_inputs, args.max_live_values),
-        progress=progress,
-    )
+    try:
+        plan = plan_model(
+            args.model,
+            shapes,
+            fast_math=args.fast_math,
+            rewrite=not args.no_rewrite,
+            cost_model=choice.cost_model,
+            constraints=Constraints(args.max_block_inputs, args.max_live_values),
+            progress=progress,
+        )
+    finally:
+        notes = choice.finish()
     progress.finish()
+    print_notes(notes, args)
     print(summary_text(plan))
     if args.json:
         _write(args.json, json.dumps(plan.to_dict(), indent=1) + "\n")

@@ -18,7 +18,8 @@ from service.settings import Settings
 from tests.service.conftest import PG_ADMIN, PG_URL
 from tests.service.procs import REPO
 
-TABLES = {"users", "api_keys", "models", "compilations"}
+TABLES = {"users", "api_keys", "models", "compilations", "device_classes", "devices",
+          "profile_entries", "profiling_requests"}
 
 
 @pytest.fixture
