@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.storage = Storage(settings.storage_root)
     app.state.dispatcher = dispatcher
     install_error_handlers(app)
-    app.add_middleware(BodyLimit)  # JSON bodies; multipart uploads stream under their own cap
+    # JSON bodies; the upload streams to disk under its own cap (service.upload).
+    app.add_middleware(BodyLimit, exempt=frozenset({("POST", f"{API_PREFIX}/models")}))
     app.include_router(api_router, prefix=API_PREFIX)
     return app

@@ -177,6 +177,15 @@ def test_json_body_over_1_mib_is_413(embedded, model_id):
     assert "exceeds the limit" in _detail(r, 413)
 
 
+def test_multipart_content_type_does_not_lift_the_json_cap(embedded):
+    r = embedded.client.post(
+        "/api/v1/compilations",
+        headers={**_h(embedded.alice), "Content-Type": "multipart/form-data; boundary=b"},
+        content=b"--b\r\n" + b"x" * (2 * MiB),
+    )
+    assert "request body exceeds the limit of 1048576 bytes" in _detail(r, 413)
+
+
 # ---- multipart ----------------------------------------------------------------------------
 
 
