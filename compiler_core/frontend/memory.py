@@ -92,8 +92,12 @@ def estimate_memory(model: ir.Model, source: str) -> MemoryEstimate:
 
     weights = 0
     for value in graph.initializers.values():
-        if value.shape is not None and value.dtype is not None:
-            weights += size(value).nbytes
+        # The data's own shape: a weight may also be declared as an input with dynamic dims.
+        data = value.const_value
+        shape = data.shape if data is not None else value.shape
+        dtype = data.dtype if data is not None else value.dtype
+        if shape is not None and dtype is not None and all(isinstance(d, int) for d in shape):
+            weights += tensor_bytes(value.name, tuple(shape), dtype, source)
     inputs = sum(size(v).nbytes for v in graph.inputs)
     outputs = sum(size(v).nbytes for v in graph.outputs if not v.is_graph_input())
     largest: TensorSize | None = None

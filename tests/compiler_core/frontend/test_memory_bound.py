@@ -88,3 +88,18 @@ def test_pinned_dims_beyond_int64_are_a_shape_error():
     m = model([node("Relu", ["x"], ["y"])], [vi("x", ["n", 4])], [vi("y", ["n", 4])])
     with pytest.raises(ShapeError, match=r"tensor 'x' of shape \[99999999999999999999, 4\]"):
         import_model(m, {"x": (10**20 - 1, 4)})
+
+
+def test_weight_declared_as_a_dynamic_input_counts_its_data():
+    """IR < 4 style: the weight is also a graph input, declared [N, 4]; its data is [2, 4]."""
+    from onnx import TensorProto, helper
+
+    w = weight("w", [2, 4])
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])], "g",
+        [vi("x", [2, 4]), helper.make_tensor_value_info("w", TensorProto.FLOAT, ["N", 4])],
+        [vi("y", [2, 4])], [w])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    imported = import_model(m)
+    est = estimate_memory(imported.model, imported.source)
+    assert (est.weights, est.inputs, est.outputs, est.largest) == (32, 32, 32, None)
