@@ -20,7 +20,8 @@ current ``CODEGEN_VERSION``) and answers, on its device class:
    signature is remembered as a profiling request, written by :meth:`flush` (one transaction)
    for the device farm.
 
-Lookups are cached per signature and per structure (a plan asks each once); a database error
+Lookups are cached: one query per distinct structure per plan (it returns the exact
+signature's entries too), in one read session per plan; a database error
 during planning turns the model analytic for the rest of the plan (``warnings`` says why).
 Entries of other code-generator versions never match: bumping ``CODEGEN_VERSION`` invalidates
 every number.
@@ -102,8 +103,21 @@ class ProfilingCostModel:
         self._structure: dict[str, list[queries.EntrySummary]] = {}
         self._wanted: dict[str, FusionSignature] = {}
         self._broken = False
+        self._session: Session | None = None
 
     # -- database --------------------------------------------------------------------------
+    def _reader(self) -> Session:
+        """One session for every lookup of a plan (closed by :meth:`flush`/:meth:`close`):
+        a connection checkout and its ping per lookup cost more than the query."""
+        if self._session is None:
+            self._session = self.sessions()
+        return self._session
+
+    def close(self) -> None:
+        """End the lookup session (its read transaction)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
     def _class(self, session: Session) -> int | None:
         if not self._class_loaded:
             dc = queries.get_device_class(session, key=self.device_class)
@@ -112,24 +126,18 @@ class ProfilingCostModel:
         return self._class_id
 
     def _lookup(self, sig: FusionSignature) -> tuple[queries.EntrySummary, str] | None:
-        if sig.key in self._exact and sig.structure_key in self._structure:
-            exact = self._exact[sig.key]
-        else:
-            with self.sessions() as session:
-                cid = self._class(session)
-                if cid is None:
-                    self._exact[sig.key] = None
-                    self._structure[sig.structure_key] = []
-                    return None
-                if sig.key not in self._exact:
-                    found = queries.latest_entries(session, device_class_id=cid,
-                                                   signatures=[sig.key], version=sig.version)
-                    self._exact[sig.key] = found.get(sig.key)
-                exact = self._exact[sig.key]
-                if exact is None and sig.structure_key not in self._structure:
-                    self._structure[sig.structure_key] = queries.entries_of_structure(
-                        session, device_class_id=cid, structure_key=sig.structure_key,
-                        version=sig.version)
+        # One query per distinct structure: its entries hold the exact signature's too.
+        if sig.structure_key not in self._structure:
+            session = self._reader()
+            cid = self._class(session)
+            self._structure[sig.structure_key] = [] if cid is None else (
+                queries.entries_of_structure(session, device_class_id=cid,
+                                             structure_key=sig.structure_key,
+                                             version=sig.version))
+        if sig.key not in self._exact:
+            same = [e for e in self._structure[sig.structure_key] if e.signature == sig.key]
+            self._exact[sig.key] = same[-1] if same else None  # the newest
+        exact = self._exact[sig.key]
         if exact is not None:
             return exact, "measured"
         best = None
@@ -175,6 +183,7 @@ class ProfilingCostModel:
     def flush(self) -> int:
         """Record a profiling request for every signature the model had no number for (one
         transaction); returns how many were new. Database errors become ``warnings``."""
+        self.close()
         wanted, self._wanted = list(self._wanted.values()), {}
         if not wanted or self._broken:
             return 0

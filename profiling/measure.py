@@ -88,9 +88,12 @@ class MeasuringCostModel(ProfilingCostModel):
                                       device=dev, agent="dnnfusion profile")
             entry_id = entry.id
         self.stats.measured += 1
+        self.close()  # the next lookup reads in a new transaction, which sees this entry
         self.forget(sig)
         self._wanted.pop(sig.key, None)
         f, s = result.fused_median_us, result.separate_median_us
+        self._exact[sig.key] = queries.EntrySummary(entry_id, sig.key,
+                                                    [list(x) for x in sig.shapes], f, s)
         fuse = measured_fuse(f, s)
         self.report(f"{self.label} #{n} {sig.ops}: fused {f:.2f} us, separate {s:.2f} us -> "
                     f"{'fuse' if fuse else 'keep apart'}")
