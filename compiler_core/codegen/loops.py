@@ -54,7 +54,9 @@ def row_loops(
     lines: list[str] = []
     idx: list[str] = []
     level = indent
-    if row_shape:
+    # A caller's row range applies even without row dimensions: a rank-1 GEMM output
+    # (vector @ matrix) is one implicit row, bounded by the anchor's row tile.
+    if row_shape or rows is not None:
         r = names.fresh("r")
         lo, hi = rows or ("0", str(n_rows))
         total = math.prod(shape) * work_per_element
@@ -69,9 +71,7 @@ def row_loops(
             name = names.fresh("i")
             lines.append(pad * level + f"const int64_t {name} = {part};")
             idx.append(name)
-    else:
-        assert rows is None
-    closers = 1 if row_shape else 0
+    closers = 1 if row_shape or rows is not None else 0
     for d in inner_shape:
         if d == 1:
             idx.append("0")

@@ -49,7 +49,7 @@ def infer_shapes(model: ir.Model, source: str) -> None:
             value.const_value = tensor
     try:
         inferred = onnx.shape_inference.infer_shapes(
-            proto, check_type=True, strict_mode=True, data_prop=True
+            proto, check_type=True, strict_mode=True, data_prop=_data_prop_safe(model)
         )
     except Exception as e:  # noqa: BLE001 - InferenceError, ValueError, RuntimeError
         raise ShapeError(f"{source}: {_inference_failure(proto, str(e))}") from e
@@ -68,6 +68,23 @@ def infer_shapes(model: ir.Model, source: str) -> None:
                 value.shape = shape
             if type_proto.tensor_type.elem_type:
                 value.dtype = ir.DataType(type_proto.tensor_type.elem_type)
+
+
+# Data propagation treats small 1-D tensors as shapes; onnx materializes one dimension per
+# element, so a 1-D graph input or weight claiming 2**31 elements (Concat of it) exhausts memory
+# before any size check runs. Such models are inferred without data propagation.
+_DATA_PROP_MAX_ELEMENTS = 1 << 20
+
+
+def _data_prop_safe(model: ir.Model) -> bool:
+    values = itertools.chain(model.graph.inputs, model.graph.initializers.values())
+    for value in values:
+        shape = value.shape
+        if shape is None or len(shape) > 1:
+            continue
+        if any(isinstance(d, int) and d > _DATA_PROP_MAX_ELEMENTS for d in shape):
+            return False
+    return True
 
 
 _FIRST_ERROR = re.compile(r"\(op_type:(\w+), node name: ([^)]*)\): (.*?)(?= \(op_type:|$)")

@@ -85,6 +85,9 @@ def estimate_memory(model: ir.Model, source: str) -> MemoryEstimate:
     graph = model.graph
 
     def size(value: ir.Value) -> TensorSize:
+        if not all(isinstance(d, int) for d in value.shape):  # e.g. a weight declared dynamic
+            raise ShapeError(f"{source}: tensor {value.name!r} has no static shape "
+                             f"({[d if isinstance(d, int) else str(d) for d in value.shape]})")
         shape = tuple(int(d) for d in value.shape)
         dtype = value.dtype
         return TensorSize(value.name, shape, dtype.name,

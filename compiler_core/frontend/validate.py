@@ -58,6 +58,28 @@ def check_operators(proto: onnx.ModelProto, opset: int, source: str) -> None:
                 f"{source}: {label} uses operator {node.op_type!r}, which does not exist in "
                 f"ai.onnx opset {opset}"
             )
+        _check_axes(node, label, source)
+
+
+# Bound of ``axis``/``axes`` attribute values, far beyond any tensor rank. onnx's C++ shape
+# inference and version converter index dimension lists with some of them unchecked
+# (LayerNormalization axis=2**63-1 is a segfault), so out-of-range values stop here.
+MAX_AXIS = 1024
+
+
+def _check_axes(node: onnx.NodeProto, label: str, source: str) -> None:
+    for attr in node.attribute:
+        if attr.name == "axis" and attr.type == onnx.AttributeProto.INT:
+            values = [attr.i]
+        elif attr.name == "axes" and attr.type == onnx.AttributeProto.INTS:
+            values = list(attr.ints)
+        else:
+            continue
+        bad = [v for v in values if not -MAX_AXIS <= v < MAX_AXIS]
+        if bad:
+            raise ModelValidationError(
+                f"{source}: {label} has {attr.name}={bad[0]}, out of range for any tensor rank"
+            )
 
 
 def _all_nodes(
