@@ -19,6 +19,8 @@ newer ones are looked up with ``getattr`` so older libraries still load:
 from __future__ import annotations
 
 import ctypes
+import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +34,26 @@ from compiler_core.runtime.threads import configure_openmp
 ABI_VERSION = 1
 
 
+def _load_fresh(file: Path) -> ctypes.CDLL:
+    """dlopen ``file`` under a name never used before in this process.
+
+    The dynamic loader returns an already loaded library when the *name* matches, even if the
+    file at that path was replaced since (an artifact recompiled into the same directory would
+    run the old code). A symlink with a unique name still lets the loader share a library whose
+    file (device and inode) is already mapped, which is the same code.
+    """
+    with tempfile.TemporaryDirectory(prefix="dnf-lib-") as tmp:
+        link = Path(tmp) / f"{uuid.uuid4().hex}{file.suffix}"
+        link.symlink_to(file.resolve())
+        return ctypes.CDLL(str(link))
+
+
 class LibraryBackend:
     def __init__(self, path: Path, lib_name: str, weights_name: str, threads: int) -> None:
         configure_openmp()  # before libgomp is first loaded with the library
         try:
             with loading_openblas():  # OpenBLAS picks its kernel set when it loads
-                lib = ctypes.CDLL(str((path / lib_name).resolve()))
+                lib = _load_fresh(path / lib_name)
         except OSError as e:
             raise ArtifactError(f"{path}: cannot load {lib_name}: {e}") from e
         self._lib = lib

@@ -3,6 +3,8 @@ replayed by test_regressions.py)."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import onnx
 import pytest
@@ -125,3 +127,21 @@ def test_upload_with_an_undefined_element_type_is_422():
         upload.close()
     assert out["code"] == 422 and out["ok"], out
     assert "unknown element type 1048576" in out["detail"]
+
+
+def test_recompiled_artifact_in_the_same_directory_runs_the_new_code(tmp_path):
+    """The loader handed back the first model.so loaded from a path, even after the directory
+    was replaced by a new artifact (found by the differential fuzzer reusing a directory)."""
+    x = np.array([-1.0, 2.0, -3.0, 4.0], np.float32)
+    results = []
+    for op in ("Relu", "Neg"):
+        model = _model([helper.make_node(op, ["x"], ["y"])],
+                       [helper.make_tensor_value_info("x", T.FLOAT, [4])],
+                       [helper.make_tensor_value_info("y", T.FLOAT, [4])])
+        out = tmp_path / "artifact"
+        if out.exists():
+            shutil.rmtree(out)
+        compile_model(model, output_dir=out, options={"validate": False})
+        results.append(InferenceSession(out, threads=1).run(None, {"x": x})[0])
+    np.testing.assert_array_equal(results[0], [0, 2, 0, 4])
+    np.testing.assert_array_equal(results[1], [1, -2, 3, -4])
