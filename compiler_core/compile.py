@@ -58,6 +58,7 @@ def compile_model(
     output_dir: str | os.PathLike,
     options: Mapping | None = None,
     progress: Progress | None = None,
+    cost_model=None,
 ) -> Path:
     """Compile ``model`` (a path, a ``ModelProto`` or an already planned
     :class:`~compiler_core.pipeline.PlannedModel`) into the artifact directory ``output_dir``.
@@ -65,7 +66,9 @@ def compile_model(
     ``target``: ``host`` (a shared library loaded in-process) or ``linux-arm64`` (a static
     runner executable, run under qemu-aarch64 on an x86-64 host).
     ``progress`` is called with each stage: importing, rewriting, planning, generating,
-    building, validating. Raises :class:`~compiler_core.errors.UnsupportedOperatorError` for an
+    building, validating. ``cost_model`` decides the planner's "profile" cells (default: the
+    analytic model; the profiling database's is ``profiling.cost.ProfilingCostModel``).
+    Raises :class:`~compiler_core.errors.UnsupportedOperatorError` for an
     operator or attribute code generation cannot handle (never a wrong answer),
     :class:`~compiler_core.errors.ResourceLimitError` when ``memory_limit_bytes`` is exceeded
     (default 8 GiB, see :mod:`compiler_core.limits`),
@@ -86,6 +89,7 @@ def compile_model(
             input_shapes,
             fast_math=bool(opts["fast_math"]),
             rewrite=bool(opts["rewrite"]),
+            cost_model=cost_model,
             progress=progress,
             memory_limit_bytes=opts["memory_limit_bytes"],
         )

@@ -106,6 +106,9 @@ class Compilation(Base):
         ForeignKey("models.id", ondelete="CASCADE"), index=True
     )
     target: Mapped[str] = mapped_column(String(64))
+    # Profiling-database class whose measurements decide "profile" fusions (None: the
+    # target's default, profiling.device.default_device_class).
+    device_class: Mapped[str | None] = mapped_column(String(128))
     input_shapes: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

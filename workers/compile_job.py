@@ -53,7 +53,8 @@ def run_compilation(compilation_id: uuid.UUID, *, settings: Settings) -> str:
         if job is None or model is None:  # pragma: no cover - FKs make this impossible
             return "skipped"
         model_path = storage.resolve(model.storage_path) / model.model_file
-        request = dict(input_shapes=job.input_shapes, target=job.target, options=job.options)
+        request = dict(input_shapes=job.input_shapes, target=job.target, options=job.options,
+                       device_class=job.device_class)
 
     def progress(stage: str) -> None:
         with sessions() as s:
@@ -98,6 +99,7 @@ def _compile(
             progress=progress,
             memory_limit_bytes=settings.memory_limit_bytes,
             test_delay_s=settings.test_compile_delay_s,
+            database_url=settings.sqlalchemy_url,
             **request,
         )
         progress("storing")

@@ -39,8 +39,14 @@ def run_compiler(
     progress: Callable[[str], None],
     memory_limit_bytes: int | None = None,
     test_delay_s: float = 0.0,
+    device_class: str | None = None,
+    database_url: str | None = None,
 ) -> Path:
     """Compile ``model_path`` into ``output_dir``; returns the artifact directory.
+
+    "profile" fusions are decided by the profiling database at ``database_url`` (the
+    service's) with the measurements of ``device_class`` (None: the target's default); when
+    it cannot be used, by the analytic model (``profiling.choose``).
 
     ``memory_limit_bytes`` (setting ``DNNFUSION_MEMORY_LIMIT_BYTES``) caps the job's own
     ``memory_limit_bytes`` option: a job may lower the limit, never raise it.
@@ -64,13 +70,20 @@ def run_compiler(
             memory_limit_bytes if not isinstance(asked, int) or isinstance(asked, bool)
             else min(asked, memory_limit_bytes)
         )
-    return Path(
-        compile_model(
-            model_path,
-            shapes or None,
-            target,
-            output_dir=output_dir,
-            options=options or None,
-            progress=progress,
+    from profiling.choose import choose_cost_model
+
+    choice = choose_cost_model(target=target, device_class=device_class, url=database_url)
+    try:
+        return Path(
+            compile_model(
+                model_path,
+                shapes or None,
+                target,
+                output_dir=output_dir,
+                options=options or None,
+                progress=progress,
+                cost_model=choice.cost_model,
+            )
         )
-    )
+    finally:
+        choice.finish()

@@ -1,4 +1,5 @@
-"""profiling database: device classes, devices, profile entries, profiling requests
+"""profiling database: device classes, devices, profile entries, profiling requests;
+compilations.device_class
 
 Revision ID: 0002
 Revises: 0001
@@ -104,9 +105,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_profiling_requests_state", "profiling_requests",
                     ["device_class_id", "state"])
+    op.add_column("compilations", sa.Column("device_class", sa.String(128)))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("compilations") as batch:
+        batch.drop_column("device_class")
     op.drop_index("ix_profiling_requests_state", table_name="profiling_requests")
     op.drop_table("profiling_requests")
     op.drop_index("ix_profile_entries_nearest", table_name="profile_entries")

@@ -24,12 +24,14 @@ def create_compilation(
     target: str,
     input_shapes: dict[str, list[int]],
     options: dict[str, Any],
+    device_class: str | None = None,
 ) -> Compilation:
     now = utcnow()
     job = Compilation(
         owner_id=owner_id,
         model_id=model_id,
         target=target,
+        device_class=device_class,
         input_shapes=input_shapes,
         options=options,
         state="queued",

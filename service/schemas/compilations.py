@@ -30,6 +30,14 @@ class CompilationCreate(BaseModel):
     target: str = Field(
         default="host", max_length=64, description="device class, e.g. host or linux-arm64"
     )
+    device_class: str | None = Field(
+        default=None,
+        max_length=128,
+        pattern=r"^[a-z0-9][a-z0-9._-]*$",
+        description="profiling-database device class whose measurements decide the "
+        "\"profile\" fusions (default: the worker's own class for host, the stated arm64 "
+        "default for linux-arm64)",
+    )
     options: CompileOptions = Field(
         default_factory=CompileOptions, description="compiler options (unknown names: 422)"
     )
@@ -53,6 +61,7 @@ class CompilationPublic(BaseModel):
     id: uuid.UUID
     model_id: uuid.UUID
     target: str
+    device_class: str | None = None
     input_shapes: dict[str, list[int]]
     options: dict[str, Any]
     state: Literal["queued", "running", "succeeded", "failed"]
@@ -76,6 +85,7 @@ class CompilationPublic(BaseModel):
             id=job.id,
             model_id=job.model_id,
             target=job.target,
+            device_class=job.device_class,
             input_shapes=job.input_shapes or {},
             options=job.options or {},
             state=job.state,

@@ -88,6 +88,7 @@ def create_compilation(
         owner_id=user.id,
         model_id=model.id,
         target=body.target,
+        device_class=body.device_class,
         input_shapes=body.input_shapes,
         options=body.options.stored(),
     )  # committed: only now may a worker see it
