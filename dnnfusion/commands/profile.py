@@ -8,7 +8,24 @@ import json
 import sys
 from pathlib import Path
 
-from dnnfusion.commands.common import StageProgress, add_input_shape_option, input_shapes_arg
+from dnnfusion.commands.common import StageProgress, input_shapes_arg
+
+
+class _ModelAction(argparse.Action):
+    """``--model`` and ``--input-shape`` in command-line order (a shape belongs to the model
+    before it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = list(getattr(namespace, self.dest, None) or [])
+        items.append(("model", values))
+        setattr(namespace, self.dest, items)
+
+
+class _ShapeAction(_ModelAction):
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = list(getattr(namespace, self.dest, None) or [])
+        items.append(("shape", values))
+        setattr(namespace, self.dest, items)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,9 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", choices=["host"], default="host",
                    help="where to measure (phones are measured by the device agent)")
-    p.add_argument("--model", action="append", default=[], metavar="MODEL.onnx",
+    p.add_argument("--model", action=_ModelAction, dest="items", metavar="MODEL.onnx",
                    help="a model to profile (repeatable)")
-    add_input_shape_option(p)
+    p.add_argument("--input-shape", action=_ShapeAction, dest="items", metavar="NAME=DIMS",
+                   help="pin an input's shape of the --model before it (before any --model: "
+                   "of every model), e.g. x=1x3x640x640 (repeatable)")
     p.add_argument("--plan", action="append", default=[], metavar="PLAN.json",
                    help="profile the model of a `dnnfusion plan --json` file with its options "
                    "(repeatable)")
@@ -46,11 +65,19 @@ def _jobs(args) -> list[dict]:
     from compiler_core.errors import DnnFusionError, ModelLoadError
 
     jobs = []
-    shapes = input_shapes_arg(args.input_shape)
-    for m in args.model:
-        if not Path(m).is_file():
-            raise ModelLoadError(f"{m}: no such file")
-        jobs.append({"model": m, "input_shapes": shapes, "options": {}})
+    common: list[str] = []  # --input-shape before any --model: for every model
+    for kind, value in args.items or []:
+        if kind == "model":
+            if not Path(value).is_file():
+                raise ModelLoadError(f"{value}: no such file")
+            jobs.append({"model": value, "shapes": [], "options": {}})
+        elif jobs:
+            jobs[-1]["shapes"].append(value)
+        else:
+            common.append(value)
+    for job in jobs:
+        given = input_shapes_arg(job.pop("shapes"))
+        job["input_shapes"] = {**input_shapes_arg(common), **given}
     for p in args.plan:
         try:
             doc = json.loads(Path(p).read_text())

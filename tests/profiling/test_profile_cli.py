@@ -111,3 +111,18 @@ def test_a_bad_database_file_is_one_line_and_the_analytic_model_plans(
 def test_bad_device_class_key_is_exit_2(model_path, db_url, capsys):
     assert main(["plan", str(model_path), "--device-class", "Bad Key!"]) == 2
     assert capsys.readouterr().err.strip().startswith("error: --device-class")
+
+
+def test_input_shapes_belong_to_the_model_before_them(model_path, tmp_path):
+    from dnnfusion.cli import build_parser
+    from dnnfusion.commands.profile import _jobs
+
+    other = tmp_path / "other.onnx"
+    other.write_bytes(model_path.read_bytes())
+    args = build_parser().parse_args([
+        "profile", "--input-shape", "all=2", "--model", str(model_path), "--input-shape",
+        "x=16x32", "--model", str(other), "--input-shape", "x=8x32"])
+    assert [(j["model"], j["input_shapes"]) for j in _jobs(args)] == [
+        (str(model_path), {"all": (2,), "x": (16, 32)}),
+        (str(other), {"all": (2,), "x": (8, 32)}),
+    ]
