@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import onnx_ir as ir
 
-from compiler_core.errors import ShapeError
+from compiler_core.errors import ShapeError, UnsupportedOperatorError
 from compiler_core.frontend.memory import tensor_bytes
 
 
@@ -135,15 +135,31 @@ def check_static(model: ir.Model, source: str) -> None:
     for value in values:
         shape, dtype = value.shape, value.dtype
         if shape is not None and dtype is not None and all(_is_static(d) for d in shape):
+            if not _fixed_size(dtype):
+                raise UnsupportedOperatorError(
+                    f"{source}: tensor {value.name!r} ({_origin(value)}) has element type "
+                    f"{dtype.name}, which the compiler does not support"
+                )
             continue
-        producer = value.producer()
-        origin = (
-            f"output of node {producer.name!r} ({producer.op_type})"
-            if producer is not None
-            else ("a graph input" if value.is_graph_input() else "an initializer")
-        )
+        origin = _origin(value)
         problem = "no element type" if dtype is None else f"no static shape ({shape_text(shape)})"
         raise ShapeError(f"{source}: tensor {value.name!r} ({origin}) has {problem}")
+
+
+def _origin(value: ir.Value) -> str:
+    producer = value.producer()
+    if producer is not None:
+        return f"output of node {producer.name!r} ({producer.op_type})"
+    return "a graph input" if value.is_graph_input() else "an initializer"
+
+
+def _fixed_size(dtype: ir.DataType) -> bool:
+    """False for element types without a bit width (STRING): no buffer layout for them."""
+    try:
+        dtype.itemsize  # noqa: B018 - raises TypeError for STRING
+    except TypeError:
+        return False
+    return True
 
 
 def num_elements(value: ir.Value) -> int | None:

@@ -145,3 +145,12 @@ def test_recompiled_artifact_in_the_same_directory_runs_the_new_code(tmp_path):
         results.append(InferenceSession(out, threads=1).run(None, {"x": x})[0])
     np.testing.assert_array_equal(results[0], [0, 2, 0, 4])
     np.testing.assert_array_equal(results[1], [1, -2, 3, -4])
+
+
+def test_string_tensor_is_refused():
+    """A STRING graph input (Cast from string is valid ONNX) was a TypeError in the ECG's byte
+    sizes."""
+    model = _model([helper.make_node("Cast", ["s"], ["y"], to=T.FLOAT)],
+                   [helper.make_tensor_value_info("s", T.STRING, [3])],
+                   [helper.make_tensor_value_info("y", T.FLOAT, [3])])
+    _refused(_plan(model), "element type STRING")
