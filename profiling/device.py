@@ -120,6 +120,16 @@ def host_device_class() -> DeviceClassInfo:
                            os=platform.system().lower(), arch=arch)
 
 
+def host_temperature_c() -> float | None:
+    """The first thermal zone's temperature in °C, None when the machine exposes none."""
+    for zone in sorted(Path("/sys/class/thermal").glob("thermal_zone*/temp")):
+        try:
+            return int(zone.read_text().strip()) / 1000.0
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def default_threads() -> int:
     """The thread count artifacts run with by default on this machine (one per usable CPU)."""
     try:

@@ -29,7 +29,7 @@ from compiler_core.ir.ecg import ECG
 from compiler_core.planner.cost import Profitability
 from profiling import queries
 from profiling.cost import ProfilingCostModel, measured_fuse
-from profiling.device import DeviceClassInfo
+from profiling.device import DeviceClassInfo, host_temperature_c
 
 Report = Callable[[str], None]
 
@@ -85,7 +85,8 @@ class MeasuringCostModel(ProfilingCostModel):
             dev = queries.ensure_device(session, device_class=dc, serial=self._serial,
                                         agent="dnnfusion profile")
             entry = queries.add_entry(session, device_class=dc, signature=sig, result=result,
-                                      device=dev, agent="dnnfusion profile")
+                                      device=dev, agent="dnnfusion profile",
+                                      temperature_c=host_temperature_c())
             entry_id = entry.id
         self.stats.measured += 1
         self.close()  # the next lookup reads in a new transaction, which sees this entry
