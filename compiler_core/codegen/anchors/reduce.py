@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.attrs import attr, const_input, norm_axis, unsupported
-from compiler_core.codegen.cnames import ctype_of, float_literal, literal
+from compiler_core.codegen.cnames import CType, ctype_of, float_literal, literal
 from compiler_core.codegen.context import KernelContext
 from compiler_core.codegen.loops import row_loops
 from compiler_core.ir.ecg import value_shape
@@ -64,6 +65,22 @@ def _kept(idx: ix.Index, axes: Sequence[int], rank: int, keepdims: bool) -> ix.I
     return tuple(idx)
 
 
+# The identity of an integer max / min: the type's own limits (a narrower type's cast of
+# INT64_MIN / INT64_MAX would be 0 / -1).
+_INT_LIMITS = {
+    "int64_t": ("INT64_MIN", "INT64_MAX"),
+    "int32_t": ("INT32_MIN", "INT32_MAX"),
+    "int8_t": ("INT8_MIN", "INT8_MAX"),
+    "uint8_t": ("0", "UINT8_MAX"),
+}
+
+
+def _int_limits(ct: CType) -> tuple[str, str]:
+    if ct.np is np.bool_:
+        return "0", "1"
+    return _INT_LIMITS[ct.c]
+
+
 class ReduceAnchor:
     """ReduceSum / Mean / Max / Min / SumSquare over any axes (constant ``axes`` input or
     attribute), ``keepdims`` either way."""
@@ -103,8 +120,8 @@ class ReduceAnchor:
             "sum": literal(0, ct),
             "mean": literal(0, ct),
             "sumsquare": literal(0, ct),
-            "max": "(-INFINITY)" if ct.is_float else f"(({ct.c})INT64_MIN)",
-            "min": "INFINITY" if ct.is_float else f"(({ct.c})INT64_MAX)",
+            "max": "(-INFINITY)" if ct.is_float else _int_limits(ct)[0],
+            "min": "INFINITY" if ct.is_float else _int_limits(ct)[1],
         }[kind]
         clause = {"max": "max", "min": "min"}.get(kind, "+")
 

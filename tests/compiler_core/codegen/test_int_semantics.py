@@ -246,3 +246,27 @@ def test_arm64_runner_reports_the_same_error(tmp_path):
             sess.run(None, _b(*b))
         assert (info.value.block, info.value.code) == (0, check.code)
         assert str(info.value) == f"the compiled model {check.what} in block 0 (Div)"
+
+
+def test_integer_max_min_reductions_start_from_the_type_limits(tmp_path):
+    """ReduceMax/Min of int32 and int8 started from (T)INT64_MIN / (T)INT64_MAX, i.e. 0 / -1:
+    all-negative maxima came out 0 and all-positive minima -1."""
+    ax = const("ax", np.array([1], np.int64))
+    nodes = [node("ReduceMax", ["a", "ax"], ["amax"], keepdims=0),
+             node("ReduceMin", ["a", "ax"], ["amin"], keepdims=0),
+             node("ReduceMax", ["b", "ax"], ["bmax"], keepdims=0),
+             node("ReduceMin", ["b", "ax"], ["bmin"], keepdims=0)]
+    proto = model(nodes, [vi("a", [2, 5], I32), vi("b", [2, 5], I8)],
+                  [vi("amax", [2], I32), vi("amin", [2], I32), vi("bmax", [2], I8),
+                   vi("bmin", [2], I8)], [ax])
+    art = _compile(proto, tmp_path / "art")
+    feeds = {"a": np.array([[-9, -3, -7, -2**31, -5], [4, 9, 2**31 - 1, 3, 8]], np.int32),
+             "b": np.array([[-9, -3, -7, -128, -5], [4, 9, 127, 3, 8]], np.int8)}
+    sess = InferenceSession(art)
+    names = [o.name for o in sess.get_outputs()]
+    got = dict(zip(names, sess.run(None, feeds), strict=True))
+    want = run_ort(proto, feeds)
+    for name in names:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    np.testing.assert_array_equal(got["amax"], [-3, 2**31 - 1])  # numpy's answer, by hand
+    np.testing.assert_array_equal(got["bmin"], [-128, 3])
