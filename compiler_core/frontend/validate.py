@@ -68,7 +68,19 @@ MAX_AXIS = 1024
 
 
 def _check_axes(node: onnx.NodeProto, label: str, source: str) -> None:
+    """Out-of-range ``axis``/``axes`` values, and string attributes that are not UTF-8 (the
+    ONNX spec requires it; onnx_ir would log a warning per attribute and go on)."""
     for attr in node.attribute:
+        if attr.type in (onnx.AttributeProto.STRING, onnx.AttributeProto.STRINGS):
+            for text in [attr.s] if attr.type == onnx.AttributeProto.STRING else attr.strings:
+                try:
+                    text.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ModelValidationError(
+                        f"{source}: {label} has a string attribute {attr.name!r} that is not "
+                        "UTF-8"
+                    ) from None
+            continue
         if attr.name == "axis" and attr.type == onnx.AttributeProto.INT:
             values = [attr.i]
         elif attr.name == "axes" and attr.type == onnx.AttributeProto.INTS:

@@ -154,3 +154,15 @@ def test_string_tensor_is_refused():
                    [helper.make_tensor_value_info("s", T.STRING, [3])],
                    [helper.make_tensor_value_info("y", T.FLOAT, [3])])
     _refused(_plan(model), "element type STRING")
+
+
+def test_non_utf8_string_attribute_is_one_line():
+    """A Resize mode of invalid UTF-8: onnx_ir logged a warning line per attribute before the
+    error, so stderr had more than the one error line."""
+    model = _model([helper.make_node("Resize", ["x", "", "scales"], ["y"])],
+                   [helper.make_tensor_value_info("x", T.FLOAT, [1, 1, 2, 2])],
+                   [helper.make_tensor_value_info("y", T.FLOAT, [1, 1, 4, 4])])
+    model.graph.initializer.append(
+        helper.make_tensor("scales", T.FLOAT, [4], [1.0, 1.0, 2.0, 2.0]))
+    model.graph.node[0].attribute.append(helper.make_attribute("mode", b"ne\xffrest"))
+    _refused(_plan(model), "string attribute 'mode' that is not UTF-8")
