@@ -58,8 +58,8 @@ def _attempt(graphs: list[SubGraph], seed: int, workdir: Path) -> dict[str, dict
         reference = ort_session(model, optimize=False, threads=1).run(names, inputs)
     except Exception as err:  # noqa: BLE001 - ORT refusing a graph is a refusal
         raise _Refused(f"onnxruntime: {' '.join(str(err).split())[:300]}") from None
-    # A fresh directory per artifact: a library path already loaded in this process would
-    # give the old library back from dlopen (see the report of issue #8's fuzzing).
+    # A fresh directory per artifact (before b9cc787 the runtime got the library already
+    # loaded from a reused path back from dlopen; kept so older trees fuzz correctly).
     out = Path(tempfile.mkdtemp(dir=workdir)) / "artifact"
     try:
         # validate=False: the artifact is loaded and run right below (the same check).

@@ -9,13 +9,12 @@ Committed under ``fuzz/corpus/seeds/`` (``python -m fuzz seeds`` rebuilds it):
 * ``built_*.onnx`` and ``built_external/``: small graphs built here with random initializers
   (a conv net, a transformer block, indexing ops, integer ops, external weights).
 
-The real PP-OCR classifier (``ppocr_mobile_v2_cls.onnx``, 585 KB) is used as a seed too when it
-is found (in the repository or ``/work/shared/models``); it is not copied into the corpus.
+The real PP-OCR classifier (``ppocr_mobile_v2_cls.onnx``, 585 KB) is a seed too when an intact
+copy is found (:mod:`bench.real_models`: ``models/`` in the repository); it is not copied here.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,6 @@ from onnx import helper, numpy_helper
 from fuzz.case import ROOT, Case
 
 SEEDS = ROOT / "corpus" / "seeds"
-REPO = ROOT.parent
 LIGHT = ("bvlc_alexnet", "zfnet512", "vgg19", "squeezenet", "inception_v1")
 PPOCR_CLS = "ppocr_mobile_v2_cls.onnx"
 PPOCR_CLS_SHAPES = {"x": (1, 3, 48, 192)}
@@ -34,13 +32,14 @@ NODE_TEST_MAX_BYTES = 4096
 
 
 def find_real_model(name: str) -> Path | None:
-    """``name`` in the repository (any folder up to three levels deep) or /work/shared/models."""
-    for depth in ("*", "*/*", "*/*/*"):
-        for path in sorted(REPO.glob(f"{depth}/{name}")):
-            if ".git" not in path.parts and "regressions" not in path.parts:
-                return path
-    shared = Path(os.environ.get("DNNFUSION_SHARED_MODELS", "/work/shared/models")) / name
-    return shared if shared.is_file() else None
+    """An intact copy of ``name`` (``models/`` in the repository, ``$DNNFUSION_MODELS_DIR`` or
+    the shared folder; see :mod:`bench.real_models`), else None."""
+    from bench.real_models import RealModelMissing, real_model_path
+
+    try:
+        return real_model_path(name)
+    except RealModelMissing:
+        return None
 
 
 def load_seeds(*, real: bool = True) -> list[Case]:
