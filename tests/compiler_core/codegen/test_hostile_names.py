@@ -263,6 +263,5 @@ def test_non_utf8_or_hostile_attribute_is_refused_in_one_line(where, tmp_path, c
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: "), err[-500:]
     assert ("UTF-8" in last) if where != "attribute_text" else ("(Resize): mode=" in last)
-    if where != "attribute":  # (onnx_ir logs warnings of its own about non-UTF-8 attributes)
-        assert err.count("\n") == 1, err
+    assert err.count("\n") == 1, err
     assert not (tmp_path / "art").exists()
