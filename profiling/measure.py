@@ -26,7 +26,7 @@ from compiler_core.bench.run import (
     run_benchmark,
 )
 from compiler_core.codegen.build import BuildError
-from compiler_core.errors import UnsupportedOperatorError
+from compiler_core.errors import ResourceLimitError, UnsupportedOperatorError
 from compiler_core.ir.ecg import ECG
 from compiler_core.planner.cost import Profitability
 from profiling import queries
@@ -85,7 +85,7 @@ class MeasuringCostModel(ProfilingCostModel):
             self.stats.mismatches.append(f"{sig.ops}: {e}")
             self.report(f"{self.label} MISMATCH {sig.ops}: {e}")
             return super().profitability(ecg, first, second)
-        except (UnsupportedOperatorError, BuildError, BenchmarkError) as e:
+        except (UnsupportedOperatorError, ResourceLimitError, BuildError, BenchmarkError) as e:
             self.stats.unmeasurable.append(f"{sig.ops}: {e}")
             self.report(f"{self.label} not measurable {sig.ops}: {e}")
             return super().profitability(ecg, first, second)

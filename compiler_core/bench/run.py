@@ -11,12 +11,21 @@ aarch64 executable the device agent pushes to phones.
 :func:`run_benchmark` runs a built program in a child process with a wall-clock limit and
 parses its JSON line into a :class:`BenchResult`. A program built for another architecture
 runs under the target's emulator and only with ``check_only`` (qemu timings mean nothing).
+
+Limits: a candidate whose two partitions need more than :data:`MEMORY_LIMIT_BYTES` (arenas,
+weights, inputs and outputs; ``$DNNFUSION_BENCH_MEMORY_LIMIT_BYTES``) is refused before
+anything is built; a native run gets ``RLIMIT_AS`` (that need twice, plus 1 GiB and 64 MiB per
+CPU for libraries and thread stacks), ``RLIMIT_CPU`` (the timeout times the threads) and no
+core dumps, in its own session, killed on timeout.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
+import resource
 import subprocess
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -30,10 +39,12 @@ from compiler_core.bench.signature import FusionSignature, fusion_signature
 from compiler_core.codegen.build import BuildInfo, build_target
 from compiler_core.codegen.generate import GeneratedModel, generate
 from compiler_core.codegen.targets import TARGETS, Target, get_target
-from compiler_core.errors import DnnFusionError
+from compiler_core.errors import DnnFusionError, ResourceLimitError
 from compiler_core.ir.ecg import ECG
 
 DEFAULT_TIMEOUT_S = 300.0
+GiB = 1024**3
+MEMORY_LIMIT_BYTES = 4 * GiB
 
 
 class BenchmarkError(DnnFusionError):
@@ -73,6 +84,23 @@ class BuiltBenchmark:
     target: str
     signature: FusionSignature
     build: BuildInfo
+    memory_bytes: int = 0  # arenas + weights + inputs/outputs of both partitions
+
+
+def memory_need(fused: GeneratedModel, separate: GeneratedModel) -> int:
+    """Bytes both partitions allocate: arenas, weights (each its own file) and tensors."""
+    io = sum(math.prod(t.shape) * np.dtype(t.dtype).itemsize
+             for t in [*fused.inputs, *fused.outputs, *separate.outputs])
+    return (fused.arena_bytes + separate.arena_bytes + fused.weights_bytes
+            + separate.weights_bytes + io)
+
+
+def memory_limit() -> int:
+    text = os.environ.get("DNNFUSION_BENCH_MEMORY_LIMIT_BYTES")
+    try:
+        return int(text) if text else MEMORY_LIMIT_BYTES
+    except ValueError:
+        raise DnnFusionError("DNNFUSION_BENCH_MEMORY_LIMIT_BYTES must be an integer") from None
 
 
 def _bench_target(target: str) -> Target:
@@ -110,8 +138,15 @@ def build_benchmark(
         raise DnnFusionError(f"unknown target {target!r}; supported: {', '.join(TARGETS)}")
     sig = fusion_signature(ecg, first, second, threads)
     fused, separate = generate_partitions(extract_candidate(ecg, first, second))
-    return build_sources(benchmark_sources(fused, separate, sig.key), out_path, target=target,
-                         signature=sig, timeout=timeout)
+    need = memory_need(fused, separate)
+    if need > memory_limit():
+        raise ResourceLimitError(
+            f"the benchmark of {sig.ops[:200]} needs {need} bytes, over the limit of "
+            f"{memory_limit()} (DNNFUSION_BENCH_MEMORY_LIMIT_BYTES)")
+    built = build_sources(benchmark_sources(fused, separate, sig.key), out_path, target=target,
+                          signature=sig, timeout=timeout)
+    built.memory_bytes = need
+    return built
 
 
 def build_sources(files: dict, out_path: Path, *, target: str, signature: FusionSignature,
@@ -149,9 +184,12 @@ def run_benchmark(
     cmd = [*launcher, str(path), "-t", str(int(threads)), "--min-ms", f"{min_ms:g}"]
     if check_only:
         cmd.append("--check")
+    need = built.memory_bytes if isinstance(built, BuiltBenchmark) else 0
+    limits = None if launcher else _limits(need, timeout, threads)
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                             env=_child_env(threads))
+                             env=_child_env(threads), preexec_fn=limits,
+                             start_new_session=True)
     except subprocess.TimeoutExpired as e:
         raise BenchmarkError(f"benchmark ran over {timeout:g} s") from e
     except OSError as e:
@@ -182,9 +220,20 @@ def run_benchmark(
     )
 
 
-def _child_env(threads: int) -> dict:
-    import os
+def _limits(need: int, timeout: float, threads: int):
+    """preexec_fn of a native benchmark run: address space, CPU time, no core dumps."""
+    address = 2 * need + GiB + (os.cpu_count() or 1) * 64 * 1024**2
+    cpu = int(math.ceil(timeout * max(1, threads))) + 1
 
+    def apply() -> None:  # runs in the child between fork and exec: setrlimit only
+        resource.setrlimit(resource.RLIMIT_AS, (address, address))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def _child_env(threads: int) -> dict:
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(max(1, int(threads)))
     return env

@@ -102,3 +102,12 @@ def test_arm64_benchmark_is_static_and_correct_under_qemu(tmp_path):
         with pytest.raises(Exception, match="correctness only"):
             run_benchmark(built, threads=1)
     assert dataclasses.asdict(res)["signature"] == built.signature.key
+
+
+def test_a_candidate_over_the_memory_limit_is_refused_before_building(tmp_path, monkeypatch):
+    from compiler_core.errors import ResourceLimitError
+
+    monkeypatch.setenv("DNNFUSION_BENCH_MEMORY_LIMIT_BYTES", "4096")  # the weights alone: 4 KiB
+    with pytest.raises(ResourceLimitError, match="over the limit of 4096"):
+        build_benchmark(_ecg(), [0], [1, 2], tmp_path / "bench.run", threads=1)
+    assert not (tmp_path / "bench.run").exists()
