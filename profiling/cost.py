@@ -13,12 +13,13 @@ current ``CODEGEN_VERSION``) and answers, on its device class:
    Ties go to the smaller sum of ``|log2|``, then the newest entry. The entry's fused/separate
    ratio decides; the latencies reported are its medians scaled by the ratio of element
    counts (candidate / entry);
-   A measurement refuses a fusion only when the fused median is slower than the separate one
-   by more than the noise, :data:`TIE_PERCENT` (2%) and :data:`TIE_US` (0.1 µs): within it
-   the two are a tie and the fusion stands (one kernel fewer, no intermediate written);
 3. **analytic**: else :class:`~compiler_core.planner.cost.AnalyticCostModel` decides and the
    signature is remembered as a profiling request, written by :meth:`flush` (one transaction)
    for the device farm.
+
+In 1 and 2 a measurement refuses a fusion only when the fused median is slower than the
+separate one by more than the noise, :data:`TIE_PERCENT` (2%) and :data:`TIE_US` (0.1 µs):
+within it the two are a tie and the fusion stands (one kernel fewer, no intermediate written).
 
 Lookups are cached: one query per distinct structure per plan (it returns the exact
 signature's entries too), in one read session per plan; a database error
