@@ -137,3 +137,15 @@ def test_requests_are_counted_and_answered(db):
         (req,) = s.scalars(select(ProfilingRequest)).all()
         (row,) = queries.summary(s)
     assert req.state == "done" and (row.entries, row.pending_requests) == (1, 0)
+
+
+def test_a_database_failing_during_planning_leaves_the_analytic_model(db):
+    ecg = _ecg()
+    _store(db, ecg, fused_us=30.0, separate_us=20.0)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE profiling_requests")
+        conn.exec_driver_sql("DROP TABLE profile_entries")
+    blocks, fields, cost = _plan(db, ecg)
+    assert blocks == [["mm", "r", "out"]]
+    assert {d.source for d in fields["profile_decisions"]} == {"analytic"}
+    assert len(cost.warnings) == 1 and "analytic model from here on" in cost.warnings[0]
