@@ -183,6 +183,18 @@ def check_graph_io(proto: onnx.ModelProto, source: str) -> None:
                     f"{source}: graph {kind} {info.name!r} declares no shape (not even a rank); "
                     "ONNX requires one on the main graph's inputs and outputs"
                 )
+    # Element types ONNX does not define: onnx.checker does not look at the weights it is
+    # handed (large ones are hidden from it), and onnx_ir fails on them with a ValueError.
+    defined = set(onnx.TensorProto.DataType.values())
+    typed = [(f"tensor {v.name!r}", v.type.tensor_type.elem_type)
+             for v in (*proto.graph.input, *proto.graph.output, *proto.graph.value_info)
+             if v.type.HasField("tensor_type")]
+    typed += [(f"initializer {t.name!r}", t.data_type) for t in proto.graph.initializer]
+    for what, elem_type in typed:
+        if elem_type and elem_type not in defined:
+            raise ModelValidationError(
+                f"{source}: {what} has element type {elem_type}, which ONNX does not define"
+            )
 
 
 def run_checker(proto: onnx.ModelProto, source: str, weight_bytes: int = 0) -> None:

@@ -166,3 +166,18 @@ def test_non_utf8_string_attribute_is_one_line():
         helper.make_tensor("scales", T.FLOAT, [4], [1.0, 1.0, 2.0, 2.0]))
     model.graph.node[0].attribute.append(helper.make_attribute("mode", b"ne\xffrest"))
     _refused(_plan(model), "string attribute 'mode' that is not UTF-8")
+
+
+@pytest.mark.parametrize("where", ["initializer", "value_info"])
+def test_undefined_element_type_is_refused(where):
+    """A weight of data_type 99 passed onnx.checker and was a ValueError in onnx_ir."""
+    model = _model([helper.make_node("Add", ["x", "w"], ["y"])],
+                   [helper.make_tensor_value_info("x", T.FLOAT, [4])],
+                   [helper.make_tensor_value_info("y", T.FLOAT, [4])])
+    model.graph.initializer.append(helper.make_tensor("w", T.FLOAT, [4], [1.0, 2.0, 3.0, 4.0]))
+    if where == "initializer":
+        model.graph.initializer[0].data_type = 99
+    else:
+        model.graph.value_info.append(helper.make_tensor_value_info("y", T.FLOAT, [4]))
+        model.graph.value_info[0].type.tensor_type.elem_type = 99
+    _refused(_plan(model), "element type 99, which ONNX does not define")
