@@ -125,14 +125,21 @@ def run(args: argparse.Namespace) -> int:
         raise DnnFusionError("--min-ms must be positive")
     jobs = _jobs(args)
     db = open_database(create=True)
+    rows, failed = [], []
     try:
-        rows = [_profile_one(db, job, k, len(jobs), args) for k, job in enumerate(jobs)]
+        for k, job in enumerate(jobs):
+            try:
+                rows.append(_profile_one(db, job, k, len(jobs), args))
+            except DnnFusionError as e:  # the other models still run; entries are kept
+                failed.append(f"error: {Path(job['model']).name}: {e}")
     finally:
         db.close()
     _table(rows)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
-    return 0
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 2 if failed else 0
 
 
 def _profile_one(db, job: dict, k: int, n: int, args) -> dict:

@@ -126,3 +126,14 @@ def test_input_shapes_belong_to_the_model_before_them(model_path, tmp_path):
         (str(model_path), {"all": (2,), "x": (16, 32)}),
         (str(other), {"all": (2,), "x": (8, 32)}),
     ]
+
+
+def test_a_model_that_fails_does_not_stop_the_others(model_path, db_url, tmp_path, capsys):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    summary = tmp_path / "s.json"
+    assert main(["profile", "--model", str(bad), "--model", str(model_path), "--min-ms", "5",
+                 "-q", "--json", str(summary)]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and err[0].startswith("error: bad.onnx:")
+    assert [r["model"] for r in json.loads(summary.read_text())] == ["mlp.onnx"]
