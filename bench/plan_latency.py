@@ -66,7 +66,8 @@ def _compile(entry, out: Path, cost):
     if hasattr(cost, "flush"):
         cost.flush()
     return planned.plan, compile_planned(planned, output_dir=out,
-                                         options={"compare_with_onnxruntime": False})
+                                         options={"compare_with_onnxruntime": False,
+                                                  "validate": False})
 
 
 def _alternate(a, b, feeds, runs: int) -> tuple[list[float], list[float], int]:
