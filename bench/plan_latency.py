@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from bench.latency import (
     BLOCK,
     LEAD_IN_S,
@@ -48,6 +50,7 @@ class Row:
     analytic_ms: float | None = None
     measured_ms: float | None = None
     runs: int = 0
+    max_diff: float | None = None  # largest |analytic - measured| output difference
     note: str = ""
 
     @property
@@ -120,6 +123,8 @@ def measure(name: str, runs: int, threads: int, sessions, key: str) -> Row:
     a = InferenceSession(art_a, threads=threads)
     m = InferenceSession(art_m, threads=threads)
     feeds = entry.random_inputs(seed=0)
+    row.max_diff = max((float(np.max(np.abs(x.astype(np.float64) - y))) if x.size else 0.0)
+                       for x, y in zip(a.run(None, feeds), m.run(None, feeds), strict=True))
     ta, tm, row.runs = _alternate(a, m, feeds, runs)
     row.analytic_ms, row.measured_ms = statistics.median(ta), statistics.median(tm)
     a.close()
@@ -136,14 +141,15 @@ def markdown(rows: list[Row], key: str, threads: int, before: str, after: str) -
         f"{after} after. Both artifacts of a model in one process, the `bench.latency` "
         f"protocol (alternating turns, each an untimed lead-in of at least one run and "
         f"{LEAD_IN_S:g} s, then at least {BLOCK - 1} timed runs; about {MIN_BUDGET_S:g} s of "
-        "timing for small models); medians. ratio = analytic ms / measured ms (>1: the "
+        "timing for small models); medians. max abs diff: the two artifacts' outputs on the same "
+        "random inputs. ratio = analytic ms / measured ms (>1: the "
         "measured plan is faster). decisions: \"profile\" cells of the measured plan, by "
         "source measured/nearest/analytic; refused: how many of them the measurements kept "
         "apart.",
         "",
         "| model | blocks analytic | blocks measured | decisions (m/n/a) | refused | runs "
-        "| analytic ms | measured ms | ratio | note |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| analytic ms | measured ms | ratio | max abs diff | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         def f(x, fmt):
@@ -153,7 +159,7 @@ def markdown(rows: list[Row], key: str, threads: int, before: str, after: str) -
             f"| {r.name} | {f(r.blocks_analytic, 'd')} | {f(r.blocks_measured, 'd')} | "
             f"{r.decisions} ({r.sources}) | {r.refused} | {r.runs or ''} | "
             f"{f(r.analytic_ms, '.3f')} | {f(r.measured_ms, '.3f')} | {f(r.ratio, '.3f')} | "
-            f"{r.note.replace('|', '/')[:120]} |")
+            f"{f(r.max_diff, '.2e')} | {r.note.replace('|', '/')[:120]} |")
     return "\n".join(lines) + "\n"
 
 
