@@ -64,10 +64,12 @@ def import_model(
     validate.sort_topologically(proto, source)
     validate.check_graph_io(proto, source)
     skel, large, weight_bytes = skeleton.skeleton(proto)  # weights out of the checks' way
+    minus_one = validate.minus_one_dims_to_dynamic(skel)  # onnx's C++ reads -1 as a size
     validate.run_checker(skel, source, weight_bytes)
     legacy_softmax = opset.legacy_softmax_outputs(proto, source)
     converted, final_opset = opset.normalize_opset(skel, source)
     proto = skeleton.with_weights(converted, proto, large) if converted is not skel else proto
+    validate.restore_minus_one_dims(proto, minus_one)
     ir_model = _to_ir(proto, source)
     absent = [v for node in ir_model.graph for v in node.outputs if not v.name]
     shapes.drop_initializer_inputs(ir_model)

@@ -165,7 +165,9 @@ def _cycle(nodes: list[onnx.NodeProto], deps: list[set[int]], done: list[int]) -
 
 def check_graph_io(proto: onnx.ModelProto, source: str) -> None:
     """Main-graph inputs and outputs need a tensor type with an element type and a shape
-    (``onnx.checker`` requires it too, but without naming the tensor)."""
+    (``onnx.checker`` requires it too, but without naming the tensor); declared element types
+    must be ones ONNX defines and declared dimensions >= -1 (-1: dynamic, as Paddle writes it;
+    the checker does not look, and onnx's C++ shape inference can crash on them)."""
     for kind, infos in (("input", proto.graph.input), ("output", proto.graph.output)):
         for info in infos:
             if not info.type.HasField("tensor_type"):
@@ -195,6 +197,47 @@ def check_graph_io(proto: onnx.ModelProto, source: str) -> None:
             raise ModelValidationError(
                 f"{source}: {what} has element type {elem_type}, which ONNX does not define"
             )
+    # Dimensions below -1: onnx.checker lets them through, and onnx's C++ shape inference (run
+    # by the version converter) segfaults on some (GatherND indices of shape [2, -2]). -1 is
+    # what some exporters (Paddle) write for a dynamic dimension: it stays allowed.
+    dims = [(f"tensor {v.name!r}", [d.dim_value for d in v.type.tensor_type.shape.dim
+                                    if d.HasField("dim_value")])
+            for v in (*proto.graph.input, *proto.graph.output, *proto.graph.value_info)
+            if v.type.HasField("tensor_type")]
+    dims += [(f"initializer {t.name!r}", list(t.dims)) for t in proto.graph.initializer]
+    for what, values in dims:
+        if any(d < -1 for d in values):
+            raise ModelValidationError(f"{source}: {what} declares a negative dimension "
+                                       f"({min(values)})")
+
+
+def minus_one_dims_to_dynamic(proto: onnx.ModelProto) -> list[tuple[str, int]]:
+    """Declared dimensions of -1 (what Paddle writes for a dynamic one; this compiler treats
+    every negative dimension as dynamic) become unknown dimensions, in place, before onnx's
+    C++ checker, shape inference and version converter see them: they read them as sizes
+    (GatherND indices [2, -1] is a segfault in the converter). Returns where they were, for
+    :func:`restore_minus_one_dims` (messages name the -1 the file declares)."""
+    cleared = []
+    g = proto.graph
+    for value in (*g.input, *g.output, *g.value_info):
+        if value.type.HasField("tensor_type"):
+            for i, dim in enumerate(value.type.tensor_type.shape.dim):
+                if dim.HasField("dim_value") and dim.dim_value == -1:
+                    dim.ClearField("dim_value")
+                    cleared.append((value.name, i))
+    return cleared
+
+
+def restore_minus_one_dims(proto: onnx.ModelProto, cleared: list[tuple[str, int]]) -> None:
+    """Put back the -1 dimensions :func:`minus_one_dims_to_dynamic` cleared (where the dim is
+    still unknown)."""
+    where = set(cleared)
+    g = proto.graph
+    for value in (*g.input, *g.output, *g.value_info):
+        dims = value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else []
+        for i, dim in enumerate(dims):
+            if (value.name, i) in where and not dim.HasField("dim_value") and not dim.dim_param:
+                dim.dim_value = -1
 
 
 def run_checker(proto: onnx.ModelProto, source: str, weight_bytes: int = 0) -> None:

@@ -181,3 +181,26 @@ def test_undefined_element_type_is_refused(where):
         model.graph.value_info.append(helper.make_tensor_value_info("y", T.FLOAT, [4]))
         model.graph.value_info[0].type.tensor_type.elem_type = 99
     _refused(_plan(model), "element type 99, which ONNX does not define")
+
+
+def test_negative_declared_dimension_is_refused():
+    """GatherND indices declared [2, -2]: onnx's version converter segfaulted on it."""
+    model = _model([helper.make_node("GatherND", ["data", "indices"], ["y"])],
+                   [helper.make_tensor_value_info("data", T.INT32, [2, 2]),
+                    helper.make_tensor_value_info("indices", T.INT64, [2, -2])],
+                   [helper.make_tensor_value_info("y", T.INT32, [2])], opset=13)
+    _refused(_plan(model), "'indices' declares a negative dimension (-2)")
+
+
+def test_minus_one_dimension_is_dynamic_not_a_crash():
+    """GatherND indices declared [2, -1] (-1: Paddle's dynamic dim) segfaulted in onnx's version
+    converter; now it is an unpinned dynamic dim, and planning works once it is pinned."""
+    model = _model([helper.make_node("GatherND", ["data", "indices"], ["y"])],
+                   [helper.make_tensor_value_info("data", T.INT32, [2, 2]),
+                    helper.make_tensor_value_info("indices", T.INT64, [2, -1])],
+                   [helper.make_tensor_value_info("y", T.INT32, [2])], opset=13)
+    _refused(_plan(model), "input 'indices' dim 1 (-1) is dynamic")
+    pinned = Case(main=model.SerializeToString(), shapes={"indices": (2, 2)})
+    with Runner("plan", 60) as run:
+        out = run(pinned)
+    assert out["code"] == 0 and out["ok"], out
