@@ -27,3 +27,15 @@ def test_readme_main_job_uses_a_model_with_real_weights():
     demo = (REPO / "scripts/demo_rest.py").read_text()
     assert "ppocr_v4_det.onnx" in demo
     assert (REPO / "models/ppocr_v4_det.onnx").is_file()
+
+
+def test_no_test_reads_the_shared_folder_directly():
+    # A clone without ../shared must pass: real models come through bench.real_models only.
+    pattern = re.compile(r"""["']shared["']""")  # "shared" as a path component in code
+    offenders = [
+        str(p.relative_to(REPO))
+        for folder in ("tests", "scripts", "fuzz", "bench", "dnnfusion")
+        for p in (REPO / folder).rglob("*.py")
+        if p.name not in ("real_models.py", "test_readme.py") and pattern.search(p.read_text())
+    ]
+    assert offenders == []

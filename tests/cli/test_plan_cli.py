@@ -1,7 +1,6 @@
 """`dnnfusion plan` end to end: summary, PLAN.json, DOT, and bad input (exit code 2)."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +8,10 @@ from pathlib import Path
 import onnx
 import pytest
 
+from bench.real_models import real_model_path
 from dnnfusion.cli import main
 
-CLS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "models",
-                   "ppocr_mobile_v2_cls.onnx")
+CLS = str(real_model_path("ppocr_mobile_v2_cls.onnx"))
 
 
 def test_plan_real_model_writes_json_and_dot(tmp_path, capsys):

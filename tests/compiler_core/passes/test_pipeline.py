@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnx
 import onnx_ir as ir
 import pytest
 from onnx import TensorProto, helper
 
+from bench.real_models import real_model_path
 from compiler_core.errors import ShapeError
 from compiler_core.passes import ALL_RULES, Exactness, Kind, RewriteReport, explain, rewrite_model
 
 from .util import model, node, ops, rand, rewrite_and_check, run, to_ir
 
 F = np.float32
-MODELS = Path(__file__).resolve().parents[3].parent / "shared" / "models"
 
 
 def test_every_rule_documents_itself() -> None:
@@ -90,8 +88,7 @@ def test_dynamic_shape_is_refused() -> None:
 def _real(name: str, shape: tuple[int, ...], extra_output: str | None = None):
     from compiler_core import frontend
 
-    path = MODELS / name
-    assert path.exists(), f"{path} not found (shared models are part of the checkout)"
+    path = real_model_path(name)  # raises, naming the folders searched, when missing
     m = frontend.import_model(str(path), input_shapes={"x": shape}).model
     if extra_output:  # the logits before the final activation, for a meaningful comparison
         (last,) = [n for n in m.graph if n.op_type == extra_output]
