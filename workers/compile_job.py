@@ -53,6 +53,7 @@ def run_compilation(compilation_id: uuid.UUID, *, settings: Settings) -> str:
         if job is None or model is None:  # pragma: no cover - FKs make this impossible
             return "skipped"
         model_path = storage.resolve(model.storage_path) / model.model_file
+        model_name = model.name
         request = dict(input_shapes=job.input_shapes, target=job.target, options=job.options,
                        device_class=job.device_class)
 
@@ -72,6 +73,9 @@ def run_compilation(compilation_id: uuid.UUID, *, settings: Settings) -> str:
             outcome = _compile(model_path, work, job_dir, storage, settings, progress, request)
     finally:
         storage.discard(work)
+    if outcome.get("error"):
+        outcome["error"] = public_error(outcome["error"], model_path=model_path,
+                                        model_name=model_name, storage_root=storage.root)
     with sessions() as session:
         written = crud.finish_compilation(
             session=session, compilation_id=compilation_id, attempt=attempt, **outcome
@@ -81,6 +85,17 @@ def run_compilation(compilation_id: uuid.UUID, *, settings: Settings) -> str:
             "compilation %s attempt %d lost ownership; outcome dropped", compilation_id, attempt
         )
     return outcome["state"]
+
+
+def public_error(text: str, *, model_path: Path, model_name: str, storage_root: Path) -> str:
+    """A job's error as it is stored and shown: the stored model's path becomes the name it was
+    uploaded under, any other path under the storage root becomes ``<storage>`` (the compiler
+    names files in its messages; users must not learn the server's layout)."""
+    for path in {model_path, model_path.resolve()}:
+        text = text.replace(str(path), model_name)
+    for root in {storage_root, storage_root.resolve()}:
+        text = text.replace(str(root), "<storage>")
+    return text
 
 
 def _compile(

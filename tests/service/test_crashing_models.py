@@ -86,3 +86,15 @@ def test_int_min_div_model_through_a_celery_worker(stack):
     assert_compiler_outcome(good)
     assert good["attempts"] == 1
     assert stack.worker is not None and stack.worker.popen.poll() is None
+
+
+def test_job_errors_name_the_uploaded_file_not_the_server_path(embedded):
+    h = {"X-API-Key": embedded.alice}
+    mid = upload(embedded.client, embedded.alice, m.tiny_bytes(5), filename="mine.onnx").json()
+    r = embedded.client.post("/api/v1/compilations", headers=h,
+                             json={"model_id": mid["id"], "input_shapes": {"x": [1, 2, 3]}})
+    assert r.status_code == 202, r.text
+    final = wait_final(embedded.client, embedded.alice, r.headers["location"], timeout=60)
+    assert final["state"] == "failed", final
+    assert final["error"].startswith("mine.onnx: input 'x' is pinned to rank 3"), final["error"]
+    assert "<server path>" not in final["error"] and "/" not in final["error"], final["error"]
