@@ -3,25 +3,16 @@ real PostgreSQL at 127.0.0.1:5432 (created here, dropped at the end)."""
 
 from __future__ import annotations
 
-import uuid
-
-import psycopg
 import pytest
 
 from profiling.db import open_database
-from tests.service.conftest import PG_ADMIN, PG_URL
+from tests.helpers.pg import scratch_database
 
 
 @pytest.fixture
 def pg_url():
-    name = f"dnnfusion_prof_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_URL}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("dnnfusion_prof") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

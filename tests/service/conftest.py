@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -27,13 +26,10 @@ from service.crud.users import create_api_key, create_user
 from service.db import make_engine, make_sessionmaker
 from service.main import create_app
 from service.settings import Settings
+from tests.helpers.pg import scratch_database
 from tests.service.procs import REPO, Proc, free_port
 from workers.embedded import EmbeddedWorker
 
-PG_ADMIN = os.environ.get(
-    "DNNFUSION_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-)
-PG_URL = os.environ.get("DNNFUSION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("DNNFUSION_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 # Fast reaper timings for tests: a job whose worker stopped beating is noticed within ~4 s.
@@ -102,14 +98,8 @@ def embedded(tmp_path: Path) -> Iterator[Embedded]:
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    name = f"dnnfusion_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_URL}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("dnnfusion_test") as url:
+        yield url
 
 
 @dataclass

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -15,7 +13,7 @@ from sqlalchemy import create_engine, inspect
 from service import migrate
 from service.models import Base
 from service.settings import Settings
-from tests.service.conftest import PG_ADMIN, PG_URL
+from tests.helpers.pg import scratch_database
 from tests.service.procs import REPO
 
 TABLES = {"users", "api_keys", "models", "compilations", "device_classes", "devices",
@@ -24,14 +22,8 @@ TABLES = {"users", "api_keys", "models", "compilations", "device_classes", "devi
 
 @pytest.fixture
 def scratch_pg():
-    name = f"dnnfusion_mig_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_URL}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("dnnfusion_mig") as url:
+        yield url
 
 
 def _alembic(url: str, *argv: str) -> None:
