@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dnnfusion.commands.extras import missing_extra_message
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -43,11 +45,7 @@ def run(args: argparse.Namespace) -> int:
         from service.settings import Settings
         from workers.embedded import EmbeddedWorker
     except ImportError as err:
-        print(
-            f"error: dnnfusion serve needs the service extra: pip install "
-            f"'dnnfusion[service]' ({err})",
-            file=sys.stderr,
-        )
+        print(missing_extra_message(err, "dnnfusion serve"), file=sys.stderr)
         return 2
     overrides: dict[str, object] = {"worker_mode": "embedded"}
     if args.data_dir is not None:

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dnnfusion.commands.extras import missing_extra_message
+
 
 def _add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -48,10 +50,7 @@ def _session(args: argparse.Namespace):
         from service.db import make_engine, make_sessionmaker
         from service.settings import Settings
     except ImportError as err:
-        print(
-            f"error: needs the service extra: pip install 'dnnfusion[service]' ({err})",
-            file=sys.stderr,
-        )
+        print(missing_extra_message(err, f"dnnfusion {args.verb}"), file=sys.stderr)
         return None
     settings = Settings(data_dir=args.data_dir) if args.data_dir else Settings()
     if not schema_ready(settings):
