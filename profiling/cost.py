@@ -41,6 +41,7 @@ from compiler_core.ir.ecg import ECG
 from compiler_core.planner.cost import AnalyticCostModel, CostModel, Profitability
 from profiling import queries
 from profiling.device import DeviceClassInfo
+from profiling.executable import StoredCandidate, stored_candidate
 
 NEAREST_LIMIT = 1.0
 TIE_PERCENT = 2.0
@@ -103,6 +104,7 @@ class ProfilingCostModel:
         self._exact: dict[str, queries.EntrySummary | None] = {}
         self._structure: dict[str, list[queries.EntrySummary]] = {}
         self._wanted: dict[str, FusionSignature] = {}
+        self._candidates: dict[str, StoredCandidate | None] = {}  # what an agent runs
         self._broken = False
         self._session: Session | None = None
 
@@ -177,7 +179,9 @@ class ProfilingCostModel:
             f, s = entry.fused_median_us, entry.separate_median_us
             return Profitability(f * scale, s * scale, source, entry.id, measured_fuse(f, s))
         self.counts["analytic"] += 1
-        self._wanted.setdefault(sig.key, sig)
+        if sig.key not in self._wanted:
+            self._wanted[sig.key] = sig
+            self._candidates[sig.key] = stored_candidate(ecg, first, second)
         p = self.fallback.profitability(ecg, first, second)
         return Profitability(p.fused_us, p.separate_us, "analytic", None)
 
@@ -186,13 +190,15 @@ class ProfilingCostModel:
         transaction); returns how many were new. Database errors become ``warnings``."""
         self.close()
         wanted, self._wanted = list(self._wanted.values()), {}
+        candidates, self._candidates = self._candidates, {}
         if not wanted or self._broken:
             return 0
         try:
             with self.sessions() as session, session.begin():
                 dc = queries.ensure_device_class(session, key=self.device_class,
                                                  info=self.class_info)
-                return queries.record_requests(session, device_class=dc, signatures=wanted)
+                return queries.record_requests(session, device_class=dc, signatures=wanted,
+                                               candidates=candidates)
         except SQLAlchemyError as e:
             self.warnings.append(f"could not record profiling requests: {_line(e)}")
             return 0

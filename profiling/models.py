@@ -21,7 +21,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models import Base, UTCDateTime, utcnow
@@ -52,6 +63,10 @@ class Device(Base):
     agent: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # From the agent's heartbeats (0003): online now, °C and battery percent when known.
+    online: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    temperature_c: Mapped[float | None] = mapped_column(Float)
+    battery_pct: Mapped[float | None] = mapped_column(Float)
 
 
 class ProfileEntry(Base):
@@ -91,6 +106,10 @@ class ProfileEntry(Base):
     cpu: Mapped[str | None] = mapped_column(String(255))  # what the benchmark itself read
     temperature_c: Mapped[float | None] = mapped_column(Float)
     measured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Posted by a device agent (0003): the request it answers, and the post's idempotency
+    # key (a retried post finds its entry instead of adding a second one).
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
 
 
 class ProfilingRequest(Base):
@@ -118,3 +137,9 @@ class ProfilingRequest(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What an agent needs to rebuild the benchmark (0003): the candidate sub-model
+    # (compiler_core.bench.candidate, serialized ONNX) and its node indices of each side.
+    # None when the candidate could not be extracted (the request is then not executable).
+    candidate: Mapped[bytes | None] = mapped_column(LargeBinary)
+    candidate_first: Mapped[list[int] | None] = mapped_column(JSON)
+    candidate_second: Mapped[list[int] | None] = mapped_column(JSON)

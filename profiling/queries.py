@@ -5,7 +5,7 @@ Writers commit nothing themselves except where noted; callers own the transactio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from compiler_core.bench.run import BenchResult
 from compiler_core.bench.signature import FusionSignature
 from profiling.device import DeviceClassInfo
+from profiling.executable import StoredCandidate
 from profiling.models import Device, DeviceClass, ProfileEntry, ProfilingRequest
 from service.models import utcnow
 
@@ -155,10 +156,16 @@ def entries_of_structure(
 
 
 def record_requests(
-    session: Session, *, device_class: DeviceClass, signatures: Iterable[FusionSignature]
+    session: Session,
+    *,
+    device_class: DeviceClass,
+    signatures: Iterable[FusionSignature],
+    candidates: Mapping[str, StoredCandidate | None] | None = None,
 ) -> int:
     """Add a pending request per signature (or count one more wish on an open one); returns
-    how many requests were new."""
+    how many requests were new. ``candidates`` (by signature key) makes a request executable
+    by an agent (:mod:`profiling.executable`); an open request without one gets it."""
+    candidates = candidates or {}
     sigs = {s.key: s for s in signatures}
     if not sigs:
         return 0
@@ -176,15 +183,32 @@ def record_requests(
             req.updated_at = now
             if req.state == "failed":
                 req.state = "pending"
+            if req.candidate is None and candidates.get(key) is not None:
+                _set_candidate(req, candidates[key])
             continue
-        session.add(ProfilingRequest(
+        req = ProfilingRequest(
             device_class_id=device_class.id, signature=key, structure_key=s.structure_key,
             codegen_version=s.version, threads=s.threads, ops=s.ops[:2048],
             mapping=s.mapping[:1024], dtype=s.dtype[:16], shapes=[list(x) for x in s.shapes],
-            state="pending", times_wanted=1, created_at=now, updated_at=now))
+            state="pending", times_wanted=1, created_at=now, updated_at=now)
+        if candidates.get(key) is not None:
+            _set_candidate(req, candidates[key])
+        session.add(req)
         new += 1
     session.flush()
     return new
+
+
+def _set_candidate(req: ProfilingRequest, c: StoredCandidate) -> None:
+    req.candidate, req.candidate_first, req.candidate_second = c.model, c.first, c.second
+
+
+def request_candidate(req: ProfilingRequest) -> StoredCandidate | None:
+    """The stored candidate of a request, None when it has none."""
+    if req.candidate is None or req.candidate_first is None or req.candidate_second is None:
+        return None
+    return StoredCandidate(bytes(req.candidate), list(req.candidate_first),
+                           list(req.candidate_second))
 
 
 @dataclass(frozen=True)
