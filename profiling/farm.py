@@ -34,6 +34,10 @@ def register_device(
     """The class of ``info`` (created if new) and the device ``serial`` in it, now run by
     ``owner`` and online. The caller commits."""
     dc = queries.ensure_device_class(session, key=info.key, info=info)
+    # A class first named by a plan (a --device-class key) has no parts yet: fill them in.
+    for part in ("cpu_model", "isa", "cores", "max_mhz", "os"):
+        if getattr(dc, part) is None:
+            setattr(dc, part, getattr(info, part))
     dev = queries.ensure_device(session, device_class=dc, serial=serial, agent=owner)
     dev.agent, dev.online = owner, True
     session.flush()
