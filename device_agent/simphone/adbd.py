@@ -43,7 +43,8 @@ class SimPhone:
     """One simulated phone listening on ``host:port`` (port 0 picks a free one).
 
     ``sandbox`` is the host directory that stands for the phone's ``/data/local/tmp``.
-    ``unplug()`` makes the phone vanish (connections dropped, port closed); ``stop()`` too.
+    ``unplug()`` makes the phone vanish (connections dropped, port closed); ``stop()`` too;
+    ``replug()`` listens again on the same port (the adb server must ``connect`` again).
     """
 
     def __init__(self, profile: PhoneProfile, sandbox: str | Path, faults: Faults | None = None,
@@ -66,6 +67,7 @@ class SimPhone:
         """Listen and serve in background threads; returns the port."""
         ls = socket.create_server(self._addr)
         self._listener, self.port = ls, ls.getsockname()[1]
+        self._addr = (self._addr[0], self.port)
         threading.Thread(target=self._accept_loop, daemon=True, name="simphone-accept").start()
         log.info("simphone %s listening on %s", self.state.profile.model, self.serial)
         return self.port
@@ -74,6 +76,8 @@ class SimPhone:
         """The cable is pulled: every connection drops and nothing is listening any more."""
         self.unplugged.set()
         if self._listener is not None:
+            with contextlib.suppress(OSError):  # wakes the accept() blocked on it (Linux)
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
         with self._lock:
             conns = list(self._conns)
@@ -83,6 +87,11 @@ class SimPhone:
             c.close()
 
     stop = unplug
+
+    def replug(self) -> int:
+        """Come back on the same port after ``unplug()``; returns the port."""
+        self.unplugged.clear()
+        return self.start()
 
     def _accept_loop(self) -> None:
         assert self._listener is not None

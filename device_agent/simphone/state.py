@@ -13,8 +13,9 @@ from device_agent.simphone.profile import PhoneProfile
 class Faults:
     """How the phone misbehaves.
 
-    ``unplug_after_s``: seconds into a binary run after which the phone vanishes (the
-    connection drops and the port stops listening); None never.
+    ``unplug_after_s``: seconds after a binary run starts at which the phone vanishes (the
+    connections drop and the port stops listening), whether or not the run has ended by then;
+    None never.
     ``heat_c_per_run``: degrees Celsius every thermal zone and the battery gain per binary run.
     ``slow_factor``: a binary run lasts this many times its real duration (>= 1).
     """

@@ -4,6 +4,7 @@ binary, and the faults (unplug mid-run, heat, slowness)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import adbutils
 import pytest
 
 from device_agent.simphone import Faults
-from tests.device_agent.conftest import wait_state
+from tests.device_agent.conftest import _free_port, wait_state
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -167,3 +168,40 @@ def test_cli_refuses_a_bad_profile_in_one_line(tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "missing field" in r.stderr
+
+
+def test_replug_after_unplug_comes_back_on_the_same_serial(adb_client, phone):
+    ph, _ = phone()
+    serial = ph.serial
+    ph.unplug()
+    wait_state(adb_client, serial, None, timeout=10)
+    assert ph.replug() and ph.serial == serial
+    with contextlib.suppress(adbutils.AdbError):
+        adb_client.disconnect(serial)  # the server may still hold the dead transport
+    assert "connected" in adb_client.connect(serial, timeout=10)
+    wait_state(adb_client, serial, "device")
+    assert adb_client.device(serial).shell("nproc") == "8"
+
+
+def test_cli_serves_a_yaml_profile_on_the_given_port(adb_client, tmp_path, profile_json):
+    yaml = pytest.importorskip("yaml")  # pyyaml comes with the service extra
+    prof = dict(profile_json, model="Yaml Phone", clusters=[{"cores": [0, 1], "max_freq_khz": 1000}])
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(prof))
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "device_agent.simphone", "--profile",
+                             str(tmp_path / "p.yaml"), "--port", str(port), "--sandbox",
+                             str(tmp_path / "sb")], stdout=subprocess.PIPE, text=True)
+    serial = f"127.0.0.1:{port}"
+    try:
+        assert f"on {serial}" in proc.stdout.readline()
+        assert "connected" in adb_client.connect(serial, timeout=10)
+        wait_state(adb_client, serial, "device")
+        d = adb_client.device(serial)
+        assert (d.shell("getprop ro.product.model"), d.shell("nproc")) == ("Yaml Phone", "2")
+        d.sync.push(b"abc", f"{TMP}/f")
+        assert (tmp_path / "sb" / "f").read_bytes() == b"abc"
+    finally:
+        with contextlib.suppress(adbutils.AdbError):
+            adb_client.disconnect(serial)
+        proc.terminate()
+        proc.wait(timeout=10)
