@@ -2,8 +2,9 @@
 
 An agent posts the samples of one request with an idempotency key of its choosing. The key is
 stored with the entry (scoped to the agent: ``<owner>:<key>``, unique), so a post retried after
-a lost answer finds its entry and adds nothing; a concurrent duplicate loses on the unique
-constraint and finds the winner's entry.
+a lost answer finds its entry and adds nothing. Concurrent posts for one request are ordered by
+a write to the request's row first (its row lock on PostgreSQL, the database write lock on
+SQLite): the second finds the first's entry; the unique key is the last guard.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from profiling.models import Device, ProfileEntry, ProfilingRequest
@@ -61,14 +62,19 @@ def store_result(
     its entry with ``created`` False. Raises :class:`ResultRefused` (404 unknown request,
     409 not leased by ``owner`` or key reused for another request, 422 unknown device).
     The caller commits."""
+    # Write first: the request's row lock (PostgreSQL) or the write lock (SQLite) orders
+    # concurrent posts, and each then sees what the one before it committed.
+    touched = session.execute(
+        update(ProfilingRequest).where(ProfilingRequest.id == request_id)
+        .values(updated_at=utcnow()).execution_options(synchronize_session=False))
     done = find_posted(session, owner=owner, key=key)
     if done is not None:
         if done.request_id != request_id:
             raise ResultRefused(409, "idempotency key already used for another request")
         return done, False
-    req = session.get(ProfilingRequest, request_id, with_for_update=True)
-    if req is None:
+    if touched.rowcount != 1:
         raise ResultRefused(404, f"no profiling request {request_id}")
+    req = session.get(ProfilingRequest, request_id, populate_existing=True)
     if req.state != "leased" or req.lease_owner != owner:
         raise ResultRefused(409, f"profiling request {request_id} is not leased by this agent")
     dev = session.scalar(select(Device).where(Device.device_class_id == req.device_class_id,
