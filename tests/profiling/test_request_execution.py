@@ -4,16 +4,26 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import numpy as np
+import onnx
 import pytest
+from onnx import numpy_helper
 from sqlalchemy import select
 
 from compiler_core.bench.run import BenchmarkError
 from compiler_core.bench.signature import fusion_signature
 from profiling import queries
 from profiling.device import host_device_class
-from profiling.executable import StoredCandidate, run_stored
+from profiling.executable import (
+    REGENERATED_KEY,
+    StoredCandidate,
+    load_candidate,
+    run_stored,
+    stored_candidate,
+)
 from profiling.host_runner import run_host_requests
 from profiling.models import ProfileEntry, ProfilingRequest
+from tests.compiler_core.planner.graphs import make_ecg, node, tensor, weight
 from tests.profiling.test_cost_model import FIRST, SECOND, _ecg, _plan
 
 
@@ -54,3 +64,27 @@ def test_a_candidate_with_another_signature_is_refused(db):
         run_stored(stored, signature=other, threads=1)
     with pytest.raises(BenchmarkError, match="not a usable model"):
         run_stored(StoredCandidate(b"not onnx", [0], [1]), signature=other, threads=1)
+
+
+def test_large_weights_are_not_stored_and_come_back_seeded(tmp_path):
+    ecg = make_ecg(
+        [node("MatMul", ["x", "w"], ["mm"]), node("Relu", ["mm"], ["r"]),
+         node("Reshape", ["r", "shape"], ["out"])],
+        [tensor("x", (4, 64))],
+        [tensor("out", (256,))],
+        [weight("w", (64, 64)),
+         numpy_helper.from_array(np.array([256], np.int64), "shape")],
+    )
+    stored = stored_candidate(ecg, FIRST, SECOND)
+    assert len(stored.model) < 64 * 64 * 4 // 4  # the 16 KiB weight is not in the bytes
+    proto = onnx.load_from_string(stored.model)
+    (meta,) = [p for p in proto.metadata_props if p.key == REGENERATED_KEY]
+    sig = fusion_signature(ecg, FIRST, SECOND, threads=1)
+    a, b = load_candidate(stored), load_candidate(stored)
+    wa, wb = ([np.asarray(v.const_value) for v in e.model.graph.initializers.values()
+               if v.const_value is not None and v.shape is not None and len(v.shape) == 2]
+              for e in (a, b))
+    assert wa[0].shape == (64, 64) and np.array_equal(wa[0], wb[0])  # seeded: reproducible
+    assert np.abs(wa[0]).max() <= 1.0 and np.abs(wa[0]).std() > 0.1
+    result = run_stored(stored, signature=sig.key, threads=1, min_ms=2.0, workdir=tmp_path)
+    assert result.signature == sig.key and result.fused_us and result.separate_us
