@@ -1,11 +1,14 @@
 """The device farm's devices: what agents register and report by heartbeat, and the listing
-users see (``GET /api/v1/devices``). ``owner`` is the agent's identity (its API key's id)."""
+users see (``GET /api/v1/devices``). ``owner`` is the agent's identity (its API key's id).
+
+A device is listed online when its last heartbeat said so and came less than
+:data:`ONLINE_WINDOW_S` ago (an agent that died stops counting as online by itself)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,6 +18,8 @@ from profiling.device import DeviceClassInfo
 from profiling.lease import queue_lengths
 from profiling.models import Device, DeviceClass
 from service.models import utcnow
+
+ONLINE_WINDOW_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -95,11 +100,14 @@ class ClassRow:
 
 def listing(session: Session) -> list[ClassRow]:
     """Every device class with its devices and the number of requests waiting for it."""
-    queues = queue_lengths(session)
+    now = utcnow()
+    queues = queue_lengths(session, now=now)
+    recent = now - timedelta(seconds=ONLINE_WINDOW_S)
     devices: dict[int, list[DeviceRow]] = {}
     for d in session.scalars(select(Device).order_by(Device.serial)):
+        online = bool(d.online) and d.last_seen_at is not None and d.last_seen_at >= recent
         devices.setdefault(d.device_class_id, []).append(DeviceRow(
-            d.serial, d.agent, bool(d.online), d.last_seen_at, d.temperature_c, d.battery_pct))
+            d.serial, d.agent, online, d.last_seen_at, d.temperature_c, d.battery_pct))
     return [ClassRow(dc.key, dc.cpu_model, dc.isa, dc.cores, dc.max_mhz, dc.os,
                      queues.get(dc.id, 0), devices.get(dc.id, []))
             for dc in session.scalars(select(DeviceClass).order_by(DeviceClass.key))]

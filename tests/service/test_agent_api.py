@@ -4,6 +4,7 @@ results -> an entry the planner uses; lease expiry; invalid samples; idempotent 
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,9 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from compiler_core.bench.signature import fusion_signature
+from profiling import queries
 from profiling.cost import ProfilingCostModel
 from profiling.device import DeviceClassInfo
-from profiling.models import ProfileEntry, ProfilingRequest
+from profiling.executable import StoredCandidate
+from profiling.farm import ONLINE_WINDOW_S
+from profiling.models import Device, ProfileEntry, ProfilingRequest
 from service import migrate
 from service.db import make_engine, make_sessionmaker
 from service.main import create_app
@@ -41,6 +45,7 @@ class Farm:
     agent: str
     bob: str
     agent2: str
+    settings: object
 
     def plan(self):
         cost = ProfilingCostModel(self.sessions, PHONE_KEY, threads=1)
@@ -67,7 +72,8 @@ def farm(request, tmp_path) -> Iterator[Farm]:
         app = create_app(settings, dispatcher=EmbeddedWorker(settings))
         try:
             with TestClient(app) as client:
-                yield Farm(client, make_sessionmaker(engine), alice, agent, bob, agent2)
+                yield Farm(client, make_sessionmaker(engine), alice, agent, bob, agent2,
+                           settings)
         finally:
             engine.dispose()
 
@@ -162,6 +168,49 @@ def test_an_expired_lease_returns_to_the_queue(farm):
                    json=_samples(serial="other-phone"))
     assert ok.status_code == 201, ok.text
     assert _entries(farm) == 1
+
+
+def test_a_silent_agent_goes_offline_and_a_missing_device_too(farm):
+    _register(farm, farm.agent)
+    _register(farm, farm.agent, serial="second")
+    farm.post("heartbeat", farm.agent, json={"devices": [{"serial": SERIAL}]})
+    online = {d["serial"]: d["online"] for d in _devices(farm)[PHONE_KEY]["devices"]}
+    assert online == {SERIAL: True, "second": False}  # not in the heartbeat: unplugged
+    with farm.sessions() as s, s.begin():  # no heartbeat for longer than the window
+        s.execute(update(Device).values(last_seen_at=utcnow() - timedelta(
+            seconds=ONLINE_WINDOW_S + 1)))
+    assert [d["online"] for d in _devices(farm)[PHONE_KEY]["devices"]] == [False, False]
+
+
+def test_concurrent_agents_over_http_never_share_a_request(farm):
+    keys = [farm.agent, farm.agent2] + [add_user(farm.settings, f"lab{k}")[1] for k in range(2)]
+    for k, key in enumerate(keys):
+        _register(farm, key, serial=f"phone-{k}")
+    sigs = [fusion_signature(_ecg(rows=r), FIRST, SECOND, threads=1) for r in range(1, 25)]
+    with farm.sessions() as s, s.begin():
+        dc = queries.ensure_device_class(s, key=PHONE_KEY)
+        queries.record_requests(s, device_class=dc, signatures=sigs, candidates={
+            x.key: StoredCandidate(b"onnx", [0], [1]) for x in sigs})
+    got: dict[str, list[int]] = {}
+    start = threading.Barrier(len(keys))
+
+    def leaser(key: str) -> None:
+        mine = got.setdefault(key, [])
+        start.wait()
+        while True:
+            r = farm.post("lease", key, json={"max_requests": 2})
+            ids = [q["id"] for q in r.json()["requests"]] if r.status_code == 200 else [-1]
+            if not ids:
+                return
+            mine.extend(ids)
+
+    threads = [threading.Thread(target=leaser, args=(k,)) for k in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    every = [i for ids in got.values() for i in ids]
+    assert -1 not in every and len(every) == len(set(every)) == len(sigs)
 
 
 def test_release_puts_work_back(farm):
