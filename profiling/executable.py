@@ -30,7 +30,13 @@ import onnx
 import onnx_ir as ir
 
 from compiler_core.bench.candidate import extract_candidate
-from compiler_core.bench.run import BenchmarkError, BenchResult, build_benchmark, run_benchmark
+from compiler_core.bench.run import (
+    BenchmarkError,
+    BenchResult,
+    BuiltBenchmark,
+    build_benchmark,
+    run_benchmark,
+)
 from compiler_core.bench.signature import fusion_signature
 from compiler_core.errors import DnnFusionError
 from compiler_core.ir.ecg import ECG, build_ecg
@@ -80,6 +86,33 @@ def load_candidate(stored: StoredCandidate) -> ECG:
         raise BenchmarkError(f"stored candidate is not a usable model: {str(e)[:200]}") from None
 
 
+def build_stored(
+    stored: StoredCandidate,
+    out_path: Path,
+    *,
+    signature: str,
+    threads: int,
+    target: str = "host",
+) -> BuiltBenchmark:
+    """Build the benchmark of a stored candidate for ``target`` (``host``, or the static
+    ``linux-arm64`` executable an agent pushes to a phone) into ``out_path``.
+
+    Raises :class:`BenchmarkError` when the candidate does not have ``signature`` (another
+    code-generator version, or different bytes) and whatever
+    :func:`~compiler_core.bench.run.build_benchmark` raises."""
+    ecg = load_candidate(stored)
+    n = len(ecg.nodes)
+    if not stored.first or not stored.second or any(
+            not 0 <= i < n for i in (*stored.first, *stored.second)):
+        raise BenchmarkError("stored candidate's node indices are out of range")
+    sig = fusion_signature(ecg, stored.first, stored.second, threads)
+    if sig.key != signature:
+        raise BenchmarkError("stored candidate does not have the request's signature "
+                             "(another code-generator version?)")
+    return build_benchmark(ecg, stored.first, stored.second, out_path, target=target,
+                           threads=threads)
+
+
 def run_stored(
     stored: StoredCandidate,
     *,
@@ -90,23 +123,11 @@ def run_stored(
 ) -> BenchResult:
     """Rebuild and run the benchmark of a stored candidate on this machine (target ``host``,
     ``threads`` OpenMP threads, each side timed for at least ``min_ms`` ms); samples in µs.
-
-    Raises :class:`BenchmarkError` when the candidate does not have ``signature`` (another
-    code-generator version, or different bytes) and whatever
-    :func:`~compiler_core.bench.run.build_benchmark` / :func:`~compiler_core.bench.run.run_benchmark`
+    Raises what :func:`build_stored` and :func:`~compiler_core.bench.run.run_benchmark`
     raise."""
-    ecg = load_candidate(stored)
-    n = len(ecg.nodes)
-    if not stored.first or not stored.second or any(
-            not 0 <= i < n for i in (*stored.first, *stored.second)):
-        raise BenchmarkError("stored candidate's node indices are out of range")
-    sig = fusion_signature(ecg, stored.first, stored.second, threads)
-    if sig.key != signature:
-        raise BenchmarkError("stored candidate does not have the request's signature "
-                             "(another code-generator version?)")
     with tempfile.TemporaryDirectory(dir=workdir, prefix="dnf-request-") as tmp:
-        built = build_benchmark(ecg, stored.first, stored.second, Path(tmp) / "bench.run",
-                                target="host", threads=threads)
+        built = build_stored(stored, Path(tmp) / "bench.run", signature=signature,
+                             threads=threads)
         return run_benchmark(built, threads=threads, min_ms=min_ms)
 
 

@@ -10,13 +10,15 @@ import pytest
 from onnx import numpy_helper
 from sqlalchemy import select
 
-from compiler_core.bench.run import BenchmarkError
+from compiler_core.bench.run import BenchmarkError, run_benchmark
 from compiler_core.bench.signature import fusion_signature
+from compiler_core.codegen.targets import TARGETS
 from profiling import queries
 from profiling.device import host_device_class
 from profiling.executable import (
     REGENERATED_KEY,
     StoredCandidate,
+    build_stored,
     load_candidate,
     run_stored,
     stored_candidate,
@@ -88,3 +90,18 @@ def test_large_weights_are_not_stored_and_come_back_seeded(tmp_path):
     assert np.abs(wa[0]).max() <= 1.0 and np.abs(wa[0]).std() > 0.1
     result = run_stored(stored, signature=sig.key, threads=1, min_ms=2.0, workdir=tmp_path)
     assert result.signature == sig.key and result.fused_us and result.separate_us
+
+
+def test_a_stored_request_builds_the_static_arm64_benchmark(db, tmp_path):
+    """What an agent pushes to a phone: built from the request's candidate, correct under
+    qemu-aarch64 (timings there mean nothing)."""
+    assert TARGETS["linux-arm64"].launcher() is not None, "run scripts/setup-apt.sh"
+    _plan(db, _ecg(), key="phone-class")
+    with db.sessions() as s:
+        req = s.scalars(select(ProfilingRequest)).one()
+        stored, sig = queries.request_candidate(req), req.signature
+    built = build_stored(stored, tmp_path / "bench.run", signature=sig, threads=1,
+                         target="linux-arm64")
+    assert int.from_bytes(built.path.read_bytes()[18:20], "little") == 183  # EM_AARCH64
+    res = run_benchmark(built, threads=1, check_only=True)
+    assert res.signature == sig and res.max_abs_diff <= 1e-4
