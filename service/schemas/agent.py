@@ -122,7 +122,9 @@ class LeasePublic(BaseModel):
 
 class ResultIn(BaseModel):
     """Samples of one leased request, per run in µs; ``idempotency_key`` makes a retried post
-    add nothing twice."""
+    add nothing twice. The app's 1 MiB cap on JSON bodies (:mod:`service.bodylimit`) applies:
+    about 60,000 samples of ``%.3f`` text in all, fewer than a benchmark of a very fast kernel
+    can print (``MAX_RUNS`` 100,000 per side), so an agent caps what it posts."""
 
     model_config = ConfigDict(extra="forbid")
 
