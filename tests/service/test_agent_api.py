@@ -271,3 +271,14 @@ def test_keys_are_not_interchangeable(farm):
     r = farm.client.get(loc, headers=headers(farm.agent))  # alice's agent key
     assert r.status_code == 403 and bob_model not in r.text
     assert farm.client.get("/api/v1/devices", headers=headers(farm.agent)).status_code == 403
+
+
+def test_a_post_over_the_body_cap_is_413_and_stores_nothing(farm):
+    farm.plan()
+    _register(farm, farm.agent)
+    (req,) = farm.post("lease", farm.agent, json={}).json()["requests"]
+    many = [123.456] * 70_000  # 2 x 70,000 samples: over the 1 MiB JSON cap
+    r = farm.post(f"requests/{req['id']}/results", farm.agent,
+                  json=_samples(fused_us=many, separate_us=many))
+    assert r.status_code == 413, r.text
+    assert _entries(farm) == 0
