@@ -69,20 +69,14 @@ class Device(Base):
     battery_pct: Mapped[float | None] = mapped_column(Float)
 
 
-class ProfileEntry(Base):
-    __tablename__ = "profile_entries"
-    __table_args__ = (
-        Index("ix_profile_entries_exact", "device_class_id", "signature", "codegen_version"),
-        Index("ix_profile_entries_nearest", "device_class_id", "structure_key",
-              "codegen_version"),
-    )
+class FusionSignatureColumns:
+    """The columns an entry and a request share: the device class and the fusion signature
+    (``compiler_core.bench.signature``: hash, shape-free structure hash, code-generator version,
+    threads, and the readable parts: ops, mapping types, dtype, shapes)."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_class_id: Mapped[int] = mapped_column(
         ForeignKey("device_classes.id", ondelete="CASCADE")
     )
-    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
-    agent: Mapped[str | None] = mapped_column(String(255))
     signature: Mapped[str] = mapped_column(String(64))
     structure_key: Mapped[str] = mapped_column(String(64))
     codegen_version: Mapped[int] = mapped_column(Integer)
@@ -91,6 +85,19 @@ class ProfileEntry(Base):
     mapping: Mapped[str] = mapped_column(String(1024))
     dtype: Mapped[str] = mapped_column(String(16))
     shapes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class ProfileEntry(FusionSignatureColumns, Base):
+    __tablename__ = "profile_entries"
+    __table_args__ = (
+        Index("ix_profile_entries_exact", "device_class_id", "signature", "codegen_version"),
+        Index("ix_profile_entries_nearest", "device_class_id", "structure_key",
+              "codegen_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    agent: Mapped[str | None] = mapped_column(String(255))
     fused_us: Mapped[list[float]] = mapped_column(JSON, default=list)  # per-run samples
     separate_us: Mapped[list[float]] = mapped_column(JSON, default=list)
     fused_median_us: Mapped[float] = mapped_column(Float)
@@ -112,7 +119,7 @@ class ProfileEntry(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
 
 
-class ProfilingRequest(Base):
+class ProfilingRequest(FusionSignatureColumns, Base):
     __tablename__ = "profiling_requests"
     __table_args__ = (
         UniqueConstraint("device_class_id", "signature", name="uq_profiling_requests_signature"),
@@ -120,17 +127,6 @@ class ProfilingRequest(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    device_class_id: Mapped[int] = mapped_column(
-        ForeignKey("device_classes.id", ondelete="CASCADE")
-    )
-    signature: Mapped[str] = mapped_column(String(64))
-    structure_key: Mapped[str] = mapped_column(String(64))
-    codegen_version: Mapped[int] = mapped_column(Integer)
-    threads: Mapped[int] = mapped_column(Integer)
-    ops: Mapped[str] = mapped_column(String(2048))
-    mapping: Mapped[str] = mapped_column(String(1024))
-    dtype: Mapped[str] = mapped_column(String(16))
-    shapes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     times_wanted: Mapped[int] = mapped_column(Integer, default=1)
     lease_owner: Mapped[str | None] = mapped_column(String(255))
