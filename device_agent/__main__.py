@@ -1,0 +1,7 @@
+"""``python -m device_agent``: see :mod:`device_agent.cli`."""
+
+import sys
+
+from device_agent.cli import main
+
+sys.exit(main())
