@@ -1,0 +1,81 @@
+"""End to end on the real stack: the API (uvicorn) and a Celery worker on the real PostgreSQL
+and Redis (tests/service/conftest.py ``stack``), the agent as a subprocess
+(``python -m device_agent --once``), the real adb server and one simulated arm64 phone.
+
+A ``linux-arm64`` compilation for the phone's device class meets a "profile" pair with no
+measurement -> a profiling request -> the agent runs it on the phone (the static arm64
+benchmark under qemu: the numbers are qemu's, the test checks the flow) -> an entry in the
+database -> the same compilation again plans it ``measured``, and its report names the class."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from sqlalchemy import create_engine, func, select
+
+from profiling.models import ProfileEntry, ProfilingRequest
+from tests.device_agent.test_agent import phone_class
+from tests.service.conftest import pg_database, stack  # noqa: F401 - fixtures
+from tests.service.helpers import upload, wait_final
+from tests.service.procs import REPO
+from tests.service.test_compilation_device_class import _model
+
+
+def _compile(client, key: str, model_id: str, device_class: str) -> dict:
+    r = client.post("/api/v1/compilations", headers={"X-API-Key": key}, json={
+        "model_id": model_id, "target": "linux-arm64", "device_class": device_class,
+        "options": {"compare_with_onnxruntime": False}})
+    assert r.status_code == 202, r.text
+    final = wait_final(client, key, r.headers["location"], timeout=80)
+    assert final["state"] == "succeeded", final["error"]
+    report = client.get(f"{r.headers['location']}/report", headers={"X-API-Key": key})
+    assert report.status_code == 200, report.text
+    return report.json()
+
+
+def _count(url: str, model, **where) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            q = select(func.count(model.id))
+            for k, v in where.items():
+                q = q.where(getattr(model, k) == v)
+            return c.scalar(q)
+    finally:
+        engine.dispose()
+
+
+def test_phone_measurements_decide_the_next_compilation(stack, phone, adb_client,  # noqa: F811
+                                                        profile_json, tmp_path):
+    key = phone_class(profile_json)
+    url = stack.settings.sqlalchemy_url
+    before = _count(url, ProfileEntry)
+    with stack.client() as client:
+        model_id = upload(client, stack.alice, _model().SerializeToString()).json()["id"]
+        report = _compile(client, stack.alice, model_id, key)
+        assert report["device_class"] == key
+        (d,) = report["profile_decisions"]
+        assert d["source"] == "analytic"
+        assert _count(url, ProfilingRequest, state="pending") >= 1
+
+        ph, _ = phone()
+        done = subprocess.run(
+            [sys.executable, "-m", "device_agent", "--service", stack.base_url, "--key",
+             stack.agent, "--adb-host", adb_client.host, "--adb-port", str(adb_client.port),
+             "--once", "--no-host", "--spool", str(tmp_path / "spool"), "--min-ms", "2",
+             "--max-temp-c", "90", "--run-timeout-s", "60", "--lease-s", "60"],
+            cwd=REPO, env=stack.env, capture_output=True, text=True, timeout=80)
+        assert done.returncode == 0, done.stderr
+        logs = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+        posted = [e for e in logs if e["event"] == "result_posted"]
+        assert posted and all(e["created"] for e in posted), done.stderr
+        assert any(e["event"] == "phone_found" and e["serial"] == ph.serial for e in logs)
+        assert _count(url, ProfileEntry) == before + len(posted)
+        assert not list((tmp_path / "spool").glob("*.json"))
+
+        report = _compile(client, stack.alice, model_id, key)
+        assert report["device_class"] == key
+        (d,) = report["profile_decisions"]
+        assert d["source"] == "measured" and d["entry_id"] in {e["entry"] for e in posted}
