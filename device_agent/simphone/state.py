@@ -50,6 +50,12 @@ class PhoneState:
         with self._lock:
             return self._battery_temp
 
+    def cool(self, degrees_c: float) -> None:
+        """Lower every thermal zone and the battery by ``degrees_c`` (a phone cooling down)."""
+        with self._lock:
+            self._zone_temps = [t - degrees_c for t in self._zone_temps]
+            self._battery_temp -= degrees_c
+
     def record_run(self) -> None:
         """One binary run happened: count it and heat the phone by ``heat_c_per_run``."""
         with self._lock:

@@ -7,6 +7,8 @@ down."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,8 +61,8 @@ class Service:
         return fields["profile_decisions"]
 
     def agent(self, adb, *, http=None, **config) -> Agent:
-        cfg = AgentConfig(host=False, min_ms=2.0, poll_s=0.2, max_wait_s=1.0,
-                          run_timeout_s=60.0, lease_s=60.0, **config)
+        cfg = AgentConfig(**{"host": False, "min_ms": 2.0, "poll_s": 0.2, "max_wait_s": 1.0,
+                             "run_timeout_s": 60.0, "lease_s": 60.0, **config})
         client = ServiceClient("http://testserver", self.agent_key, retries=1, backoff_s=0.01,
                                http=http or self.client)
         return Agent(client, Spool(self.tmp / "spool"), cfg, adb)
@@ -139,6 +141,21 @@ def test_a_hot_phone_is_left_alone_after_the_wait_bound(service, phone, adb_clie
     assert service.count(ProfilingRequest, state="pending") == 1  # never leased
     report = service.agent(adb_client, max_temp_c=hottest + 1).run_once()  # cool enough
     assert report.posted and service.count(ProfileEntry) == 1
+
+
+def test_a_hot_phone_waits_until_it_cools_then_runs(service, phone, adb_client, profile_json):
+    key = phone_class(profile_json)
+    service.plan(key)
+    ph, _ = phone()
+    hottest = max(z["temp_c"] for z in profile_json["thermal_zones"])
+    threading.Timer(1.0, ph.state.cool, args=(5.0,)).start()
+    t0 = time.monotonic()
+    report = service.agent(adb_client, max_temp_c=hottest - 2, max_wait_s=20).run_once()
+    assert time.monotonic() - t0 >= 1.0  # it waited for the phone to cool
+    assert report.posted and not report.waited_out and service.count(ProfileEntry) == 1
+    with service.sessions() as s:
+        (e,) = s.scalars(select(ProfileEntry)).all()
+        assert e.temperature_c == pytest.approx(hottest - 5)  # what it ran at
 
 
 def test_a_killed_agents_lease_returns_to_the_queue(service, phone, adb_client, profile_json):
