@@ -5,7 +5,9 @@ and Redis (tests/service/conftest.py ``stack``), the agent as a subprocess
 A ``linux-arm64`` compilation for the phone's device class meets a "profile" pair with no
 measurement -> a profiling request -> the agent runs it on the phone (the static arm64
 benchmark under qemu: the numbers are qemu's, the test checks the flow) -> an entry in the
-database -> the same compilation again plans it ``measured``, and its report names the class."""
+database -> the same compilation again plans it ``measured``, and its report names the class.
+Also on the real stack: a SIGKILLed agent's lease returns to the queue, and a result spooled
+while an API process is down is stored once when it is back."""
 
 from __future__ import annotations
 
@@ -13,18 +15,24 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import httpx
 import numpy as np
 from onnx import numpy_helper
 from sqlalchemy import create_engine, func, select
 
+from device_agent.agent import Agent, AgentConfig, PassReport
+from device_agent.client import ServiceClient
+from device_agent.discovery import status
 from device_agent.simphone import Faults
+from device_agent.spool import Spool
 from profiling.models import ProfileEntry, ProfilingRequest
 from tests.compiler_core.planner.graphs import make_model, node, tensor, weight
 from tests.device_agent.test_agent import phone_class
 from tests.service.conftest import pg_database, stack  # noqa: F401 - fixtures
 from tests.service.helpers import upload, wait_final
-from tests.service.procs import REPO
+from tests.service.procs import REPO, Proc, free_port
 
 
 def _model(rows: int = 16):
@@ -153,3 +161,58 @@ def test_a_killed_agents_lease_returns_to_the_queue_within_the_lease_time(
         assert posted == [rid]
         decisions = _compile(client, stack.alice, model_id, key)["profile_decisions"]
         assert any(d["source"] == "measured" for d in decisions)
+
+
+def _api(stack, port: int, log: Path) -> Proc:  # noqa: F811
+    api = Proc([sys.executable, "-m", "uvicorn", "--factory", "service.main:create_app",
+                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+               stack.env, log)
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).is_success
+        except httpx.HTTPError:
+            return False
+
+    api.wait_for(up, "uvicorn", timeout=60)
+    return api
+
+
+def test_results_spooled_across_a_real_service_restart_are_stored_once(
+        stack, phone, adb_client, profile_json, tmp_path):  # noqa: F811
+    """A second API process on the stack's PostgreSQL is stopped after the run and started
+    again: the spooled result waits, then is posted once; a re-post adds nothing."""
+    key = phone_class(profile_json)
+    url = stack.settings.sqlalchemy_url
+    with stack.client() as client:
+        model_id = upload(client, stack.alice, _model(rows=256).SerializeToString()).json()["id"]
+        _compile(client, stack.alice, model_id, key)
+        assert _queue(client, stack.alice, key) == 1
+    port = free_port()
+    api = _api(stack, port, tmp_path / "api1.log")
+    try:
+        phone()
+        agent = Agent(ServiceClient(f"http://127.0.0.1:{port}", stack.agent, retries=1,
+                                    backoff_s=0.05),
+                      Spool(tmp_path / "spool"),
+                      AgentConfig(host=False, min_ms=2, max_temp_c=90, lease_s=60), adb_client)
+        devices = agent.discover()
+        (req,) = agent.client.lease([key], lease_s=60)
+        serial, dev = next((s, d) for s, d in devices.items() if d is not None)
+        report = PassReport()
+        agent._run(serial, dev, req, status(dev), report)  # measured and spooled
+        before = _count(url, ProfileEntry)
+        api.stop()  # the service goes down before the post
+        agent.flush_spool(report)
+        assert report.posted == [] and len(agent.spool.pending()) == 1
+        (_, _, body), = agent.spool.pending()
+        api = _api(stack, port, tmp_path / "api2.log")  # and comes back
+        agent.flush_spool(report)
+        assert report.posted == [req["id"]] and agent.spool.pending() == []
+        assert _count(url, ProfileEntry) == before + 1
+        again = httpx.post(f"http://127.0.0.1:{port}/api/v1/agent/requests/{req['id']}/results",
+                           json=body, headers={"X-API-Key": stack.agent}, timeout=30)
+        assert again.status_code == 200 and again.json()["created"] is False
+        assert _count(url, ProfileEntry) == before + 1
+    finally:
+        api.stop()
