@@ -25,7 +25,7 @@ from device_agent.discovery import status
 from device_agent.simphone import Faults
 from device_agent.spool import Spool
 from profiling.cost import ProfilingCostModel
-from profiling.device import DeviceClassInfo
+from profiling.device import DeviceClassInfo, host_device_class
 from profiling.models import Device, ProfileEntry, ProfilingRequest
 from service import migrate
 from service.db import make_engine, make_sessionmaker
@@ -205,3 +205,15 @@ def test_results_spooled_while_the_service_is_down_are_posted_once(
     assert r.status_code == 200 and r.json()["created"] is False
     assert service.count(ProfileEntry) == 1
     assert service.count(Device) == 1
+
+
+def test_with_no_phone_the_agents_own_cpu_is_the_host_device(service):
+    key = host_device_class().key
+    (d,) = service.plan(key)
+    assert d.source == "analytic"
+    report = service.agent(None, host=True).run_once()
+    assert report.posted and not report.failed, report
+    (dev,) = service.devices()[key]["devices"]
+    assert dev["serial"].startswith("host-") and dev["online"] is True
+    (d,) = service.plan(key)
+    assert d.source == "measured"
