@@ -159,7 +159,7 @@ class Agent:
         body = {"idempotency_key": uuid.uuid4().hex, "serial": serial,
                 "fused_us": cap_samples(m.fused_us), "separate_us": cap_samples(m.separate_us),
                 "cpu": m.cpu[:255], "max_abs_diff": m.max_abs_diff,
-                "temperature_c": st.temperature_c}
+                "temperature_c": st.temperature_c, "battery_pct": st.battery_pct}
         self.spool.put(req["id"], body)
         log("result_spooled", request=req["id"], serial=serial, battery_pct=st.battery_pct,
             temperature_c=st.temperature_c, fused_runs=len(m.fused_us),

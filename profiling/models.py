@@ -117,6 +117,8 @@ class ProfileEntry(FusionSignatureColumns, Base):
     # key (a retried post finds its entry instead of adding a second one).
     request_id: Mapped[int | None] = mapped_column(Integer)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # The device's battery level (percent) when the agent started the run (0004).
+    battery_pct: Mapped[float | None] = mapped_column(Float)
 
 
 class ProfilingRequest(FusionSignatureColumns, Base):

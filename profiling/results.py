@@ -37,6 +37,7 @@ class Samples:
     cpu: str = ""
     max_abs_diff: float | None = None
     temperature_c: float | None = None
+    battery_pct: float | None = None
 
 
 def scoped_key(owner: str, key: str) -> str:
@@ -95,7 +96,7 @@ def store_result(
         separate_median_us=sm, separate_p10_us=s10, separate_p90_us=s90, separate_count=sn,
         spread=max((f90 - f10) / fm if fm > 0 else 0.0, (s90 - s10) / sm if sm > 0 else 0.0),
         max_abs_diff=samples.max_abs_diff, cpu=samples.cpu[:255] or None,
-        temperature_c=samples.temperature_c, request_id=req.id,
+        temperature_c=samples.temperature_c, battery_pct=samples.battery_pct, request_id=req.id,
         idempotency_key=scoped_key(owner, key),
     )
     session.add(entry)

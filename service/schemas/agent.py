@@ -135,6 +135,7 @@ class ResultIn(BaseModel):
     cpu: Text = ""
     max_abs_diff: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     temperature_c: Annotated[float, Field(ge=-50, le=200, allow_inf_nan=False)] | None = None
+    battery_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
 
 
 class ResultPublic(BaseModel):

@@ -112,6 +112,7 @@ def test_a_profile_pair_is_measured_on_the_phone_then_planned_measured(
         (e,) = s.scalars(select(ProfileEntry)).all()
         hottest = max(z["temp_c"] for z in profile_json["thermal_zones"])
         assert e.temperature_c == pytest.approx(hottest)
+        assert e.battery_pct == profile_json["battery_level"]
         assert e.fused_median_us > 0 and e.separate_median_us > 0
     (d,) = service.plan(key)
     assert (d.source, d.entry_id) == ("measured", e.id)

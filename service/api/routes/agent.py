@@ -103,7 +103,7 @@ def results(request_id: int, body: ResultIn, agent: CurrentAgent, session: Sessi
     with the same ``idempotency_key`` (nothing added)."""
     owner = _owner(agent)
     samples = Samples(body.fused_us, body.separate_us, body.cpu, body.max_abs_diff,
-                      body.temperature_c)
+                      body.temperature_c, body.battery_pct)
     try:
         entry, created = store_result(session, owner=owner, request_id=request_id,
                                       serial=body.serial, key=body.idempotency_key,
