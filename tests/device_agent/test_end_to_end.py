@@ -32,7 +32,7 @@ from tests.compiler_core.planner.graphs import make_model, node, tensor, weight
 from tests.device_agent.test_agent import phone_class
 from tests.service.conftest import pg_database, stack  # noqa: F401 - fixtures
 from tests.service.helpers import upload, wait_final
-from tests.service.procs import REPO, Proc, free_port
+from tests.service.procs import REPO, Proc, free_port, health_up
 
 
 def _model(rows: int = 16):
@@ -167,14 +167,7 @@ def _api(stack, port: int, log: Path) -> Proc:  # noqa: F811
     api = Proc([sys.executable, "-m", "uvicorn", "--factory", "service.main:create_app",
                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                stack.env, log)
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).is_success
-        except httpx.HTTPError:
-            return False
-
-    api.wait_for(up, "uvicorn", timeout=60)
+    api.wait_for(health_up(f"http://127.0.0.1:{port}"), "uvicorn", timeout=60)
     return api
 
 

@@ -27,7 +27,7 @@ from service.db import make_engine, make_sessionmaker
 from service.main import create_app
 from service.settings import Settings
 from tests.helpers.pg import scratch_database
-from tests.service.procs import REPO, Proc, free_port
+from tests.service.procs import REPO, Proc, free_port, health_up
 from workers.embedded import EmbeddedWorker
 
 REDIS_URL = os.environ.get("DNNFUSION_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -241,14 +241,7 @@ def stack(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         st.alice = _cli(env, "keys", "create", "alice")
         st.agent = _cli(env, "keys", "create", "alice", "--agent")
         st.bob, _ = add_user(settings, "bob")
-
-        def api_up() -> bool:
-            try:
-                return httpx.get(f"{base_url}/api/v1/health", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        api.wait_for(api_up, "uvicorn", timeout=60)
+        api.wait_for(health_up(base_url), "uvicorn", timeout=60)
         wait_worker(st.worker, "w1")
         yield st
     finally:

@@ -19,6 +19,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def health_up(base_url: str) -> Callable[[], bool]:
+    """A readiness probe for :meth:`Proc.wait_for`: ``GET {base_url}/api/v1/health`` answers 2xx."""
+    import httpx
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base_url}/api/v1/health", timeout=1).is_success
+        except httpx.HTTPError:
+            return False
+
+    return up
+
+
 class Proc:
     """A child in its own process group, output to a log file."""
 

@@ -17,7 +17,7 @@ import pytest
 from tests.service import hostile
 from tests.service import onnx_models as m
 from tests.service.helpers import upload
-from tests.service.procs import Proc, free_port
+from tests.service.procs import Proc, free_port, health_up
 from tests.service.test_serve import CLI
 
 MiB = 1 << 20
@@ -56,14 +56,8 @@ def test_crafted_headers_are_refused_with_bounded_memory(tmp_path, bombs):
         tmp_path / "serve.log",
     )
 
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/api/v1/health", timeout=1).is_success
-        except httpx.HTTPError:
-            return False
-
     try:
-        proc.wait_for(up, "dnnfusion serve", timeout=60)
+        proc.wait_for(health_up(base), "dnnfusion serve", timeout=60)
         key = next(
             line.split("X-API-Key: ", 1)[1].split()[0]
             for line in proc.output().splitlines()

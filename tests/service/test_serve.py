@@ -15,7 +15,7 @@ import httpx
 
 from tests.service import onnx_models as m
 from tests.service.helpers import assert_compiler_outcome, upload, wait_final
-from tests.service.procs import Proc, free_port
+from tests.service.procs import Proc, free_port, health_up
 
 CLI = [sys.executable, "-c", "import sys; from dnnfusion.cli import main; sys.exit(main())"]
 
@@ -33,14 +33,7 @@ def _serve(tmp_path, port, log, **extra_env):
         env,
         tmp_path / log,
     )
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).is_success
-        except httpx.HTTPError:
-            return False
-
-    proc.wait_for(up, "dnnfusion serve", timeout=60)
+    proc.wait_for(health_up(f"http://127.0.0.1:{port}"), "dnnfusion serve", timeout=60)
     return proc
 
 
