@@ -2,12 +2,13 @@
 # Debian packages the project needs beyond Python: the aarch64 cross compiler (target
 # "linux-arm64": a static runner binary for phones/boards) and qemu-user (to run that binary
 # on an x86-64 host in tests) and adb (the real adb server the device agent and its tests
-# talk to; tests attach a simulated phone, device_agent/simphone). Idempotent; a no-op when
+# talk to; tests attach a simulated phone, device_agent/simphone) and chromium (the headless
+# browser the dashboard tests drive through Playwright, tests/browser). Idempotent; a no-op when
 # everything is present. Needs root (or sudo) and the Debian package registry, and fails
 # when it cannot install them.
 set -euo pipefail
 
-PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libgomp1-arm64-cross qemu-user adb)
+PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libgomp1-arm64-cross qemu-user adb chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
