@@ -189,8 +189,8 @@ def plot(rows: list[Row], path: Path) -> bool:
 def latency_markdown(rows, runs, threads, load_before, load_after, png: bool) -> str:
     import onnxruntime as ort
 
-    from compiler_core.runtime.blas import blas_status
     from compiler_core.runtime.threads import openmp_status
+    from compiler_core.target.blas import blas_status
 
     lines = [
         "# Latency: dnnfusion vs ONNX Runtime",

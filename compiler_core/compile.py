@@ -3,7 +3,7 @@
 The artifact is a directory: manifest.json (schema, target, tensors, compiler, checksums),
 model.c, weights.bin, plan.json, report.json and the build output: model.so for the ``host``
 target, or for ``linux-arm64`` a static runner executable model.run (with its runner.c and
-portable_gemm.c + cblas.h sources; see :mod:`compiler_core.codegen.targets`). It is written to
+portable_gemm.c + cblas.h sources; see :mod:`compiler_core.target.targets`). It is written to
 a temporary directory next to ``output_dir`` and renamed into place only once complete and
 loadable. :func:`pack_artifact` turns it into a ``.tar.gz`` the runtime opens as well.
 """
@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from compiler_core.codegen.targets import TARGETS
 from compiler_core.errors import DnnFusionError
 from compiler_core.limits import check_artifact_memory, memory_limit
 from compiler_core.runtime.archive import pack_artifact
+from compiler_core.target.targets import TARGETS
 
 __all__ = ["OPTIONS", "TARGETS", "compile_model", "compile_planned", "pack_artifact"]
 
@@ -107,7 +107,6 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
     """
     from compiler_core.codegen.build import build_target
     from compiler_core.codegen.generate import generate
-    from compiler_core.codegen.targets import get_target
     from compiler_core.codegen.weights import write_weights
     from compiler_core.runtime.manifest import (
         FORMAT,
@@ -115,6 +114,7 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
         MANIFEST_SCHEMA_VERSION,
         sha256_file,
     )
+    from compiler_core.target.targets import get_target
 
     opts = _options(options)
     tgt = get_target(target)

@@ -57,7 +57,7 @@ class ReferenceRuntimeError(DnnFusionError):
 
 class ModelRuntimeError(DnnFusionError):
     """The compiled model reported an error while it ran, e.g. an integer division by zero
-    (see :mod:`compiler_core.codegen.checks`). ``block``: index of the fused block that
+    (see :mod:`compiler_core.target.abi`). ``block``: index of the fused block that
     stopped (-1 when unknown); ``code``: the C entry point's return code."""
 
     def __init__(self, message: str, *, block: int = -1, code: int = 0) -> None:

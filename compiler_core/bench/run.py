@@ -38,9 +38,9 @@ from compiler_core.bench.program import MISMATCH_EXIT, benchmark_sources
 from compiler_core.bench.signature import FusionSignature, fusion_signature
 from compiler_core.codegen.build import BuildInfo, build_target
 from compiler_core.codegen.generate import GeneratedModel, generate
-from compiler_core.codegen.targets import TARGETS, Target, get_target
 from compiler_core.errors import DnnFusionError, ResourceLimitError
 from compiler_core.ir.ecg import ECG
+from compiler_core.target.targets import TARGETS, Target, get_target
 
 DEFAULT_TIMEOUT_S = 300.0
 GiB = 1024**3

@@ -6,7 +6,7 @@ avoid ``-march=native`` so the library runs on any x86-64/aarch64 host of the sa
 comes from the ``scipy-openblas32`` wheel (symbols prefixed ``scipy_``), linked with an rpath
 to its folder.
 
-Other targets (:func:`build_target`, see :mod:`compiler_core.codegen.targets`): a cross
+Other targets (:func:`build_target`, see :mod:`compiler_core.target.targets`): a cross
 compiler builds a static runner executable from ``model.c``, ``runner.c`` and, where OpenBLAS
 is not available, ``portable_gemm.c`` + its ``cblas.h``.
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from compiler_core.codegen.targets import TARGETS, Target
 from compiler_core.errors import DnnFusionError
+from compiler_core.target.targets import TARGETS, Target
 
 CFLAGS = TARGETS["host"].cflags
 DEFAULT_TIMEOUT_S = 600.0
@@ -67,7 +67,7 @@ def _compiler_version(cc: tuple[str, ...], hint: str = "") -> str:
 
 
 def blas_flags() -> list[str]:
-    from compiler_core.runtime.blas import loading_openblas
+    from compiler_core.target.blas import loading_openblas
 
     with loading_openblas():  # importing the package loads OpenBLAS
         import scipy_openblas32 as blas

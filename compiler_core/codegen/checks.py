@@ -8,45 +8,18 @@ branch in the loop, and in OpenMP loops a ``reduction(|:dnf_err)`` clause (added
 entry point stops at the first block whose flag is set and returns the :class:`Check`'s
 ``code`` (``dnf_last_error`` gives the block). Float kernels have no checks and stay ``void``.
 
-Return codes of ``dnf_run``/``dnf_run_profiled``: 0 success, 1 bad argument (NULL handle or
-times array), and one code per row of :data:`CHECKS`.
+The checks themselves, their return codes and the one-line message are the error ABI shared
+with the runtime (:mod:`compiler_core.target.abi`); this module writes them into C.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from compiler_core.codegen.cnames import c_string
+from compiler_core.target.abi import CHECKS, Check
 
 FLAG = "dnf_err"
-FIRST_CODE = 2  # codes 0 and 1 are success and a bad argument
-
-
-@dataclass(frozen=True)
-class Check:
-    code: int  # dnf_run's return value (the kernel's flag bit is 1 << (code - FIRST_CODE))
-    op: str  # the ONNX operator that makes the check
-    what: str  # "the compiled model <what> in block <i> (<op>)"
-
-    @property
-    def bit(self) -> int:
-        return 1 << (self.code - FIRST_CODE)
-
-
-DIV_BY_ZERO = Check(2, "Div", "divided by zero")
-DIV_OVERFLOW = Check(3, "Div", "overflowed an integer division (the type's minimum divided by -1)")
-MOD_BY_ZERO = Check(4, "Mod", "divided by zero")
-CHECKS = (DIV_BY_ZERO, DIV_OVERFLOW, MOD_BY_ZERO)
-BY_CODE = {c.code: c for c in CHECKS}
-
-
-def message(code: int, block: int) -> str:
-    """The one-line error for ``dnf_run`` returning ``code`` with the failing ``block``."""
-    c = BY_CODE.get(code)
-    if c is None:
-        return f"the compiled model failed in block {block} (error code {code})"
-    return f"the compiled model {c.what} in block {block} ({c.op})"
 
 
 def flag_line(cond: str, check: Check) -> str:

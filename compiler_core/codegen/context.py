@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import onnx_ir as ir
 
-from compiler_core.codegen.checks import Check
 from compiler_core.codegen.cnames import Names
 from compiler_core.codegen.expr import Buffer, ExprGen
 from compiler_core.codegen.ops import INDEX_OPS, emit_node
+from compiler_core.target.abi import Check
 
 # Rough per-element cost of operators in "simple operation" units [ours].
 EXPENSIVE = frozenset(

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
-from compiler_core.codegen.checks import Check, flag_line
+from compiler_core.codegen.checks import flag_line
 from compiler_core.codegen.cnames import CType, Names, ctype_of, literal
 from compiler_core.ir.ecg import value_shape
+from compiler_core.target.abi import Check
 
 _LOCAL = re.compile(r"t[0-9]+")
 

@@ -6,7 +6,7 @@ each kernel (microseconds); ``dnf_destroy(handle)`` frees; ``dnf_set_num_threads
 sets the OpenMP thread count of that handle's runs (0: OpenMP's default). One handle owns one
 arena, so concurrent runs need one handle each (the Python session serializes runs with a
 lock). The same source is built as a shared library (host) or linked with a runner ``main``
-(cross targets; see :mod:`compiler_core.codegen.targets`).
+(cross targets; see :mod:`compiler_core.target.targets`).
 
 ``dnf_run``/``dnf_run_profiled`` return 0, 1 for a bad argument, or the code of a run-time
 error (an integer division by zero...; :mod:`compiler_core.codegen.checks`): the run stops
@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_ir as ir
 
-from compiler_core.codegen.checks import FIRST_CODE
 from compiler_core.codegen.cnames import Names, comment, ctype_of, fill
 from compiler_core.codegen.kernel import BlockKernel, analyze_block
 from compiler_core.codegen.memory import Interval, plan_arena
@@ -34,6 +33,7 @@ from compiler_core.codegen.weights import layout_weights
 from compiler_core.errors import UnsupportedOperatorError
 from compiler_core.ir.ecg import ECG, is_constant, value_bytes, value_shape
 from compiler_core.planner.blocks import BlockGraph
+from compiler_core.target.abi import FIRST_CODE
 
 ABI_VERSION = 1
 

@@ -20,10 +20,10 @@ import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.attrs import attr, unsupported
-from compiler_core.codegen.checks import DIV_BY_ZERO, DIV_OVERFLOW, MOD_BY_ZERO
 from compiler_core.codegen.cnames import CType, ctype_of, float_literal
 from compiler_core.codegen.expr import ExprGen
 from compiler_core.ir.ecg import value_shape
+from compiler_core.target.abi import DIV_BY_ZERO, DIV_OVERFLOW, MOD_BY_ZERO
 
 # Unary float operators: op -> template over {0}.
 UNARY_FLOAT = {

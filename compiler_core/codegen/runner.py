@@ -14,7 +14,7 @@ prints ``run_ms <median> <min>`` on stdout. ``-p`` also prints ``block <i> <medi
 fused block. Exit codes: 0 ok, 2 bad usage or bad input file, 3 weights/arena failure,
 4 the model stopped with a run-time error (one line on stderr,
 ``error: the compiled model divided by zero in block 3 (Div)``, the message of
-:func:`compiler_core.codegen.checks.message`).
+:func:`compiler_core.target.abi.message`; 4 is :data:`~compiler_core.target.abi.MODEL_ERROR_EXIT`).
 
 Tensor names (model text) enter ``runner.c`` only as literals made by
 :func:`~compiler_core.codegen.cnames.c_string`, each cut to :data:`NAME_LIMIT` bytes (plus
@@ -29,9 +29,9 @@ import numpy as np
 
 from compiler_core.codegen.checks import c_check_table
 from compiler_core.codegen.cnames import c_string, fill
+from compiler_core.target.abi import MODEL_ERROR_EXIT
 
 RUNNER_ABI = 1
-MODEL_ERROR_EXIT = 4  # the exit code of a run the model stopped with an error
 NAME_LIMIT = 1024  # bytes of a tensor name kept in runner.c
 
 

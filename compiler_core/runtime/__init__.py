@@ -17,7 +17,7 @@ C entry points of a host ``model.so`` (ABI version 1; see
 :mod:`compiler_core.codegen.generate`): ``dnf_abi_version``, ``dnf_num_blocks``,
 ``dnf_create(weights_path)``, ``dnf_run(h, in, out)`` and ``dnf_run_profiled(h, in, out,
 block_us)`` (0 ok, 1 bad argument, else a run-time error code of
-:mod:`compiler_core.codegen.checks`), ``dnf_error_block(h)``, ``dnf_set_num_threads(h, n)``,
+:mod:`compiler_core.target.abi`), ``dnf_error_block(h)``, ``dnf_set_num_threads(h, n)``,
 ``dnf_default_num_threads()``, ``dnf_destroy(h)`` and ``dnf_set_trace(volatile int32_t*
 slot)``: process-wide, each run then stores the index of the block about to run into
 ``*slot`` before each block and -1 after the last one (an error leaves the failing block's

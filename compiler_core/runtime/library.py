@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler_core.codegen.checks import message
 from compiler_core.errors import DnnFusionError, ModelRuntimeError
-from compiler_core.runtime.blas import loading_openblas
 from compiler_core.runtime.manifest import ArtifactError
 from compiler_core.runtime.threads import configure_openmp
+from compiler_core.target.abi import message
+from compiler_core.target.blas import loading_openblas
 
 ABI_VERSION = 1
 

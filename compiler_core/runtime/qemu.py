@@ -5,7 +5,7 @@ under ``qemu-aarch64`` (``apt-get install qemu-user``): slow, but the same instr
 the same results as on the device. Each run writes the inputs to raw files in a private
 temporary folder, runs the binary (see :mod:`compiler_core.codegen.runner` for its command line)
 and reads the outputs back. A run the model stops with an error (the runner's exit code
-:data:`~compiler_core.codegen.runner.MODEL_ERROR_EXIT`) raises
+:data:`~compiler_core.target.abi.MODEL_ERROR_EXIT`) raises
 :class:`~compiler_core.errors.ModelRuntimeError` with the message the in-process backend gives.
 """
 
@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler_core.codegen.checks import BY_CODE, message
-from compiler_core.codegen.runner import MODEL_ERROR_EXIT
-from compiler_core.codegen.targets import Target
 from compiler_core.errors import ArtifactCrashError, DnnFusionError, ModelRuntimeError
 from compiler_core.runtime.manifest import ArtifactError
 from compiler_core.runtime.threads import configure_openmp
+from compiler_core.target.abi import BY_CODE, MODEL_ERROR_EXIT, message
+from compiler_core.target.targets import Target
 
 DEFAULT_TIMEOUT_S = 3600.0
 

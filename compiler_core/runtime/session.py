@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler_core.codegen.targets import TARGETS
 from compiler_core.errors import DnnFusionError
 from compiler_core.runtime.archive import ExtractedArtifact, is_archive
 from compiler_core.runtime.library import LibraryBackend
@@ -30,6 +29,7 @@ from compiler_core.runtime.manifest import (
 )
 from compiler_core.runtime.qemu import RunnerBackend
 from compiler_core.runtime.threads import resolve_threads
+from compiler_core.target.targets import TARGETS
 
 _ORT_TYPES = {
     "float32": "tensor(float)",

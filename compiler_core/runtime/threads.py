@@ -30,7 +30,7 @@ import os
 import threading
 
 from compiler_core.errors import DnnFusionError
-from compiler_core.runtime.procmaps import library_loaded
+from compiler_core.target.procmaps import library_loaded
 
 ENV_THREADS = "DNNFUSION_NUM_THREADS"
 ENV_WAIT_POLICY = "DNNFUSION_WAIT_POLICY"  # "passive" or "active"; unset: libgomp's default

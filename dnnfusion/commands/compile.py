@@ -17,7 +17,7 @@ from dnnfusion.commands.common import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from compiler_core.codegen.targets import TARGETS
+    from compiler_core.target.targets import TARGETS
 
     p = sub.add_parser(
         "compile",

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from compiler_core.bench.run import BenchmarkError, run_benchmark
 from compiler_core.bench.signature import fusion_signature
-from compiler_core.codegen.targets import TARGETS
+from compiler_core.target.targets import TARGETS
 from profiling import queries
 from profiling.device import host_device_class
 from profiling.executable import (

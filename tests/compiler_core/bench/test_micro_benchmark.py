@@ -19,7 +19,7 @@ from compiler_core.bench.run import (
     run_benchmark,
 )
 from compiler_core.bench.signature import fusion_signature
-from compiler_core.codegen.targets import TARGETS
+from compiler_core.target.targets import TARGETS
 from tests.compiler_core.planner.graphs import make_ecg, node, tensor, weight
 
 

@@ -20,9 +20,9 @@ from compiler_core.codegen import generate, runner
 from compiler_core.codegen.build import blas_flags
 from compiler_core.codegen.cnames import _PLACEHOLDER, c_string, fill, text_bytes
 from compiler_core.codegen.generate import TensorSpec
-from compiler_core.codegen.targets import TARGETS
 from compiler_core.compile import compile_model
 from compiler_core.runtime import InferenceSession
+from compiler_core.target.targets import TARGETS
 from dnnfusion.cli import main
 from tests.helpers.ort import run_ort
 

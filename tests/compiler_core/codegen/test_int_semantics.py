@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 from onnx import TensorProto
 
-from compiler_core.codegen.checks import DIV_BY_ZERO, DIV_OVERFLOW, MOD_BY_ZERO, add_reductions
+from compiler_core.codegen.checks import add_reductions
 from compiler_core.codegen.generate import generate
-from compiler_core.codegen.targets import TARGETS
 from compiler_core.compile import compile_model
 from compiler_core.errors import ModelRuntimeError
 from compiler_core.runtime import InferenceSession
+from compiler_core.target.abi import DIV_BY_ZERO, DIV_OVERFLOW, MOD_BY_ZERO
+from compiler_core.target.targets import TARGETS
 from tests.compiler_core.codegen.util import F32, const, model, node, plan, vi, weight
 from tests.helpers.ort import run_ort
 

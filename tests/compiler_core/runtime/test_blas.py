@@ -1,4 +1,4 @@
-"""OpenBLAS kernel-set choice (compiler_core.runtime.blas) and the ISA clones of host kernels."""
+"""OpenBLAS kernel-set choice (compiler_core.target.blas) and the ISA clones of host kernels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 
-from compiler_core.runtime.blas import AVX512_CORETYPE, chosen_coretype, cpu_flags
+from compiler_core.target.blas import AVX512_CORETYPE, chosen_coretype, cpu_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 AVX512 = frozenset({"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx2"})
@@ -34,7 +34,7 @@ def _child(artifact, env_extra: dict, early_import: bool = False) -> dict:
         import ctypes, os
         {"import scipy_openblas32" if early_import else ""}
         from compiler_core.runtime import InferenceSession
-        from compiler_core.runtime.blas import blas_status
+        from compiler_core.target.blas import blas_status
         s = InferenceSession({str(artifact)!r})
         import scipy_openblas32
         lib = ctypes.CDLL(os.path.join(scipy_openblas32.get_lib_dir(),

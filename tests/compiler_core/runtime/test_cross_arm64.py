@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from compiler_core.codegen.targets import TARGETS
 from compiler_core.compile import compile_model, pack_artifact
 from compiler_core.runtime import InferenceSession
+from compiler_core.target.targets import TARGETS
 
 ARM = TARGETS["linux-arm64"]
 pytestmark = pytest.mark.slow

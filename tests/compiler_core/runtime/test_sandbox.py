@@ -214,7 +214,7 @@ def test_child_phases_follow_validate():
 def test_arm64_runner_crash_is_mapped_the_same_way(tmp_path):
     """linux-arm64: the runner is a process of its own (under qemu-aarch64 here), started by
     the sandbox child; its signal becomes the same one-line error."""
-    from compiler_core.codegen.targets import TARGETS
+    from compiler_core.target.targets import TARGETS
 
     arm = TARGETS["linux-arm64"]
     assert shutil.which(arm.compiler()[0]), "no aarch64 cross compiler: run scripts/setup-apt.sh"

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from onnx import TensorProto
 
-from compiler_core.codegen.checks import DIV_BY_ZERO
 from compiler_core.compile import compile_model
 from compiler_core.errors import ModelRuntimeError
 from compiler_core.runtime import InferenceSession
+from compiler_core.target.abi import DIV_BY_ZERO
 from tests.compiler_core.codegen.util import F32, model, node, plan, vi, weight
 
 I32 = TensorProto.INT32

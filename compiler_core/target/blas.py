@@ -30,7 +30,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from compiler_core.runtime.procmaps import library_loaded
+from compiler_core.target.procmaps import library_loaded
 
 ENV_CORETYPE = "OPENBLAS_CORETYPE"
 ENV_CHOICE = "DNNFUSION_OPENBLAS_CORETYPE"
