@@ -17,7 +17,7 @@ import onnx_ir as ir
 
 from compiler_core.errors import ShapeError
 from compiler_core.ir.mapping import MappingType
-from compiler_core.ir.op_table import Prop, Rule, op_properties, op_rule
+from compiler_core.ir.ops import ONNX_DOMAINS, Prop, Rule, lookup, op_properties, op_rule
 
 
 @dataclass(frozen=True)
@@ -83,23 +83,16 @@ def mapping_type_of(node: ir.Node) -> MappingType:
 
 
 def estimate_flops(node: ir.Node) -> int:
-    """Floating-point operations of one node (multiply-add counts 2), a model for cost only."""
-    op = node.op_type
+    """Floating-point operations of one node (multiply-add counts 2), a model for cost only:
+    the row's ``estimate`` (GEMM, convolution), else by mapping type."""
+    row = lookup(node.domain, node.op_type)
+    if row is not None and row.estimate is not None:
+        got = row.estimate(node, value_shape)
+        if got is not None:
+            return got
     out_elems = sum(math.prod(value_shape(v)) for v in node.outputs if v.shape is not None)
     ins = [v for v in node.inputs if v is not None]
-    if op in ("MatMul", "Gemm") and len(ins) >= 2:
-        a = value_shape(ins[0])
-        k = a[-1] if a else 1
-        if op == "Gemm" and node.attributes.get("transA") and node.attributes["transA"].value:
-            k = a[0]
-        return 2 * out_elems * k
-    if op in ("Conv", "ConvTranspose") and len(ins) >= 2:
-        w = value_shape(ins[1])
-        per_out = math.prod(w[1:]) if op == "Conv" else math.prod(w[2:]) * w[0] // max(
-            1, value_shape(node.outputs[0])[1]
-        )
-        return 2 * out_elems * max(1, per_out)
-    rule, mtype = op_rule(node.domain, op)
+    rule, mtype = op_rule(node.domain, node.op_type)
     if mtype is MappingType.MANY_TO_MANY:
         in_elems = sum(math.prod(value_shape(v)) for v in ins if not is_constant(v))
         return max(in_elems, out_elems) * 2
@@ -156,7 +149,7 @@ def build_ecg(model: ir.Model) -> ECG:
     """
     graph = model.graph
     graph.sort()
-    nodes = [n for n in graph if not (n.op_type == "Constant" and n.domain in ("", "ai.onnx"))]
+    nodes = [n for n in graph if not (n.op_type == "Constant" and n.domain in ONNX_DOMAINS)]
     index = {n: i for i, n in enumerate(nodes)}
     producers: list[list[int]] = []
     consumers: list[list[int]] = []

@@ -15,10 +15,7 @@ import math
 import onnx_ir as ir
 
 from compiler_core.ir.ecg import estimate_flops, value_shape
-from compiler_core.ir.mapping import MappingType
-from compiler_core.ir.op_table import is_elementwise, op_rule
-
-FREE = {"Identity", "Dropout", "Constant", "Cast", "CastLike"}
+from compiler_core.ir.ops import REGISTRY
 
 
 def op_flops(
@@ -27,21 +24,14 @@ def op_flops(
     out_shape: tuple[int, ...],
     all_constant: bool,
 ) -> int | None:
-    """FLOPs of an operator from shapes; ``None`` when the model has no formula for it."""
+    """FLOPs of a default-domain operator from shapes (the row's ``flops``); ``None`` when the
+    model has no formula for it."""
     if all_constant and in_shapes:
         return 0
-    _, mtype = op_rule("", op)
-    if op in FREE or mtype in (MappingType.REORGANIZE, MappingType.SHUFFLE):
-        return 0
-    if op.startswith("Reduce"):
-        return math.prod(in_shapes[0])
-    if op in ("Softmax", "LogSoftmax"):
-        return 4 * math.prod(in_shapes[0])
-    if op in ("LayerNormalization",):
-        return 5 * math.prod(in_shapes[0])
-    if is_elementwise(op) or mtype is MappingType.ONE_TO_ONE:
-        return math.prod(out_shape)
-    return None
+    row = REGISTRY.get(op)
+    if row is None or row.flops is None:
+        return None
+    return row.flops.count(in_shapes, out_shape)
 
 
 def node_flops(node: ir.Node, is_constant) -> int:

@@ -16,7 +16,7 @@ import onnxscript.optimizer
 
 from compiler_core.errors import DnnFusionError, ShapeError
 from compiler_core.ir.ecg import value_shape
-from compiler_core.ir.op_table import Prop, op_properties
+from compiler_core.ir.ops import Prop, op_properties
 from compiler_core.passes.context import RewriteContext
 from compiler_core.passes.rule import Match, Rule
 from compiler_core.passes.rules import ALGEBRAIC_RULES, ALL_RULES, CLEANUP_RULES, RECOGNITION_RULES
