@@ -9,6 +9,7 @@ names), and removes the nodes left without consumers.
 from __future__ import annotations
 
 import itertools
+import os
 from collections import Counter
 
 import onnx_ir as ir
@@ -16,13 +17,28 @@ import onnx_ir as ir
 from compiler_core.passes import expr as ex
 from compiler_core.passes import matcher as mt
 from compiler_core.passes.cost import node_flops, node_reads
-from compiler_core.passes.rule import Match, NoMatch, require
+from compiler_core.passes.match import Match
+from compiler_core.passes.nomatch import NoMatch, require
+
+STRICT_ENV = "DNNFUSION_STRICT_RULES"
+
+
+def strict_rules_from_env() -> bool:
+    """``$DNNFUSION_STRICT_RULES`` is ``1``/``true``/``yes``: a crashing rule is an error."""
+    return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 class RewriteContext:
-    def __init__(self, model: ir.Model, *, fast_math: bool = False) -> None:
+    """``strict_rules``: an exception inside a rule propagates
+    (:class:`~compiler_core.passes.rule.RuleCrashError`) instead of being reported as a
+    ``"rule error"`` refusal; ``None`` reads ``$DNNFUSION_STRICT_RULES``."""
+
+    def __init__(
+        self, model: ir.Model, *, fast_math: bool = False, strict_rules: bool | None = None
+    ) -> None:
         self.model = model
         self.fast_math = fast_math
+        self.strict_rules = strict_rules_from_env() if strict_rules is None else strict_rules
         self.counts: Counter[str] = Counter()
         self.opset = model.graph.opset_imports.get("", model.opset_imports.get("", 21))
         self._used: set[str] | None = None
@@ -96,13 +112,13 @@ class RewriteContext:
 
     def apply(self, m: Match) -> None:
         """Materialize ``m``'s replacement and remove its dead nodes."""
-        assert m.rule is not None
+        assert m.rule_name
         made: dict[int, ir.Value] = {}
         new_nodes: list[ir.Node] = []
         for out, rep in zip(m.root.outputs, m.replacement, strict=True):
             if rep is None:
                 continue
-            new = self._materialize(rep, m.rule.name, made, new_nodes)
+            new = self._materialize(rep, m.rule_name, made, new_nodes)
             if out.is_graph_output():
                 name = out.name
                 out.name = self.fresh(f"{name}_replaced")
@@ -112,7 +128,7 @@ class RewriteContext:
             self.graph.insert_before(m.root, new_nodes)
         for n in m.dead:  # root first, then producers: consumers go before their producers
             self.graph.remove(n, safe=True)
-        self.counts[m.rule.name] += 1
+        self.counts[m.rule_name] += 1
 
     def _materialize(
         self, x: ex.Operand, tag: str, made: dict[int, ir.Value], nodes: list[ir.Node]

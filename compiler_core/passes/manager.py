@@ -18,7 +18,8 @@ from compiler_core.errors import DnnFusionError, ShapeError
 from compiler_core.ir.ecg import value_shape
 from compiler_core.ir.ops import Prop, op_properties
 from compiler_core.passes.context import RewriteContext
-from compiler_core.passes.rule import Match, Rule
+from compiler_core.passes.match import Match
+from compiler_core.passes.rule import Rule, RuleCrashError
 from compiler_core.passes.rules import ALGEBRAIC_RULES, ALL_RULES, CLEANUP_RULES, RECOGNITION_RULES
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def rewrite_model(model: ir.Model, *, fast_math: bool = False) -> RewriteReport:
         finish(model)
     except ir.passes.PassError as e:  # surface our own typed errors, not the pass wrapper
         cause: BaseException | None = e
-        while cause is not None and not isinstance(cause, DnnFusionError):
+        while cause is not None and not isinstance(cause, (DnnFusionError, RuleCrashError)):
             cause = cause.__cause__
         if cause is not None:
             raise cause from None
@@ -156,7 +157,7 @@ class GreedyAlgebraicPass(ir.passes.InPlacePass):
             if not chosen:
                 break
             for m in chosen:  # sub-graphs are disjoint: their matches do not interact
-                log.debug("%s at %s (-%d FLOPs)", m.rule.name, m.root.name, m.flop_gain)  # type: ignore[union-attr]
+                log.debug("%s at %s (-%d FLOPs)", m.rule_name, m.root.name, m.flop_gain)
                 self.ctx.apply(m)
             modified = True
         return ir.passes.PassResult(model, modified)

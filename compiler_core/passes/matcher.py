@@ -15,7 +15,7 @@ import numpy as np
 import onnx_ir as ir
 
 from compiler_core.ir.ecg import value_shape
-from compiler_core.passes.rule import require
+from compiler_core.passes.nomatch import require
 
 ONNX = ("", "ai.onnx")
 COMMUTATIVE_BINARY = {"Add", "Mul", "Max", "Min", "Sum", "And", "Or", "Xor", "Equal"}

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import onnx_ir as ir
 
 from compiler_core.passes import matcher as mt
-from compiler_core.passes.rule import NoMatch, require
+from compiler_core.passes.nomatch import NoMatch, require
 
 ARITH = {"Add", "Sub", "Mul", "Div", "Neg", "Pow"}
 

@@ -3,26 +3,34 @@
 A rule has a name, the algebra it implements, a kind (the property it relies on, or clean-up /
 recognition), an exactness class and a ``match`` function. ``match(node, ctx)`` looks at the
 node as the *root* of the pattern and either returns a :class:`Match` (what to put in place of
-the root's outputs) or raises :class:`NoMatch` with the reason it does not apply.
-:meth:`Rule.try_match` turns the exception into a reason string, so every refusal explains
-itself.
+the root's outputs) or raises :class:`~compiler_core.passes.nomatch.NoMatch` with the reason it
+does not apply. :meth:`Rule.try_match` turns the exception into a reason string, so every
+refusal explains itself.
+
+Any other exception inside a rule is a bug of the rule (a node shaped in a way it did not
+foresee). By default it is logged and reported as ``"rule error: ..."`` (the rule does not fire
+there and compilation goes on); in **strict mode** (``RewriteContext(strict_rules=True)``, or
+``$DNNFUSION_STRICT_RULES=1``, on for the whole test suite) it propagates as
+:class:`RuleCrashError` naming the rule and the node, so a crashing rule cannot silently stop
+firing.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import onnx_ir as ir
 
 from compiler_core.errors import DnnFusionError
+from compiler_core.passes.match import Match
+from compiler_core.passes.nomatch import NoMatch
 
 if TYPE_CHECKING:
     from compiler_core.passes.context import RewriteContext
-    from compiler_core.passes.expr import Operand
 
 
 log = logging.getLogger(__name__)
@@ -53,52 +61,15 @@ class Exactness(enum.Enum):
     FAST_MATH = "fast-math"  # can differ beyond rounding: applied only under fast_math
 
 
-class NoMatch(Exception):  # noqa: N818 - a control-flow signal carrying a reason, not an error
-    """Raised by a match function: the rule does not apply here, and why."""
+class RuleCrashError(Exception):
+    """Strict mode: an exception other than NoMatch inside a rule (a bug of the rule)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def require(condition: object, reason: str) -> None:
-    """Raise :class:`NoMatch` with ``reason`` unless ``condition`` holds."""
-    if not condition:
-        raise NoMatch(reason)
-
-
-@dataclass
-class Match:
-    """A successful match, ready to apply.
-
-    ``root``: the node whose outputs are replaced. ``nodes``: every node the pattern covered
-    (root included); those left without consumers after the replacement are removed.
-    ``replacement``: one entry per output of the root (``None`` for an unused output); each an
-    existing value, a :class:`~compiler_core.passes.expr.Const` or an
-    :class:`~compiler_core.passes.expr.Expr` describing new nodes.
-    ``require_dead``: refuse the match when a covered node must stay alive (recognition rules:
-    replacing the root while keeping the decomposed interior would only add work).
-    Filled in by the framework: ``rule``, ``dead``, ``flops_before/after``, ``reads_before/after``.
-    """
-
-    root: ir.Node
-    nodes: Sequence[ir.Node]
-    replacement: Sequence[Operand | None]
-    require_dead: bool = False
-    rule: Rule | None = None
-    dead: list[ir.Node] = field(default_factory=list)
-    flops_before: int = 0
-    flops_after: int = 0
-    reads_before: int = 0
-    reads_after: int = 0
-
-    @property
-    def flop_gain(self) -> int:
-        return self.flops_before - self.flops_after
-
-    @property
-    def read_gain(self) -> int:
-        return self.reads_before - self.reads_after
+    def __init__(self, rule: str, node: ir.Node, error: BaseException) -> None:
+        super().__init__(
+            f"rule {rule} crashed at node {node.name!r} ({node.op_type}): {error!r}"
+        )
+        self.rule = rule
+        self.node = node.name
 
 
 MatchFn = Callable[[ir.Node, "RewriteContext"], Match]
@@ -117,20 +88,23 @@ class Rule:
     condition: str = ""  # for CONDITIONAL rules: what must be proven
 
     def try_match(self, node: ir.Node, ctx: RewriteContext) -> Match | str:
-        """The match, or the reason the rule does not apply at ``node``."""
+        """The match, or the reason the rule does not apply at ``node``. Raises
+        :class:`RuleCrashError` when the rule crashes and ``ctx.strict_rules`` is set."""
         if node.domain not in ("", "ai.onnx") or node.op_type not in self.root_ops:
             return f"root is {node.op_type}, not {'/'.join(self.root_ops)}"
         if self.exactness is Exactness.FAST_MATH and not ctx.fast_math:
             return "fast-math only"
         try:
             m = self.match(node, ctx)
-            m.rule = self
+            m.rule_name = self.name
             ctx.finish(m)  # dead nodes, costs, graph-output checks; may raise NoMatch
         except NoMatch as e:
             return e.reason
         except DnnFusionError:
             raise
-        except Exception as e:  # a node shaped in a way the rule did not foresee: refuse
+        except Exception as e:  # a node shaped in a way the rule did not foresee
+            if ctx.strict_rules:
+                raise RuleCrashError(self.name, node, e) from e
             log.warning("rule %s failed at %s: %r", self.name, node.name, e)
             return f"rule error: {e!r}"
         return m

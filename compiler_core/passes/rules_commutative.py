@@ -10,7 +10,9 @@ import onnx_ir as ir
 
 from compiler_core.passes import matcher as mt
 from compiler_core.passes.expr import Const, E
-from compiler_core.passes.rule import Exactness, Kind, Match, require, rule
+from compiler_core.passes.match import Match
+from compiler_core.passes.nomatch import require
+from compiler_core.passes.rule import Exactness, Kind, rule
 
 C = Kind.COMMUTATIVE
 

@@ -14,7 +14,9 @@ import onnx_ir as ir
 from compiler_core.passes import matcher as mt
 from compiler_core.passes import poly
 from compiler_core.passes.expr import E
-from compiler_core.passes.rule import Exactness, Kind, Match, NoMatch, require, rule
+from compiler_core.passes.match import Match
+from compiler_core.passes.nomatch import NoMatch, require
+from compiler_core.passes.rule import Exactness, Kind, rule
 
 R = Kind.RECOGNIZE
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
