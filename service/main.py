@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from service.api.router import api_router
 from service.bodylimit import BodyLimit
+from service.dashboard.app import install_dashboard
 from service.db import make_engine, make_sessionmaker
 from service.dispatch import CeleryDispatcher, Dispatcher
 from service.errors import install_error_handlers
@@ -50,4 +51,5 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     # JSON bodies; the upload streams to disk under its own cap (service.upload).
     app.add_middleware(BodyLimit, exempt=frozenset({("POST", f"{API_PREFIX}/models")}))
     app.include_router(api_router, prefix=API_PREFIX)
+    install_dashboard(app, settings)  # pages at /, /static, security headers
     return app

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # option can lower it, never raise it. The compiler reads the same variable on its own.
     memory_limit_bytes: int = Field(default=8 * GiB, gt=0)
 
+    # Dashboard sign-in: the key that signs session cookies (default: a random key kept in
+    # <data_dir>/session.key; set it when several API processes share no data_dir) and how long
+    # a session lasts.
+    session_secret: str | None = Field(default=None, repr=False)
+    session_max_age_s: int = Field(default=8 * 3600, gt=0)
+
     # TEST ONLY: sleep this long in the compile adapter before calling the compiler, so a test
     # can kill a worker mid-task. Never set it in a deployment.
     test_compile_delay_s: float = Field(default=0.0, ge=0)

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from service.crud.users import authenticate
+from service.dashboard.session import cookie_user
 from service.dispatch import Dispatcher
 from service.models import ApiKey, User
 from service.settings import Settings
@@ -63,8 +64,12 @@ def _key_owner(session: Session, token: str | None) -> tuple[User, ApiKey]:
 
 
 def get_current_user(
-    session: SessionDep, token: Annotated[str | None, Depends(api_key_header)]
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(api_key_header)]
 ) -> User:
+    """The owner of the ``X-API-Key``; without that header, of the dashboard's session cookie
+    (a state-changing request then needs its CSRF token, service.dashboard.session)."""
+    if not token and (user := cookie_user(request, session)) is not None:
+        return user
     user, key = _key_owner(session, token)
     if key.kind != "user":
         raise HTTPException(

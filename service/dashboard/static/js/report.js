@@ -1,0 +1,238 @@
+// The report page: the fused graph (Cytoscape.js + dagre, one node per block), the block
+// panel, the charts (Chart.js). Every number comes from the JSON API:
+//   /compilations/{id}, /compilations/{id}/graph, /compilations/{id}/blocks/{n},
+//   /compilations/{id}/report (the compiler's report.json).
+import { MAPPING_COLORS, api, el, fmtBytes, fmtMs, fmtShape, fmtUs, setText } from "./common.js";
+
+const root = document.getElementById("report");
+const id = root.dataset.compilationId;
+const graphBox = document.getElementById("graph");
+const FINAL = new Set(["succeeded", "failed"]);
+const OURS = "#3467d6";
+const ORT = "#98a2b3";
+
+function markReady(extra = {}) {
+  graphBox.dataset.ready = "true";
+  graphBox.dataset.readyMs = String(Math.round(performance.now()));
+  Object.assign(graphBox.dataset, extra);
+}
+
+// ---- the graph ---------------------------------------------------------------------------
+
+function blockLabel(b) {
+  const ops = b.ops.length <= 3 ? b.ops.join("+") : `${b.ops.slice(0, 3).join("+")}+${b.ops.length - 3}`;
+  return `#${b.id} ${ops}`;
+}
+
+function buildLegend() {
+  const legend = document.getElementById("graph-legend");
+  legend.replaceChildren(...Object.entries(MAPPING_COLORS).map(([name, color]) => {
+    const swatch = el("span", { class: "swatch" });
+    swatch.style.background = color;
+    return el("span", { class: "legend-item" }, swatch, name);
+  }));
+}
+
+function drawGraph(graph) {
+  const big = graph.blocks.length > 400;
+  const elements = [
+    ...graph.blocks.map((b) => ({
+      group: "nodes",
+      data: {
+        id: `block-${b.id}`, block: b.id, label: blockLabel(b), mapping: b.mapping_type,
+        color: MAPPING_COLORS[b.mapping_type] || "#ffffff",
+        search: b.nodes.join("\n").toLowerCase(),
+      },
+    })),
+    ...graph.edges.map((e) => ({
+      group: "edges",
+      data: { id: `edge-${e.source}-${e.target}`, source: `block-${e.source}`, target: `block-${e.target}`,
+              reasons: Object.keys(e.reasons).join(", ") },
+    })),
+  ];
+  const started = performance.now();
+  const cy = window.cytoscape({
+    container: graphBox,
+    elements,
+    minZoom: 0.02,
+    maxZoom: 3,
+    textureOnViewport: big,
+    hideEdgesOnViewport: big,
+    motionBlur: false,
+    style: [
+      { selector: "node", style: {
+        shape: "round-rectangle", width: 128, height: 30, "background-color": "data(color)",
+        "border-width": 1, "border-color": "#5b6473", label: "data(label)", "font-size": 10,
+        "font-family": "system-ui, sans-serif", color: "#1d2433", "text-valign": "center",
+        "text-halign": "center", "text-wrap": "ellipsis", "text-max-width": 120,
+        "min-zoomed-font-size": 6,
+      } },
+      { selector: "edge", style: {
+        width: 1.2, "line-color": "#a8b0bd", "target-arrow-color": "#a8b0bd",
+        "target-arrow-shape": "triangle", "curve-style": big ? "haystack" : "bezier", "arrow-scale": 0.8,
+      } },
+      { selector: "node:selected", style: { "border-width": 3, "border-color": "#1d4ed8" } },
+      { selector: "node.match", style: { "border-width": 3, "border-color": "#d97706" } },
+      { selector: ".faded", style: { opacity: 0.18 } },
+    ],
+    layout: { name: "preset" },
+  });
+  window.dnfGraph = cy;
+  const layout = cy.layout({
+    name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 34, edgeSep: 6, fit: true,
+    padding: 16, animate: false,
+  });
+  layout.one("layoutstop", () => {
+    markReady({ layoutMs: String(Math.round(performance.now() - started)), blocks: String(graph.blocks.length) });
+  });
+  layout.run();
+  cy.on("tap", "node", (evt) => showBlock(evt.target.data("block")));
+  return cy;
+}
+
+function search(cy, text) {
+  const q = text.trim().toLowerCase();
+  cy.batch(() => {
+    cy.elements().removeClass("match faded");
+    if (!q) return;
+    const hits = cy.nodes().filter((n) => n.data("search").includes(q));
+    hits.addClass("match");
+    cy.elements().difference(hits).addClass("faded");
+  });
+  if (!q) { setText("search-status", ""); return; }
+  const hits = cy.nodes(".match");
+  setText("search-status", hits.length === 1 ? "1 block" : `${hits.length} blocks`);
+  if (hits.length) cy.animate({ fit: { eles: hits, padding: 60 }, duration: 250 });
+}
+
+// ---- the block panel ---------------------------------------------------------------------
+
+async function showBlock(n) {
+  setText("block-title", `Block #${n}`);
+  setText("block-meta", "loading…");
+  try {
+    const b = await api(`/compilations/${id}/blocks/${n}`);
+    setText("block-title", `Block #${b.id} · ${b.mapping_type}`);
+    setText("block-meta", `${b.ops.length} operators · writes ${fmtBytes(b.output_bytes)} · keeps ${fmtBytes(b.removed_bytes)} inside`);
+    document.getElementById("block-ops").replaceChildren(...b.ops.map((o) => el("li", {},
+      el("span", { class: "op" }, o.op), " ", el("span", { class: "node-name" }, o.node),
+      o.shapes ? el("span", { class: "shape" }, ` → ${o.shapes.map(fmtShape).join(", ")}`) : null)));
+    const reasons = b.unfused_edges.map((e) => {
+      const out = e.producer_block === b.id;
+      const other = out ? e.consumer_block : e.producer_block;
+      const timing = e.fused_us != null ? ` (fused ${fmtUs(e.fused_us)} vs separate ${fmtUs(e.separate_us)}, ${e.source || "?"})` : "";
+      return el("li", {}, el("span", { class: "reason" }, e.reason), ` ${out ? "to" : "from"} block #${other}: `,
+        el("span", { class: "node-name" }, `${e.producer} → ${e.consumer}`), ` — ${e.detail}${timing}`);
+    });
+    document.getElementById("block-reasons").replaceChildren(...(reasons.length ? reasons : [el("li", { class: "muted" }, "none")]));
+    document.getElementById("block-source").textContent = b.source || "(no generated C in this artifact)";
+  } catch (err) {
+    setText("block-meta", err.message);
+  }
+}
+
+// ---- the charts --------------------------------------------------------------------------
+
+function barChart(canvasId, labels, datasets, { horizontal = false, format = (v) => v } = {}) {
+  const canvas = document.getElementById(canvasId);
+  return new window.Chart(canvas, {
+    type: "bar",
+    data: { labels, datasets },
+    options: {
+      indexAxis: horizontal ? "y" : "x",
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      plugins: {
+        legend: { display: datasets.length > 1, position: "bottom" },
+        tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${Array.isArray(c.raw) ? c.raw.map(format).join(" – ") : format(c.raw)}` } },
+      },
+      scales: { [horizontal ? "x" : "y"]: { beginAtZero: true, ticks: { callback: (v) => format(v) } } },
+    },
+  });
+}
+
+function latencyChart(report) {
+  const v = report.validation || {};
+  const ours = report.latency_ms;
+  const ort = report.ort_latency_ms;
+  if (ours == null || ort == null) {
+    setText("latency-note", "Not timed (an emulated target, or the comparison was turned off).");
+    return;
+  }
+  const datasets = [{ label: "median", data: [ours, ort], backgroundColor: [OURS, ORT] }];
+  const spread = [v.latency_p10_ms, v.latency_p90_ms, v.ort_latency_p10_ms, v.ort_latency_p90_ms];
+  if (spread.every((x) => typeof x === "number")) {
+    datasets.push({ label: "p10–p90", data: [[spread[0], spread[1]], [spread[2], spread[3]]],
+      backgroundColor: "rgba(29,36,51,0.25)", barPercentage: 0.25 });
+    setText("latency-note", `Median and p10–p90 of ${v.runs} runs each, ${v.threads} threads.`);
+  } else {
+    setText("latency-note", `Median of ${v.runs ?? "?"} runs each (${v.threads ?? "?"} threads); this report records no spread.`);
+  }
+  const speed = ort / ours;
+  setText("report-message", `${speed >= 1 ? "Faster" : "Slower"} than ONNX Runtime: ${fmtMs(ours)} vs ${fmtMs(ort)} (${speed.toFixed(2)}×); max abs error ${Number(report.max_abs_error).toExponential(2)}.`);
+  barChart("chart-latency", ["dnnfusion", "ONNX Runtime"], datasets, { format: fmtMs });
+}
+
+function charts(report) {
+  latencyChart(report);
+  barChart("chart-bytes", ["before fusion", "after fusion"],
+    [{ label: "bytes", data: [report.intermediate_bytes_before, report.intermediate_bytes_after], backgroundColor: [ORT, OURS] }],
+    { format: fmtBytes });
+  barChart("chart-arena", ["arena", "arena without reuse", "weights"],
+    [{ label: "bytes", data: [report.arena_bytes, report.arena_bytes_without_reuse, report.weights_bytes], backgroundColor: [OURS, ORT, "#6b7d99"] }],
+    { format: fmtBytes });
+  const rules = Object.entries(report.rewrites || {}).sort((a, b) => b[1] - a[1]);
+  if (rules.length) {
+    barChart("chart-rules", rules.map((r) => r[0]), [{ label: "times fired", data: rules.map((r) => r[1]), backgroundColor: OURS }], { horizontal: true });
+  } else {
+    document.getElementById("chart-rules").hidden = true;
+    document.getElementById("rules-empty").hidden = false;
+  }
+  // The service keeps no per-block times: `dnnfusion run --profile` measures them where the
+  // artifact runs, and nothing stores them here yet.
+  document.getElementById("chart-profile-slot").replaceChildren(el("p", { id: "chart-profile-empty", class: "empty" },
+    "No data: the service stores no per-block times. Run the downloaded artifact with `dnnfusion run OUT --inputs IN.npz --profile` to time every block."));
+}
+
+// ---- the page ----------------------------------------------------------------------------
+
+async function waitFinal() {
+  for (;;) {
+    const job = await api(`/compilations/${id}`);
+    setText("report-state", job.state);
+    if (FINAL.has(job.state)) return job;
+    setText("report-message", `The compilation is ${job.state}${job.stage ? ` (${job.stage})` : ""}; this page updates when it ends.`);
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+}
+
+async function main() {
+  buildLegend();
+  const job = await waitFinal();
+  const download = document.getElementById("download-artifact");
+  if (job.state !== "succeeded") {
+    download.classList.add("disabled");
+    download.removeAttribute("href");
+    setText("report-message", `The compilation failed: ${job.error || "no reason recorded"}`);
+    graphBox.replaceChildren(el("p", { class: "empty" }, "No graph: the compilation failed."));
+    markReady();
+    return;
+  }
+  const [graph, report] = await Promise.all([api(`/compilations/${id}/graph`), api(`/compilations/${id}/report`)]);
+  const cy = drawGraph(graph);
+  const searchBox = document.getElementById("node-search");
+  searchBox.addEventListener("input", () => search(cy, searchBox.value));
+  searchBox.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    const first = cy.nodes(".match")[0];
+    if (first) { cy.nodes().unselect(); first.select(); showBlock(first.data("block")); }
+  });
+  document.getElementById("graph-fit").addEventListener("click", () => cy.fit(undefined, 16));
+  charts(report);
+}
+
+main().catch((err) => {
+  setText("report-message", err.message);
+  markReady();
+});
