@@ -8,14 +8,10 @@ import onnx_ir as ir
 
 from compiler_core.codegen.cnames import Names
 from compiler_core.codegen.expr import Buffer, ExprGen
-from compiler_core.codegen.ops import INDEX_OPS, emit_node
+from compiler_core.codegen.ops import emit_node
+from compiler_core.ir.ops import REGISTRY
 from compiler_core.target.abi import Check
 
-# Rough per-element cost of operators in "simple operation" units [ours].
-EXPENSIVE = frozenset(
-    "Exp Log Tanh Sigmoid Erf Gelu Pow Sqrt Div Reciprocal Softplus Elu Sin Cos Tan Atan "
-    "HardSwish HardSigmoid BatchNormalization LRN".split()
-)
 RECOMPUTE_LIMIT = 4  # a virtual value costing this much per element is worth a buffer when
 # it is read several times
 
@@ -52,7 +48,6 @@ class KernelContext:
                 continue
             seen.add(u)
             node = self.producer[u]
-            if node.op_type not in INDEX_OPS:
-                total += 4 if node.op_type in EXPENSIVE else 1
+            total += REGISTRY[node.op_type].cost  # the row's cost: 0 index, 4 expensive
             stack += [w for w in node.inputs if w is not None]
         return total

@@ -1,8 +1,9 @@
 """One fused block -> one C function.
 
-Analysis (:func:`analyze_block`) decides which values get buffers: block inputs (weights
-included), block outputs, the anchor's outputs, operands the anchor needs packed, and values a
-broadcast reads many times (a computed One-to-Many operand). Everything else stays virtual.
+Analysis (:func:`analyze_block`) decides which values get buffers: the block's inputs (weights
+included) and outputs (its :func:`compiler_core.ir.boundary.boundary`), the anchor's outputs,
+operands the anchor needs packed, and values a broadcast reads many times (a computed
+One-to-Many operand). Everything else stays virtual.
 Emission (:meth:`BlockKernel.emit`) walks the materialized values in topological order as
 stages: the anchor stage (library call or reduction loops) and expression stages (one loop
 nest per group of same-shaped values). An expression stage right after an anchor with a tiled
@@ -27,10 +28,11 @@ from compiler_core.codegen.attrs import unsupported, where
 from compiler_core.codegen.checks import FLAG, add_reductions
 from compiler_core.codegen.cnames import Names, comment, ctype_of
 from compiler_core.codegen.context import RECOMPUTE_LIMIT, KernelContext
-from compiler_core.codegen.expr import Buffer, scalar_constant
+from compiler_core.codegen.expr import Buffer
 from compiler_core.codegen.loops import row_loops
 from compiler_core.codegen.ops import INDEX_OPS, REPEATING_OPS, check_supported
-from compiler_core.ir.ecg import ECG, is_constant, value_shape
+from compiler_core.ir.boundary import boundary
+from compiler_core.ir.ecg import ECG, value_shape
 from compiler_core.ir.mapping import MappingType
 
 
@@ -189,15 +191,6 @@ class BlockKernel:
         return all(r == want for v, r in reads if v is y)
 
 
-# Constant inputs consumed at compile time: (operator -> input positions).
-PARAM_INPUTS = {
-    "Reshape": (1,), "Expand": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "Split": (1,),
-    "Slice": (1, 2, 3, 4), "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,),
-    "ReduceMin": (1,), "ReduceSumSquare": (1,), "Resize": (1, 2, 3), "Pad": (1, 3),
-    "Dropout": (1, 2),
-}
-
-
 def _out_pos(node: ir.Node, v: ir.Value) -> int:
     return list(node.outputs).index(v)
 
@@ -205,7 +198,6 @@ def _out_pos(node: ir.Node, v: ir.Value) -> int:
 def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names) -> BlockKernel:
     """Decide buffers and the anchor of the block made of ``members`` (node indices)."""
     nodes = [ecg.nodes[i] for i in members]
-    inside = set(members)
     producer: dict[ir.Value, ir.Node] = {}
     anchor: ir.Node | None = None
     for node in nodes:
@@ -220,24 +212,10 @@ def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names) -> 
         for v in node.outputs:
             producer[v] = node
     used = {v for v in producer if v in ecg.graph_outputs or ecg.value_consumers.get(v)}
-    inputs: list[ir.Value] = []
-    outputs: list[ir.Value] = []
-    for node in nodes:
-        params = PARAM_INPUTS.get(node.op_type, ())
-        for pos, v in enumerate(node.inputs):
-            if v is None or v in producer or v in inputs:
-                continue
-            ctype_of(v)
-            if is_constant(v) and (
-                pos in params or (scalar_constant(v) is not None and node is not anchor)
-            ):
-                continue  # read at compile time (shape, axes) or inlined as a literal
-            inputs.append(v)
-        for v in node.outputs:
-            if v in used and (
-                v in ecg.graph_outputs or any(c not in inside for c in ecg.value_consumers[v])
-            ):
-                outputs.append(v)
+    edge = boundary(ecg, members)  # shape/axes tensors and inlined scalars are parameters
+    for v in (*edge.inputs, *edge.params):
+        ctype_of(v)
+    inputs, outputs = list(edge.inputs), list(edge.outputs)
     ctx = KernelContext(names=names, nodes=nodes, producer=producer)
     ctx.materialized = set(inputs) | set(outputs)
     if anchor is not None:

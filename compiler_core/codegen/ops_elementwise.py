@@ -1,4 +1,5 @@
-"""Element-wise operators as rows of a table: C templates over operand expressions.
+"""Element-wise emitters: C expressions over operand expressions, most from the C templates
+of the operators' registry rows (``compiler_core/ir/ops/elementwise.py``).
 
 Operands are broadcast numpy-style to the output index. ``{0}``, ``{1}``… are the operands'
 expressions (local variables), ``{a}`` an attribute literal. Float math uses the ``f``
@@ -14,8 +15,6 @@ the minimum by -1, compute with a safe divisor and report an error through the e
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
@@ -23,67 +22,21 @@ from compiler_core.codegen.attrs import attr, unsupported
 from compiler_core.codegen.cnames import CType, ctype_of, float_literal
 from compiler_core.codegen.expr import ExprGen
 from compiler_core.ir.ecg import value_shape
+from compiler_core.ir.ops import OpSpec, specs
 from compiler_core.target.abi import DIV_BY_ZERO, DIV_OVERFLOW, MOD_BY_ZERO
 
-# Unary float operators: op -> template over {0}.
-UNARY_FLOAT = {
-    "Abs": "fabsf({0})",
-    "Neg": "(-{0})",
-    "Relu": "({0} > 0.0f ? {0} : 0.0f)",  # Relu: max(x, 0)
-    "Sigmoid": "(1.0f / (1.0f + expf(-{0})))",
-    "Tanh": "tanhf({0})",
-    "Exp": "expf({0})",
-    "Log": "logf({0})",
-    "Sqrt": "sqrtf({0})",
-    "Erf": "dnf_erff({0})",
-    "Reciprocal": "(1.0f / {0})",
-    "Floor": "floorf({0})",
-    "Ceil": "ceilf({0})",
-    "Round": "nearbyintf({0})",  # half to even under the default rounding mode
-    "Sin": "sinf({0})",
-    "Cos": "cosf({0})",
-    "Tan": "tanf({0})",
-    "Atan": "atanf({0})",
-    "Sign": "(float)(({0} > 0.0f) - ({0} < 0.0f))",
-    "Softsign": "({0} / (1.0f + fabsf({0})))",
-    # Softplus: log(1+e^x) without overflow, as ONNX Runtime computes it
-    "Softplus": "({0} > 0.0f ? {0} + log1pf(expf(-{0})) : log1pf(expf({0})))",
-    "IsNaN": "isnan({0})",
-}
+# The templates of the table-driven emitters come from the operators' registry rows
+# (compiler_core/ir/ops/elementwise.py): op -> template over {0} (and {1}).
 
-# Unary integer-safe operators.
-UNARY_ANY = {
-    "Abs": "({0} < 0 ? -{0} : {0})",
-    "Neg": "(-{0})",
-    "Identity": "{0}",
-    "Not": "(!{0})",
-    "Sign": "(({0} > 0) - ({0} < 0))",
-    "Relu": "({0} > 0 ? {0} : 0)",
-}
 
-# Binary operators (any numeric type unless the name says float).
-BINARY = {
-    "Add": "({0} + {1})",
-    "Sub": "({0} - {1})",
-    "Mul": "({0} * {1})",
-    "Div": "({0} / {1})",
-    "Equal": "({0} == {1})",
-    "Less": "({0} < {1})",
-    "LessOrEqual": "({0} <= {1})",
-    "Greater": "({0} > {1})",
-    "GreaterOrEqual": "({0} >= {1})",
-    "And": "({0} && {1})",
-    "Or": "({0} || {1})",
-    "Xor": "(!{0} != !{1})",
-}
+def _rows(emitter: str) -> list[OpSpec]:
+    return [r for r in specs() if r.emitter == f"ops_elementwise:{emitter}"]
 
-# Variadic folds: op -> (float template, integer template) over {0}, {1}.
-VARIADIC = {
-    "Max": ("fmaxf({0}, {1})", "({0} > {1} ? {0} : {1})"),
-    "Min": ("fminf({0}, {1})", "({0} < {1} ? {0} : {1})"),
-    "Sum": ("({0} + {1})", "({0} + {1})"),
-    "Mean": ("({0} + {1})", "({0} + {1})"),
-}
+
+UNARY_FLOAT = {r.name: r.c_float for r in _rows("emit_unary") if r.c_float}  # float input
+UNARY_ANY = {r.name: r.c for r in _rows("emit_unary") if r.c}  # any dtype (integer-safe)
+BINARY = {r.name: r.c for r in _rows("emit_binary")}  # any numeric type
+VARIADIC = {r.name: (r.c_float, r.c) for r in _rows("emit_variadic")}  # (float, integer) folds
 
 
 # Integer types whose arithmetic can overflow a C int (narrower ones are promoted to int and
@@ -334,32 +287,3 @@ def emit_cast(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
         safe = f"(({x} >= {lo} && {x} < {hi}) ? ({wide}){x} : {low})"
         return safe if wide == out.c else f"({out.c}){safe}"
     return f"({out.c}){x}"
-
-
-Emitter = Callable[[ExprGen, ir.Node, int, ix.Index], str]
-
-EMITTERS: dict[str, Emitter] = {}
-for _op in set(UNARY_FLOAT) | set(UNARY_ANY):
-    EMITTERS[_op] = emit_unary
-for _op in BINARY:
-    EMITTERS[_op] = emit_binary
-for _op in VARIADIC:
-    EMITTERS[_op] = emit_variadic
-EMITTERS.update(
-    {
-        "Pow": emit_pow,
-        "Mod": emit_mod,
-        "Where": emit_where,
-        "Clip": emit_clip,
-        "Cast": emit_cast,
-        "CastLike": emit_cast,
-        "LeakyRelu": emit_param_unary,
-        "Elu": emit_param_unary,
-        "HardSigmoid": emit_param_unary,
-        "HardSwish": emit_param_unary,
-        "Gelu": emit_param_unary,
-        "PRelu": emit_prelu,
-        "Dropout": emit_dropout,
-        "BatchNormalization": emit_batchnorm,
-    }
-)

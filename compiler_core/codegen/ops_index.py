@@ -10,7 +10,6 @@ import numpy as np
 import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
-from compiler_core.codegen import ops_pad, ops_resize
 from compiler_core.codegen.attrs import attr, const_input, norm_axis, unsupported
 from compiler_core.codegen.cnames import ctype_of, int_literal
 from compiler_core.codegen.expr import ExprGen
@@ -140,25 +139,3 @@ def emit_gather_nd(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
         for j in range(k)
     ]
     return g.at(data, (*lead[:b], *picked, *idx[r - 1 :]))
-
-
-EMITTERS = {
-    **ops_resize.EMITTERS,  # Resize: nearest/linear, per-axis maps (see ops_resize)
-    **ops_pad.EMITTERS,  # Pad: constant (a branch), edge, reflect, wrap
-    "GatherND": emit_gather_nd,
-    "Reshape": emit_reshape,
-    "Flatten": emit_reshape,
-    "Squeeze": emit_reshape,
-    "Unsqueeze": emit_reshape,
-    "Transpose": emit_transpose,
-    "Expand": emit_expand,
-    "Slice": emit_slice,
-    "Concat": emit_concat,
-    "Split": emit_split,
-    "Gather": emit_gather,
-}
-
-# Operators that only move data (never worth a scratch buffer of their own).
-INDEX_OPS = frozenset(EMITTERS) | {"Identity", "Dropout"}
-# Index operators reading an input element several times (a costly input is worth a buffer).
-REPEATING_OPS = frozenset({"Expand", "Gather", "Resize"})

@@ -76,5 +76,3 @@ def emit_pad(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     g.close_scope()
     return res
 
-
-EMITTERS = {"Pad": emit_pad}

@@ -176,5 +176,3 @@ def emit_resize(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
         terms.append(" * ".join([*weights[::-1], g.at(x, tuple(pos_idx))]))
     return "(" + " + ".join(terms) + ")"
 
-
-EMITTERS = {"Resize": emit_resize}

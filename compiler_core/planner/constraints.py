@@ -1,7 +1,8 @@
 """The constraint check of Listing 1 (paper: "excessive register spills", threshold unpublished).
 
-[ours] A block is bounded by the number of distinct tensors it reads from outside (pointers and
-streams a kernel keeps open) and by the largest number of intermediate values live at once when
+[ours] A block is bounded by the number of distinct tensors its kernel reads from outside
+(pointers and streams it keeps open: the inputs of :func:`compiler_core.ir.boundary.boundary`;
+shape tensors and other compile-time parameters do not count) and by the largest number of intermediate values live at once when
 its operators are evaluated in topological order (values a fused loop keeps in registers).
 """
 
@@ -10,30 +11,17 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from compiler_core.ir.boundary import boundary
 from compiler_core.ir.ecg import ECG
 
 
 @dataclass(frozen=True)
 class Constraints:
-    """Limits of one fused block. ``max_inputs``: distinct external input tensors (weights
-    included); ``max_live``: intermediate values live at once."""
+    """Limits of one fused block. ``max_inputs``: distinct tensors the kernel reads from outside
+    (weights included, compile-time parameters not); ``max_live``: intermediate values live at once."""
 
     max_inputs: int = 32
     max_live: int = 16
-
-
-def external_inputs(ecg: ECG, members: Collection[int]) -> int:
-    """Distinct tensors read by ``members`` that no member produces."""
-    inside = members if isinstance(members, (set, frozenset)) else set(members)
-    seen = set()
-    for i in inside:
-        for v in ecg.nodes[i].inputs:
-            if v is None or v in seen:
-                continue
-            p = v.producer()
-            if p is None or ecg.index(p) not in inside:
-                seen.add(v)
-    return len(seen)
 
 
 def max_live_values(ecg: ECG, members: Collection[int]) -> int:
@@ -55,7 +43,7 @@ def max_live_values(ecg: ECG, members: Collection[int]) -> int:
 
 def check_constraints(ecg: ECG, members: Collection[int], limits: Constraints) -> str | None:
     """``None`` when the block fits, else a reason such as ``"inputs 40 > 32"``."""
-    n_in = external_inputs(ecg, members)
+    n_in = len(boundary(ecg, members).inputs)
     if n_in > limits.max_inputs:
         return f"inputs {n_in} > {limits.max_inputs}"
     live = max_live_values(ecg, members)

@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
+from compiler_core.ir.boundary import boundary
 from compiler_core.ir.ecg import ECG
 from compiler_core.ir.mapping import MappingType
 
@@ -66,9 +67,9 @@ class MachineRates:
 
 @dataclass(frozen=True)
 class BlockTraffic:
-    """Bytes a kernel for a node set moves: inputs read, outputs written, spilled intermediates
-    (an intermediate read by a One-to-Many operator in another index space, too big for cache,
-    is written and read again), and its FLOPs."""
+    """Bytes a kernel for a node set moves: inputs read (compile-time parameters are not),
+    outputs written, spilled intermediates (an intermediate read by a One-to-Many operator in
+    another index space, too big for cache, is written and read again), and its FLOPs."""
 
     input_bytes: int
     output_bytes: int
@@ -81,30 +82,22 @@ class BlockTraffic:
 
 
 def block_traffic(ecg: ECG, nodes: Collection[int], cache_bytes: int = 1 << 20) -> BlockTraffic:
-    """Memory traffic of one kernel computing ``nodes`` (indices into ``ecg.nodes``)."""
-    members = nodes if isinstance(nodes, (set, frozenset)) else set(nodes)
-    seen: set = set()
-    in_bytes = out_bytes = spill = flops = 0
-    for i in members:
-        node = ecg.nodes[i]
-        flops += ecg.info[i].flops
-        for v in node.inputs:
-            if v is None or v in seen:
-                continue
-            seen.add(v)
-            p = v.producer()
-            if p is None or ecg.index(p) not in members:
-                in_bytes += ecg.value_bytes[v]
-        for v in node.outputs:
-            users = ecg.value_consumers[v]
-            nbytes = ecg.value_bytes[v]
-            if v in ecg.graph_outputs or any(u not in members for u in users):
-                out_bytes += nbytes
-            elif nbytes > cache_bytes and any(
-                ecg.info[u].mapping_type is MappingType.ONE_TO_MANY for u in users
-            ):
-                spill += 2 * nbytes
-    return BlockTraffic(in_bytes, out_bytes, spill, flops)
+    """Memory traffic of one kernel computing ``nodes`` (indices into ``ecg.nodes``): the
+    inputs, outputs and internal values of its :func:`~compiler_core.ir.boundary.boundary`."""
+    b = boundary(ecg, nodes)
+    spill = 0
+    for v in b.internal:
+        nbytes = ecg.value_bytes[v]
+        if nbytes > cache_bytes and any(
+            ecg.info[u].mapping_type is MappingType.ONE_TO_MANY for u in ecg.value_consumers[v]
+        ):
+            spill += 2 * nbytes
+    return BlockTraffic(
+        input_bytes=sum(ecg.value_bytes[v] for v in b.inputs),
+        output_bytes=sum(ecg.value_bytes[v] for v in b.outputs),
+        spill_bytes=spill,
+        flops=sum(ecg.info[i].flops for i in set(nodes)),
+    )
 
 
 @dataclass

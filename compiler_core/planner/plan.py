@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from compiler_core.ir.boundary import boundary
 from compiler_core.ir.ecg import ECG
 from compiler_core.planner.blocks import BlockGraph
 from compiler_core.planner.greedy import GreedyPlanner, PlanStats
@@ -17,16 +18,19 @@ PLAN_SCHEMA_VERSION = 1
 
 @dataclass
 class FusedBlock:
-    """One fused block = one kernel. ``nodes``/``ops`` in topological order; ``inputs`` are the
-    tensors it reads from outside (weights included), ``outputs`` the tensors it writes (read by
-    another block or graph outputs), ``removed`` the intermediate results (IRS) it keeps
-    internal, ``removed_bytes`` their size in bytes."""
+    """One fused block = one kernel (its :func:`~compiler_core.ir.boundary.boundary`).
+    ``nodes``/``ops`` in topological order; ``inputs`` are the tensors its kernel reads from
+    outside (weights included), ``params`` the constants only needed at compile time (shape,
+    axes, pads tensors; one-element constants inlined as literals), ``outputs`` the tensors it
+    writes (read by another block or graph outputs), ``removed`` the intermediate results (IRS)
+    it keeps internal, ``removed_bytes`` their size in bytes."""
 
     id: int
     mapping_type: str
     nodes: list[str]
     ops: list[str]
     inputs: list[str]
+    params: list[str]
     outputs: list[str]
     removed: list[str]
     removed_bytes: int
@@ -120,6 +124,10 @@ def node_name(ecg: ECG, i: int) -> str:
     return node.name or f"{node.op_type}_{i}"
 
 
+def _names(values) -> list[str]:
+    return list(dict.fromkeys(v.name or "" for v in values))
+
+
 def collect_blocks(ecg: ECG, bg: BlockGraph) -> tuple[list[FusedBlock], dict[int, int]]:
     """Blocks in topological order with their boundary tensors; returns the block list and a
     map from group id to block id."""
@@ -127,26 +135,7 @@ def collect_blocks(ecg: ECG, bg: BlockGraph) -> tuple[list[FusedBlock], dict[int
     block_id: dict[int, int] = {}
     for g in bg.groups_in_order():
         members = bg.sorted_members(g)
-        inside = set(members)
-        inputs: dict[str, None] = {}
-        outputs: dict[str, None] = {}
-        removed: dict[str, None] = {}
-        removed_bytes = output_bytes = 0
-        for i in members:
-            for v in ecg.nodes[i].inputs:
-                if v is None:
-                    continue
-                p = v.producer()
-                if p is None or ecg.index(p) not in inside:
-                    inputs.setdefault(v.name or "", None)
-            for v in ecg.nodes[i].outputs:
-                users = ecg.value_consumers[v]
-                if v in ecg.graph_outputs or any(u not in inside for u in users):
-                    outputs.setdefault(v.name or "", None)
-                    output_bytes += ecg.value_bytes[v]
-                else:
-                    removed.setdefault(v.name or "", None)
-                    removed_bytes += ecg.value_bytes[v]
+        b = boundary(ecg, members)
         block_id[g] = len(blocks)
         blocks.append(
             FusedBlock(
@@ -154,11 +143,12 @@ def collect_blocks(ecg: ECG, bg: BlockGraph) -> tuple[list[FusedBlock], dict[int
                 mapping_type=bg.mtype[g].value,
                 nodes=[node_name(ecg, i) for i in members],
                 ops=[ecg.nodes[i].op_type for i in members],
-                inputs=list(inputs),
-                outputs=list(outputs),
-                removed=list(removed),
-                removed_bytes=removed_bytes,
-                output_bytes=output_bytes,
+                inputs=_names(b.inputs),
+                params=_names(b.params),
+                outputs=_names(b.outputs),
+                removed=_names(b.internal),
+                removed_bytes=sum(ecg.value_bytes[v] for v in b.internal),
+                output_bytes=sum(ecg.value_bytes[v] for v in b.outputs),
             )
         )
     return blocks, block_id
