@@ -20,34 +20,13 @@ from pathlib import Path
 
 from compiler_core.errors import DnnFusionError
 from compiler_core.limits import check_artifact_memory, memory_limit
+from compiler_core.options import resolve as resolve_options
 from compiler_core.runtime.archive import pack_artifact
 from compiler_core.target.targets import TARGETS
 
-__all__ = ["OPTIONS", "TARGETS", "compile_model", "compile_planned", "pack_artifact"]
+__all__ = ["TARGETS", "compile_model", "compile_planned", "pack_artifact"]
 
 Progress = Callable[[str], None]
-
-OPTIONS = {
-    "rewrite": True,  # algebraic rewriting (paper §4.2)
-    "fast_math": False,  # allow rewrites that are not exact for every float32 input
-    # Refuse a model over it: the estimate after import, then arena + weights exactly.
-    # None: $DNNFUSION_MEMORY_LIMIT_BYTES, else 8 GiB (compiler_core.limits).
-    "memory_limit_bytes": None,
-    "build_timeout_s": 600.0,  # C compiler time limit
-    "validate": True,  # load the artifact once before publishing it
-    # Run the artifact once against ONNX Runtime on random inputs (host target): max error and
-    # both latencies go into report.json (compiler_core.validate).
-    "compare_with_onnxruntime": False,
-}
-
-
-def _options(options: Mapping | None) -> dict:
-    opts = dict(OPTIONS)
-    for k, v in (options or {}).items():
-        if k not in OPTIONS:
-            raise DnnFusionError(f"unknown compile option {k!r}; known: {sorted(OPTIONS)}")
-        opts[k] = v
-    return opts
 
 
 def compile_model(
@@ -78,7 +57,7 @@ def compile_model(
     """
     if target not in TARGETS:
         raise DnnFusionError(f"unknown target {target!r}; supported: {', '.join(TARGETS)}")
-    opts = _options(options)
+    opts = resolve_options(options)
     if hasattr(model, "ecg") and hasattr(model, "plan") and hasattr(model, "planner"):
         planned = model
     else:
@@ -116,7 +95,7 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
     )
     from compiler_core.target.targets import get_target
 
-    opts = _options(options)
+    opts = resolve_options(options)
     tgt = get_target(target)
     _stage(progress, "generating")
     gen = generate(planned.ecg, planned.planner.blocks)

@@ -15,7 +15,8 @@ import adbutils
 
 from compiler_core.bench.run import BenchmarkError, run_benchmark
 from device_agent.discovery import PhoneIdentity
-from profiling.executable import StoredCandidate, build_stored
+from profiling.candidate import StoredCandidate
+from profiling.executable import build_stored
 
 DEVICE_DIR = "/data/local/tmp"
 

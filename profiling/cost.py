@@ -40,8 +40,9 @@ from compiler_core.bench.signature import FusionSignature, fusion_signature
 from compiler_core.ir.ecg import ECG
 from compiler_core.planner.cost import AnalyticCostModel, CostModel, Profitability
 from profiling import queries
+from profiling.candidate import StoredCandidate
 from profiling.device import DeviceClassInfo
-from profiling.executable import StoredCandidate, stored_candidate
+from profiling.executable import stored_candidate
 
 NEAREST_LIMIT = 1.0
 TIE_PERCENT = 2.0

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,7 @@ from compiler_core.bench.run import (
 from compiler_core.bench.signature import fusion_signature
 from compiler_core.errors import DnnFusionError
 from compiler_core.ir.ecg import ECG, build_ecg
+from profiling.candidate import StoredCandidate
 
 # A candidate whose serialized sub-model is larger is stored without it (not executable).
 MAX_CANDIDATE_BYTES = 64 * 1024**2
@@ -48,16 +48,6 @@ REGENERATED_KEY = "dnnfusion.regenerated_constants"
 MAX_REGENERATED_BYTES = 1024**3  # what a stored candidate may ask to be filled on load
 _FLOATS = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.DOUBLE: np.float64,
            onnx.TensorProto.FLOAT16: np.float16}
-
-
-@dataclass(frozen=True)
-class StoredCandidate:
-    """``model``: the candidate sub-model as serialized ONNX; ``first``/``second``: its node
-    indices (in the order :func:`compiler_core.ir.ecg.build_ecg` gives) of each side."""
-
-    model: bytes
-    first: list[int]
-    second: list[int]
 
 
 def stored_candidate(ecg: ECG, first, second) -> StoredCandidate | None:

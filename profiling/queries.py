@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from compiler_core.bench.run import BenchResult
-from compiler_core.bench.signature import FusionSignature
+if TYPE_CHECKING:  # the API process reads and writes requests without loading the compiler
+    from compiler_core.bench.run import BenchResult
+    from compiler_core.bench.signature import FusionSignature
+
+from profiling.candidate import StoredCandidate
 from profiling.device import DeviceClassInfo
-from profiling.executable import StoredCandidate
 from profiling.models import Device, DeviceClass, ProfileEntry, ProfilingRequest
 from service.models import utcnow
 

@@ -1,7 +1,8 @@
 """The compiler options a client may set on a compilation, typed.
 
-The names and defaults are those of ``compiler_core.compile.OPTIONS`` (a test keeps them equal),
-written out here so the API process validates a request without importing the compiler.
+The names, defaults and descriptions come from ``compiler_core.options`` (standard library only,
+the definition the compiler resolves a job's options with), so the API process validates a
+request without importing the compiler; a test keeps the fields equal to its list.
 Types are strict (``"no"`` is not a boolean, ``1`` is not ``true``), unknown names are refused,
 and every bound is explicit; a bad option is a 422 naming the field, before any job exists.
 The job stores only the options the client set (:meth:`CompileOptions.stored`), as a plain dict
@@ -14,33 +15,37 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from compiler_core.options import DESCRIPTIONS as D
+from compiler_core.options import OPTIONS
+
 DAY_S = 86400.0
 
 
 class CompileOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=False)
 
-    rewrite: bool = Field(default=True, description="algebraic rewriting (paper section 4.2)")
-    fast_math: bool = Field(
-        default=False, description="allow rewrites that are not exact for every float32 input"
-    )
+    rewrite: bool = Field(default=OPTIONS["rewrite"], description=D["rewrite"])
+    fast_math: bool = Field(default=OPTIONS["fast_math"], description=D["fast_math"])
     memory_limit_bytes: int | None = Field(
-        default=None,
+        default=OPTIONS["memory_limit_bytes"],
         gt=0,
         le=2**63 - 1,
-        description="refuse the model when arena + weights exceed this many bytes",
+        description=D["memory_limit_bytes"],
     )
     build_timeout_s: float = Field(
-        default=600.0, gt=0, le=DAY_S, allow_inf_nan=False, description="C compiler time limit"
+        default=OPTIONS["build_timeout_s"],
+        gt=0,
+        le=DAY_S,
+        allow_inf_nan=False,
+        description=D["build_timeout_s"],
     )
     # Named validate_artifact in Python: a field called "validate" would shadow BaseModel's.
     validate_artifact: bool = Field(
-        default=True, alias="validate", description="load the artifact once before publishing"
+        default=OPTIONS["validate"], alias="validate", description=D["validate"]
     )
     compare_with_onnxruntime: bool = Field(
-        default=False,
-        description="run the artifact against ONNX Runtime on random inputs (max error and "
-        "both latencies in report.json); the service turns it on unless set to false",
+        default=OPTIONS["compare_with_onnxruntime"],
+        description=D["compare_with_onnxruntime"] + "; the service turns it on unless set to false",
     )
 
     def stored(self) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from compiler_core.bench.signature import fusion_signature
 from profiling import farm, queries
+from profiling.candidate import StoredCandidate
 from profiling.device import DeviceClassInfo
-from profiling.executable import StoredCandidate
 from profiling.lease import lease_requests
 from profiling.models import ProfileEntry, ProfilingRequest
 from profiling.results import Samples, store_result

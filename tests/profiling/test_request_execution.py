@@ -14,10 +14,10 @@ from compiler_core.bench.run import BenchmarkError, run_benchmark
 from compiler_core.bench.signature import fusion_signature
 from compiler_core.target.targets import TARGETS
 from profiling import queries
+from profiling.candidate import StoredCandidate
 from profiling.device import host_device_class
 from profiling.executable import (
     REGENERATED_KEY,
-    StoredCandidate,
     build_stored,
     load_candidate,
     run_stored,

@@ -15,9 +15,9 @@ from sqlalchemy import func, select, update
 
 from compiler_core.bench.signature import fusion_signature
 from profiling import queries
+from profiling.candidate import StoredCandidate
 from profiling.cost import ProfilingCostModel
 from profiling.device import DeviceClassInfo
-from profiling.executable import StoredCandidate
 from profiling.farm import ONLINE_WINDOW_S
 from profiling.models import Device, ProfileEntry, ProfilingRequest
 from service import migrate

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from compiler_core.compile import OPTIONS
+from compiler_core.options import OPTIONS
 from service.schemas.compile_options import CompileOptions
 from service.text import scrub_paths, short
 from tests.service import hostile as h
