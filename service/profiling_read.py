@@ -45,7 +45,7 @@ def entries_per_class(*, session: Session) -> Sequence[Any]:
 
 def structure_entries(
     *, session: Session, structure_key: str
-) -> Sequence[tuple[ProfileEntry, str]]:
+) -> Sequence[Any]:
     """The entries of one structure with their device class key, newest first (at most
     :data:`MAX_ENTRIES`)."""
     return session.execute(
@@ -54,4 +54,4 @@ def structure_entries(
         .where(ProfileEntry.structure_key == structure_key)
         .order_by(ProfileEntry.measured_at.desc(), ProfileEntry.id.desc())
         .limit(MAX_ENTRIES)
-    ).tuples().all()
+    ).all()
