@@ -14,7 +14,9 @@ from compiler_core.errors import DnnFusionError
 
 # Verb modules, in the order ``--help`` lists them. A module whose optional dependencies are
 # missing still registers its verb and explains what to install when run.
-COMMAND_MODULES = ("plan", "bench", "serve", "users", "compile", "run", "profile", "agent")
+COMMAND_MODULES = (
+    "plan", "bench", "serve", "users", "compile", "run", "profile", "agent", "submit"
+)
 
 
 class _Parser(argparse.ArgumentParser):

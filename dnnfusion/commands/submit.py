@@ -1,0 +1,164 @@
+"""``dnnfusion submit``: compile a model on a dnnfusion service and download the artifact.
+
+Uploads MODEL (an .onnx, an .onnx with external-data files beside it, or a folder: packed
+for you), starts a compilation, shows its stages while it runs (one live line on a terminal,
+plain lines otherwise, on stderr), downloads the artifact (.tar.gz) to OUT and prints the
+summary. The server and key come from --server/--api-key, else DNNFUSION_URL/DNNFUSION_API_KEY,
+else ~/.config/dnnfusion/client.toml (url = "...", api_key = "...").
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from dnnfusion.commands.common import add_input_shape_option, input_shapes_arg
+from dnnfusion.commands.extras import missing_extra_message
+
+TARGETS = ("host", "linux-arm64")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "submit",
+        help="compile a model on a dnnfusion service (upload, wait, download the artifact)",
+        description=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument("model", help=".onnx file, or a folder with one .onnx and its data files")
+    add_input_shape_option(p)
+    p.add_argument("--target", choices=TARGETS, default="host",
+                   help="host (default) or linux-arm64 (a static aarch64 runner)")
+    p.add_argument("--device-class", metavar="KEY",
+                   help="profiling-database device class whose measurements decide the "
+                   "\"profile\" fusions (default: the server's choice for the target)")
+    p.add_argument("--server", metavar="URL", help="service root, e.g. http://127.0.0.1:8000 "
+                   "(default: $DNNFUSION_URL, the config file, else http://127.0.0.1:8000)")
+    p.add_argument("--api-key", metavar="KEY",
+                   help="API key (default: $DNNFUSION_API_KEY, else the config file)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="where to write the artifact .tar.gz (a folder: dnnfusion-<id>.tar.gz "
+                   "inside it)")
+    p.add_argument("--timeout", type=float, default=3600.0, metavar="S",
+                   help="seconds to wait for the compilation (default 3600); it goes on on the "
+                   "server after that")
+    p.set_defaults(handler=run)
+
+
+def _mib(n: int | None) -> str:
+    return "?" if n is None else f"{n / 2**20:.1f} MiB"
+
+
+class Progress:
+    """Upload bytes and compilation stages on ``out``: a live line on a terminal, one plain
+    line per change otherwise. Elapsed seconds count from the start of the submit."""
+
+    def __init__(self, out: TextIO, live: bool) -> None:
+        self.out, self.live = out, live
+        self.start = time.monotonic()
+        self.label: str | None = None
+        self.label_since = self.start
+        self.upload_shown = -1
+
+    def _elapsed(self) -> str:
+        return f"[{time.monotonic() - self.start:6.1f} s]"
+
+    def _line(self, text: str, final: bool) -> None:
+        if self.live:
+            self.out.write(f"\r\033[K{text}" + ("\n" if final else ""))
+        elif final:
+            self.out.write(text + "\n")
+        self.out.flush()
+
+    def upload(self, sent: int, total: int | None) -> None:
+        if not self.live:
+            return
+        shown = sent * 100 // total if total else sent >> 20
+        if shown != self.upload_shown:
+            self.upload_shown = shown
+            what = f"{shown}% of {_mib(total)}" if total else f"{_mib(sent)} (packed on the fly)"
+            self._line(f"{self._elapsed()} uploading {what}", final=False)
+
+    def note(self, text: str) -> None:
+        self._line(f"{self._elapsed()} {text}", final=True)
+
+    def __call__(self, status) -> None:
+        label = status.state if status.state != "running" else f"running: {status.stage or 'start'}"
+        now = time.monotonic()
+        if label != self.label:
+            if self.live and self.label is not None:
+                self._line(f"{self._elapsed()} {self.label} ({now - self.label_since:.1f} s)",
+                           final=True)
+            if not self.live:
+                self.note(label)
+            self.label, self.label_since = label, now
+        if self.live and not status.done:
+            self._line(f"{self._elapsed()} {label} ({now - self.label_since:.1f} s)", final=False)
+
+    def finish(self) -> None:
+        if self.live and self.label is not None:
+            self._line(f"{self._elapsed()} {self.label}", final=True)
+
+
+def summary_lines(model_path: Path, status, artifact: Path) -> list[str]:
+    """The summary ``dnnfusion submit`` prints (all numbers from the server's status)."""
+    s = status.summary
+    nodes, blocks = s.get("original_nodes"), s.get("fused_blocks")
+    lines = [f"model          {model_path.name}"]
+    lines.append(f"compilation    {status.id}")
+    if nodes is not None and blocks:
+        lines.append(f"nodes          {nodes} -> {blocks} fused blocks ({nodes / blocks:.2f}x fewer "
+                     "kernels)")
+    ours, ort = s.get("latency_ms"), s.get("ort_latency_ms")
+    if ours and ort:
+        lines.append(f"latency        ours {ours:.2f} ms, ONNX Runtime {ort:.2f} ms "
+                     f"(speed-up {ort / ours:.2f}x)")
+    else:
+        lines.append("latency        not measured (compare_with_onnxruntime was off)")
+    if s.get("max_abs_error") is not None:
+        lines.append(f"max abs error  {s['max_abs_error']:.3g} (vs ONNX Runtime)")
+    if status.stages_ms:
+        stages = ", ".join(f"{k} {v / 1000:.1f} s" for k, v in status.stages_ms.items())
+        lines.append(f"stages         {stages}")
+    lines.append(f"artifact       {artifact} ({_mib(artifact.stat().st_size)}, "
+                 f"{artifact.stat().st_size} bytes)")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from dnnfusion.client import Client, DnnfusionError, WaitTimeoutError
+    except ImportError as err:
+        print(missing_extra_message(err, "dnnfusion submit", "client"), file=sys.stderr)
+        return 2
+    shapes = input_shapes_arg(args.input_shape)  # ShapeError: one line, exit 2 (cli.main)
+    if args.timeout <= 0:
+        print("error: --timeout must be positive", file=sys.stderr)
+        return 2
+    model_path = Path(args.model)
+    progress = Progress(sys.stderr, live=sys.stderr.isatty())
+    try:
+        with Client(args.server, args.api_key) as client:
+            progress.note(f"uploading {model_path.name} to {client.url}")
+            model = client.upload_model(model_path, on_upload=progress.upload)
+            progress.note(f"model {model.id} ({'stored' if model.created else 'already stored'}, "
+                          f"{_mib(model.size_bytes)} as {model.upload_format})")
+            job = client.compile(model, input_shapes=shapes, target=args.target,
+                                 device_class=args.device_class)
+            progress.note(f"compilation {job.id}")
+            try:
+                status = job.wait(args.timeout, on_progress=progress)
+            finally:
+                progress.finish()
+            artifact = job.download(args.output)
+            progress.note(f"downloaded {artifact}")
+    except WaitTimeoutError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except DnnfusionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(summary_lines(model_path, status, artifact)), flush=True)
+    return 0
