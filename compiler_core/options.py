@@ -35,7 +35,7 @@ OPTION_LIST: tuple[Option, ...] = (
     ),
     Option("build_timeout_s", 600.0, "C compiler time limit, seconds"),
     Option("validate", True, "load the artifact once before publishing"),
-    # Host target only; max error and both latencies go into report.json (compiler_core.validate).
+    # Host target only; max error and both latencies go into report.json (compiler_core.runtime.validate).
     Option(
         "compare_with_onnxruntime",
         False,

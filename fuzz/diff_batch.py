@@ -49,7 +49,7 @@ def _attempt(graphs: list[SubGraph], seed: int, workdir: Path) -> dict[str, dict
     from compiler_core.compile import compile_model
     from compiler_core.errors import DnnFusionError
     from compiler_core.runtime import InferenceSession
-    from compiler_core.validate import ort_session
+    from compiler_core.runtime.validate import ort_session
 
     model = pack(graphs)
     inputs = feeds(graphs, seed)

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_job(args: argparse.Namespace, key: str, tmp: Path) -> int:
-    from compiler_core.validate import validate_artifact
+    from compiler_core.runtime.validate import validate_artifact
 
     # Paths are absolute (the Location header is), so the client's base is the server root.
     client = httpx.Client(base_url=f"http://127.0.0.1:{args.port}", headers={"X-API-Key": key},

@@ -45,7 +45,7 @@ import onnx
 from compiler_core.errors import ArtifactCrashError, DnnFusionError, SandboxLimitError
 from compiler_core.runtime import sandbox_child
 from compiler_core.runtime.qemu import signal_name
-from compiler_core.validate import Validation
+from compiler_core.runtime.validate import Validation
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def validate_artifact_sandboxed(
     seed: int = 0,
     limits: SandboxLimits | None = None,
 ) -> Validation:
-    """:func:`compiler_core.validate.validate_artifact` (our artifact and the ONNX Runtime
+    """:func:`compiler_core.runtime.validate.validate_artifact` (our artifact and the ONNX Runtime
     reference, numerics and latency) in the sandbox; same arguments and result.
 
     Raises what the child raised (same type and message; e.g.

@@ -6,7 +6,7 @@ file, no new privileges, killed with its parent), then the imports (numpy, ONNX 
 artifact's library), then the task:
 
 - ``check``: load the artifact (maps the weights, allocates the arena) and close it.
-- ``validate``: :func:`compiler_core.validate.validate_artifact` against the reference model.
+- ``validate``: :func:`compiler_core.runtime.validate.validate_artifact` against the reference model.
 
 The result is written as JSON to the request's ``result`` path: ``{"validation": {...}}`` or
 ``{"error": {"module", "type", "message"}}`` for an exception the child caught. A crash leaves no
@@ -85,7 +85,7 @@ class Trace:
 def _run(request: dict, trace: Trace) -> dict:
     from compiler_core.runtime import InferenceSession
     from compiler_core.runtime.manifest import read_manifest
-    from compiler_core.validate import validate_artifact
+    from compiler_core.runtime.validate import validate_artifact
 
     trace.phase("loading")
     threads = int(request.get("threads") or 0) or None  # None: the runtime's default

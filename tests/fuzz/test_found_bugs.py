@@ -13,7 +13,7 @@ from onnx import helper
 
 from compiler_core.compile import compile_model
 from compiler_core.runtime import InferenceSession
-from compiler_core.validate import ort_session
+from compiler_core.runtime.validate import ort_session
 from fuzz.case import Case
 from fuzz.checks import Uploader
 from fuzz.child import Runner

@@ -10,7 +10,7 @@ import onnx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler_core.validate import ort_session
+from compiler_core.runtime.validate import ort_session
 from fuzz.choose import DrawChooser, RandomChooser
 from fuzz.graphs import NP, feeds, pack, random_subgraph
 

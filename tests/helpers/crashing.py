@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-# Every input element the validation draws is 0 or 1 (compiler_core.validate.random_feeds); 16
+# Every input element the validation draws is 0 or 1 (compiler_core.runtime.validate.random_feeds); 16
 # of them with seed 0 include a 1, which the tests check.
 N = 16
 

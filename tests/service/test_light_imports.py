@@ -28,7 +28,6 @@ FORBIDDEN = (
     "compiler_core.planner",
     "compiler_core.runtime",
     "compiler_core.target",
-    "compiler_core.validate",
     "onnx_ir",
     "onnxruntime",
     "onnxscript",

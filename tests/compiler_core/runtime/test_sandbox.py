@@ -25,7 +25,7 @@ from compiler_core.runtime.sandbox import (
     limits_for,
     validate_artifact_sandboxed,
 )
-from compiler_core.validate import PHASES
+from compiler_core.runtime.validate import PHASES
 from tests.compiler_core.codegen.util import model, node, plan, vi, weight
 from tests.helpers.crashing import (
     build_fake_library,
@@ -183,7 +183,7 @@ def test_reference_error_is_one_line_in_process_too():
     """The in-process API maps ONNX Runtime's own exceptions as well."""
     import onnxruntime.capi.onnxruntime_pybind11_state as ort_state
 
-    from compiler_core.validate import onnxruntime_errors
+    from compiler_core.runtime.validate import onnxruntime_errors
 
     with (pytest.raises(ReferenceRuntimeError, match="ONNX Runtime failed .*: boom second"),
           onnxruntime_errors()):

@@ -5,7 +5,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from compiler_core import compile_model
-from compiler_core.validate import validate_artifact
+from compiler_core.runtime.validate import validate_artifact
 
 
 def _mlp() -> onnx.ModelProto:

@@ -21,7 +21,7 @@ import onnx
 from compiler_core.errors import ReferenceRuntimeError
 
 if TYPE_CHECKING:
-    from compiler_core.runtime import InferenceSession
+    from compiler_core.runtime.session import InferenceSession
 
 ORT_MAX_IR_VERSION = 10  # onnxruntime 1.31 refuses IR versions above 13; 10 is what it writes
 # What validate_artifact runs next: loading the artifact, ONNX Runtime, or the artifact.
@@ -137,7 +137,7 @@ def validate_artifact(
     This runs compiled code in the calling process: :mod:`compiler_core.runtime.sandbox` runs
     it in a child process under limits instead (what :func:`compiler_core.compile_model` does).
     """
-    from compiler_core.runtime import InferenceSession
+    from compiler_core.runtime.session import InferenceSession
 
     mark = phase or (lambda _name: None)
     mark("loading")
