@@ -1,0 +1,70 @@
+"""The compilation report: the fused graph, a block's operators and C, the charts.
+
+Expected values come from the JSON API's report of the same compilation, never from the page.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.pages import (
+    assert_no_traceback,
+    click_block,
+    open_report,
+    sign_in,
+    tap_block,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def _expect_block_panel(page, block: dict) -> None:
+    """``#block-ops`` lists the block's operators (type and node name) in the plan's order;
+    ``#block-source`` is the block's C kernel."""
+    items = page.locator("#block-ops li")
+    expect(items).to_have_count(len(block["ops"]))
+    for i, (op, node) in enumerate(zip(block["ops"], block["nodes"], strict=True)):
+        text = items.nth(i).inner_text()
+        assert op in text and node in text, (i, op, node, text)
+    source = page.locator("#block-source")
+    expect(source).to_contain_text(re.compile(rf"\b{re.escape(block['kernel'])}\s*\("))
+    assert "for (" in source.inner_text()
+
+
+def test_report_graph_block_ops_and_source(page, service, cls_report, shots):
+    blocks = cls_report.report["blocks"]
+    assert cls_report.job["summary"]["fused_blocks"] == len(blocks)
+    sign_in(page, service.keys["alice"])
+    open_report(page, cls_report.job["id"])
+    drawn = page.evaluate("window.dnfGraph.nodes('[id ^= \"block-\"]').length")
+    assert drawn == len(blocks)
+
+    tap_block(page, 0)
+    _expect_block_panel(page, blocks[0])
+    expect(page.locator("#block-reasons")).to_be_attached()
+
+    # A real mouse click on the biggest block selects it the same way.
+    biggest = max(blocks, key=lambda b: len(b["ops"]))
+    click_block(page, biggest["id"])
+    _expect_block_panel(page, biggest)
+    shots.take(page, "report")
+    assert_no_traceback(page)
+
+
+def test_report_charts_and_download(page, service, cls_report):
+    sign_in(page, service.keys["alice"])
+    open_report(page, cls_report.job["id"])
+    for chart in ("#chart-latency", "#chart-bytes", "#chart-arena", "#chart-rules"):
+        expect(page.locator(f"canvas{chart}")).to_be_attached()
+    expect(page.locator("#chart-profile, #chart-profile-empty")).to_have_count(1)
+    link = page.locator("a#download-artifact")
+    href = link.get_attribute("href")
+    assert href, "download link has no href"
+    artifact = page.request.get(href)  # with the page's session cookie
+    assert artifact.status == 200, artifact.status
+    body = artifact.body()
+    assert body[:2] == b"\x1f\x8b" and len(body) == cls_report.job["artifact_bytes"]
+

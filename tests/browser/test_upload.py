@@ -1,0 +1,54 @@
+"""Upload a real model in the UI and watch its compilation reach succeeded without a reload."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import api
+from tests.browser.conftest import CLS_FILE
+from tests.browser.pages import COMPILE_TIMEOUT_MS, assert_no_traceback, sign_in, wait_succeeded
+
+pytestmark = pytest.mark.browser
+
+
+def test_upload_cls_model_and_watch_it_succeed(page, service, cls_model, shots):
+    with api.client(service.base_url, service.keys["alice"]) as c:
+        before = api.compilation_ids(c)
+    sign_in(page, service.keys["alice"])
+    page.evaluate("window.__dnfNoReload = 42")  # gone if the page reloads or navigates
+    page.set_input_files("#model-file", str(cls_model))
+    page.fill("#input-shapes", "x=1x3x48x192")
+    page.select_option("#target", "host")
+    page.click("#upload-submit")
+
+    rows = page.locator("tr[data-compilation-id]")
+    expect(rows).to_have_count(len(before) + 1, timeout=COMPILE_TIMEOUT_MS)
+    shown = {rows.nth(i).get_attribute("data-compilation-id") for i in range(rows.count())}
+    (new_id,) = shown - before
+    wait_succeeded(page, new_id)
+    assert page.evaluate("window.__dnfNoReload") == 42, "the page reloaded"
+
+    with api.client(service.base_url, service.keys["alice"]) as c:
+        job = c.get(f"/api/v1/compilations/{new_id}").json()
+    assert job["state"] == "succeeded", job
+    assert job["input_shapes"] == {"x": [1, 3, 48, 192]}
+    assert job["target"] == "host"
+    row = page.locator(f'tr[data-compilation-id="{new_id}"]')
+    expect(row).to_contain_text(CLS_FILE)
+    link = row.locator("a.report-link")
+    expect(link).to_have_attribute("href", re.compile(rf"/compilations/{new_id}$"))
+    shots.take(page, "compilations")
+    assert_no_traceback(page)
+
+
+def test_filter_narrows_the_table(page, service, cls_report):
+    sign_in(page, service.keys["alice"])
+    rows = page.locator("tr[data-compilation-id]")
+    expect(rows.first).to_be_visible()
+    page.fill("#filter", "no-model-is-named-like-this")
+    expect(page.locator("tr[data-compilation-id]:visible")).to_have_count(0)
+    page.fill("#filter", CLS_FILE)
+    expect(page.locator(f'tr[data-compilation-id="{cls_report.job["id"]}"]')).to_be_visible()
