@@ -13,7 +13,8 @@ so that import does no rewriting of the computation the user wrote:
 - Constant nodes with several outputs (a Split of a weight), which the onnxscript folder skips,
   are evaluated with ``onnx.reference``.
 - Quantize/DequantizeLinear stay (the folder keeps them by default, to keep quantization
-  information); random operators are never folded.
+  information); random operators are never folded (the registry rows' ``keep`` and
+  ``random`` flags).
 
 After folding, Constant nodes are lifted to initializers and nodes left without users (the
 remains of a folded sub-graph) are removed. A folded tensor larger than
@@ -33,20 +34,10 @@ from onnxscript.optimizer import constant_folding as cf
 
 from compiler_core.errors import ModelValidationError, ResourceLimitError
 from compiler_core.frontend.shapes import num_elements
+from compiler_core.ir.ops import ONNX_DOMAINS, REGISTRY
 
 MAX_FOLDED_BYTES = 2**31 - 1
-_KEEP = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
 _MAX_ROUNDS = 8
-_RANDOM = frozenset(
-    {
-        "RandomUniform",
-        "RandomNormal",
-        "RandomUniformLike",
-        "RandomNormalLike",
-        "Multinomial",
-        "Bernoulli",
-    }
-)
 _GRAPH_ATTRS = (ir.AttributeType.GRAPH, ir.AttributeType.GRAPHS)
 
 
@@ -59,6 +50,14 @@ class _NoAliasState(cf.OptimizerState):
         super().set_sym_value(value, sym_value)
 
 
+def _row_says(node: ir.Node, flag: str) -> bool:
+    """The registry row's ``keep`` (kept as written, e.g. Quantize/DequantizeLinear) or
+    ``random`` (a random generator) flag, by operator name in any domain (conservative);
+    ``False`` for operators without a row."""
+    row = REGISTRY.get(node.op_type)
+    return row is not None and bool(getattr(row, flag))
+
+
 def _is_const(value: ir.Value | None) -> bool:
     return value is None or value.const_value is not None
 
@@ -66,7 +65,7 @@ def _is_const(value: ir.Value | None) -> bool:
 def _constant_replacement(replacement: cf.Replacement) -> bool:
     """True when a replacement only introduces constants (initializers or Constant nodes)."""
     if any(
-        n.op_type != "Constant" or n.domain not in ("", "ai.onnx") for n in replacement.new_nodes
+        n.op_type != "Constant" or n.domain not in ONNX_DOMAINS for n in replacement.new_nodes
     ):
         return False
     made = {out for n in replacement.new_nodes for out in n.outputs}
@@ -90,7 +89,7 @@ class _ConstantOnlyFolding(cf.FoldConstantsPass):
         self._state = _NoAliasState()
 
     def _should_fold(self, node: ir.Node) -> bool | None:
-        if node.op_type in _KEEP:
+        if _row_says(node, "keep"):
             return None  # the folder's default rule keeps them
         for out in node.outputs:
             count = num_elements(out)
@@ -105,7 +104,7 @@ class _ConstantOnlyFolding(cf.FoldConstantsPass):
 
     def process_node(self, node: ir.Node, is_function: bool) -> cf.Replacement | None:
         all_const = all(_is_const(v) for v in node.inputs)
-        if node.op_type in _RANDOM:
+        if _row_says(node, "random"):
             return None  # never folded (the folder's own list misses Bernoulli)
         try:
             if all_const and len(node.outputs) > 1 and self._foldable(node) and not is_function:
@@ -125,9 +124,9 @@ class _ConstantOnlyFolding(cf.FoldConstantsPass):
 
     def _foldable(self, node: ir.Node) -> bool:
         return (
-            node.domain in ("", "ai.onnx")
-            and node.op_type not in _KEEP
-            and node.op_type not in _RANDOM
+            node.domain in ONNX_DOMAINS
+            and not _row_says(node, "keep")
+            and not _row_says(node, "random")
             and not any(a.type in _GRAPH_ATTRS for a in node.attributes.values())
             and node.graph is not None
         )

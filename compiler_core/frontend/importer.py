@@ -18,6 +18,7 @@ import onnx_ir.passes.common as ir_common
 
 from compiler_core.errors import ModelLoadError
 from compiler_core.frontend import fold, infer, load, opset, shapes, skeleton, validate
+from compiler_core.ir.ops import ONNX_DOMAINS
 
 
 @dataclass
@@ -113,5 +114,5 @@ def count_compute_nodes(model: ir.Model) -> int:
     return sum(
         1
         for n in model.graph
-        if not (n.op_type == "Constant" and n.domain in opset.DEFAULT_DOMAINS)
+        if not (n.op_type == "Constant" and n.domain in ONNX_DOMAINS)
     )

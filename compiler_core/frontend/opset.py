@@ -30,16 +30,16 @@ import onnx_ir as ir
 from onnx import version_converter
 
 from compiler_core.errors import ModelValidationError
+from compiler_core.ir.ops import ONNX_DOMAINS
 
 MIN_OPSET = 9
 MAX_OPSET = 21
 TARGET_OPSET = 21
-DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
 def default_opset(proto: onnx.ModelProto, source: str) -> int:
     """The model's default-domain opset; :class:`ModelValidationError` if outside 9..21."""
-    versions = [o.version for o in proto.opset_import if o.domain in DEFAULT_DOMAINS]
+    versions = [o.version for o in proto.opset_import if o.domain in ONNX_DOMAINS]
     if not versions:
         raise ModelValidationError(
             f"{source}: the model imports no default-domain (ai.onnx) opset; "
@@ -88,7 +88,7 @@ def legacy_softmax_outputs(proto: onnx.ModelProto, source: str) -> set[str]:
     return {
         n.output[0]
         for n in proto.graph.node
-        if n.op_type in _SOFTMAX_FAMILY and n.domain in DEFAULT_DOMAINS and n.output
+        if n.op_type in _SOFTMAX_FAMILY and n.domain in ONNX_DOMAINS and n.output
     }
 
 

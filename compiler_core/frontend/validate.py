@@ -20,7 +20,7 @@ from compiler_core.errors import (
     ResourceLimitError,
     UnsupportedOperatorError,
 )
-from compiler_core.frontend.opset import DEFAULT_DOMAINS
+from compiler_core.ir.ops import ONNX_DOMAINS
 
 MAX_PROTO_BYTES = 2**31 - 1  # protobuf's limit; onnx.checker and the converter need one message
 
@@ -48,7 +48,7 @@ def check_operators(proto: onnx.ModelProto, opset: int, source: str) -> None:
     """Every node (sub-graphs included) is a default-domain operator that exists at ``opset``."""
     for index, node, where in _all_nodes(proto.graph):
         label = node_label(node, index) + where
-        if node.domain not in DEFAULT_DOMAINS:
+        if node.domain not in ONNX_DOMAINS:
             raise UnsupportedOperatorError(
                 f"{source}: {label} is in domain {node.domain!r}, which this compiler does not "
                 "support (only the default ai.onnx domain is)"

@@ -143,7 +143,7 @@ class RewriteContext:
             ins = [None if i is None else self._materialize(i, tag, made, nodes) for i in x.inputs]
             dtype = ex.dtype_of(x)
             arrays = [mt.const_array(v) for v in ins]
-            if x.op in ex.NUMPY_OPS and all(a is not None for a in arrays):
+            if ex.foldable(x.op) and all(a is not None for a in arrays):
                 folded = ex.evaluate(x.op, arrays, dtype.numpy())  # type: ignore[arg-type]
                 value = self.initializer(folded, tag)
             else:

@@ -16,6 +16,7 @@ from typing import Any, Union
 import numpy as np
 import onnx_ir as ir
 
+from compiler_core.ir.ops import REGISTRY
 from compiler_core.passes import matcher as mt
 from compiler_core.passes.cost import op_flops
 
@@ -78,7 +79,7 @@ def is_const(x: Operand | None) -> bool:
     if x is None or isinstance(x, Const):
         return True
     if isinstance(x, Expr):
-        return x.op in NUMPY_OPS and all(is_const(i) for i in x.inputs)
+        return foldable(x.op) and all(is_const(i) for i in x.inputs)
     return mt.is_constant(x)
 
 
@@ -126,17 +127,11 @@ def expr_cost(roots: list[Operand | None]) -> tuple[int, int]:
     return flops, reads
 
 
-# Ops folded with numpy when all inputs are constant (float semantics match IEEE float32).
-NUMPY_OPS = {
-    "Add": np.add,
-    "Sub": np.subtract,
-    "Mul": np.multiply,
-    "Div": np.divide,
-    "Neg": np.negative,
-    "Reciprocal": np.reciprocal,
-    "Sqrt": np.sqrt,
-    "Abs": np.abs,
-}
+def foldable(op: str) -> bool:
+    """True when a constant ``op`` node is folded with numpy (its registry row's ``numpy``;
+    float semantics match IEEE float32)."""
+    row = REGISTRY.get(op)
+    return row is not None and row.numpy is not None
 
 
 def evaluate(op: str, arrays: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
@@ -145,5 +140,5 @@ def evaluate(op: str, arrays: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
         a, b = arrays
         return np.asarray(np.trunc(a / b), dtype=dtype)
     with np.errstate(all="ignore"):
-        out = NUMPY_OPS[op](*[a.astype(dtype) for a in arrays])
+        out = REGISTRY[op].numpy(*[a.astype(dtype) for a in arrays])
     return np.asarray(out, dtype=dtype)

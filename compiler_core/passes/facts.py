@@ -2,7 +2,8 @@
 
 ``nonnegative(v)``: every element of ``v`` is >= 0 (or NaN, which every rule propagates the
 same way), for any graph input. Proven from constants and from operators whose range is
-non-negative; anything else is "not proven", never "false".
+non-negative (the registry rows' ``nonneg`` fact, and the operators below with a rule of their
+own); anything else is "not proven", never "false".
 """
 
 from __future__ import annotations
@@ -10,48 +11,8 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
+from compiler_core.ir.ops import REGISTRY
 from compiler_core.passes import matcher as mt
-
-# Operators whose output is >= 0 whatever their input.
-_NONNEG_OPS = {
-    "Abs",
-    "Relu",
-    "Exp",
-    "Sqrt",
-    "Sigmoid",
-    "Softmax",
-    "Softplus",
-    "HardSigmoid",
-    "ReduceSumSquare",
-    "ReduceL1",
-    "ReduceL2",
-}
-# Operators that keep a non-negative input non-negative (data movement, averages, extrema).
-_PRESERVING = {
-    "Reshape",
-    "Flatten",
-    "Squeeze",
-    "Unsqueeze",
-    "Transpose",
-    "Expand",
-    "Tile",
-    "Identity",
-    "Dropout",
-    "Slice",
-    "Gather",
-    "Concat",
-    "ReduceSum",
-    "ReduceMean",
-    "ReduceMax",
-    "ReduceMin",
-    "ReduceProd",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "GlobalMaxPool",
-}
-# Binary operators whose result is >= 0 when both operands are.
-_BOTH = {"Add", "Mul", "Div", "Min", "Sum", "Mean"}
 
 
 def nonnegative(v: ir.Value | None, depth: int = 8) -> bool:
@@ -73,7 +34,8 @@ def nonnegative(v: ir.Value | None, depth: int = 8) -> bool:
         return False
     op = node.op_type
     data = [i for i in node.inputs if i is not None]
-    if op in _NONNEG_OPS:
+    rule = REGISTRY[op].nonneg if op in REGISTRY else None  # the row's sign fact
+    if rule == "always":
         return True
     if op == "Clip":
         lo = node.inputs[1] if len(node.inputs) > 1 else None
@@ -87,10 +49,8 @@ def nonnegative(v: ir.Value | None, depth: int = 8) -> bool:
         if e is not None and e == int(e) and int(e) % 2 == 0:
             return True  # x**(2k)
         return nonnegative(data[0], depth - 1)
-    if op in _BOTH:
-        return all(nonnegative(i, depth - 1) for i in data)
-    if op in _PRESERVING:
-        if op in ("Slice", "Gather", "Expand", "Tile", "Reshape", "Squeeze", "Unsqueeze"):
-            return nonnegative(data[0], depth - 1)  # the other inputs are indices/shapes
+    if rule == "if_first":
+        return nonnegative(data[0], depth - 1)  # the other inputs are indices/shapes
+    if rule == "if_all":
         return all(nonnegative(i, depth - 1) for i in data)
     return False

@@ -15,19 +15,9 @@ import numpy as np
 import onnx_ir as ir
 
 from compiler_core.ir.ecg import value_shape
+from compiler_core.ir.ops import ONNX_DOMAINS, REGISTRY
 from compiler_core.passes.nomatch import require
 
-ONNX = ("", "ai.onnx")
-COMMUTATIVE_BINARY = {"Add", "Mul", "Max", "Min", "Sum", "And", "Or", "Xor", "Equal"}
-_NONDETERMINISTIC = {
-    "RandomNormal",
-    "RandomNormalLike",
-    "RandomUniform",
-    "RandomUniformLike",
-    "Multinomial",
-    "Bernoulli",
-    "Dropout",
-}
 FLOAT_TOL = 1e-6
 
 
@@ -45,7 +35,7 @@ def producer(v: ir.Value | None, *ops: str) -> ir.Node | None:
     if v is None:
         return None
     node = v.producer()
-    if node is None or node.domain not in ONNX:
+    if node is None or node.domain not in ONNX_DOMAINS:
         return None
     if ops and node.op_type not in ops:
         return None
@@ -65,7 +55,8 @@ def operands(node: ir.Node) -> Iterator[tuple[ir.Value, ir.Value]]:
     """The two inputs of a binary node, in both orders when the op is commutative."""
     a, b = node.inputs[0], node.inputs[1]
     yield a, b
-    if node.op_type in COMMUTATIVE_BINARY:
+    row = REGISTRY.get(node.op_type)
+    if row is not None and row.symmetric:
         yield b, a
 
 
@@ -172,7 +163,7 @@ def same_value(a: ir.Value | None, b: ir.Value | None, depth: int = 4) -> bool:
         return False
     if (
         pa.op_type != pb.op_type
-        or pa.op_type in _NONDETERMINISTIC
+        or (pa.op_type in REGISTRY and REGISTRY[pa.op_type].nondeterministic)
         or a.index() != b.index()
         or len(pa.inputs) != len(pb.inputs)
         or not _same_attributes(pa, pb)

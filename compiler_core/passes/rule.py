@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import onnx_ir as ir
 
 from compiler_core.errors import DnnFusionError
+from compiler_core.ir.ops import ONNX_DOMAINS
 from compiler_core.passes.match import Match
 from compiler_core.passes.nomatch import NoMatch
 
@@ -90,7 +91,7 @@ class Rule:
     def try_match(self, node: ir.Node, ctx: RewriteContext) -> Match | str:
         """The match, or the reason the rule does not apply at ``node``. Raises
         :class:`RuleCrashError` when the rule crashes and ``ctx.strict_rules`` is set."""
-        if node.domain not in ("", "ai.onnx") or node.op_type not in self.root_ops:
+        if node.domain not in ONNX_DOMAINS or node.op_type not in self.root_ops:
             return f"root is {node.op_type}, not {'/'.join(self.root_ops)}"
         if self.exactness is Exactness.FAST_MATH and not ctx.fast_math:
             return "fast-math only"

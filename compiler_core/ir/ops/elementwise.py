@@ -53,16 +53,16 @@ def fixed(name: str, emitter: str, **kw) -> OpSpec:
 ROWS = [
     # -- unary, float template and integer template ---------------------------------------
     unary("Abs", "fabsf({0})", "({0} < 0 ? -{0} : {0})", props=A,  # Abs(A)*B*Abs(C) = Abs(A*C)*B
-          numpy=np.abs),
+          numpy=np.abs, nonneg="always"),
     unary("Neg", "(-{0})", "(-{0})", props=C, numpy=np.negative),  # commutes with sums
-    unary("Relu", "({0} > 0.0f ? {0} : 0.0f)", "({0} > 0 ? {0} : 0)"),  # max(x, 0)
+    unary("Relu", "({0} > 0.0f ? {0} : 0.0f)", "({0} > 0 ? {0} : 0)", nonneg="always"),  # max(x, 0)
     unary("Sign", "(float)(({0} > 0.0f) - ({0} < 0.0f))", "(({0} > 0) - ({0} < 0))"),
-    unary("Sigmoid", "(1.0f / (1.0f + expf(-{0})))", cost=4),
+    unary("Sigmoid", "(1.0f / (1.0f + expf(-{0})))", cost=4, nonneg="always"),
     unary("Tanh", "tanhf({0})", cost=4),
-    unary("Exp", "expf({0})", cost=4, props=C),  # ReduceProd(Exp(A)) = Exp(ReduceSum(A))
+    unary("Exp", "expf({0})", cost=4, props=C, nonneg="always"),  # ReduceProd(Exp(A)) = Exp(ReduceSum(A))
     unary("Log", "logf({0})", cost=4, props=C),
     unary("Sqrt", "sqrtf({0})", cost=4, props=A,  # (A*sqrt(B))*(sqrt(B)*C) = A*B*C, B >= 0
-          numpy=np.sqrt),
+          numpy=np.sqrt, nonneg="always"),
     unary("Erf", "dnf_erff({0})", cost=4),
     unary("Reciprocal", "(1.0f / {0})", cost=4, props=A,  # Recip(A)Recip(AB) = Recip(A)^2 Recip(B)
           numpy=np.reciprocal),
@@ -75,28 +75,34 @@ ROWS = [
     unary("Atan", "atanf({0})", cost=4),
     unary("Softsign", "({0} / (1.0f + fabsf({0})))"),
     # log(1+e^x) without overflow, as ONNX Runtime computes it
-    unary("Softplus", "({0} > 0.0f ? {0} + log1pf(expf(-{0})) : log1pf(expf({0})))", cost=4),
+    unary("Softplus", "({0} > 0.0f ? {0} + log1pf(expf(-{0})) : log1pf(expf({0})))", cost=4,
+          nonneg="always"),
     unary("IsNaN", "isnan({0})"),
     unary("Not", c="(!{0})"),
-    unary("Identity", c="{0}", index=True, cost=0, flops=FREE),
+    unary("Identity", c="{0}", index=True, cost=0, flops=FREE, nonneg="if_all"),
     # -- binary, one template for every dtype ------------------------------------------------
-    binary("Add", "({0} + {1})", props=A | C | D, numpy=np.add),  # x*b + x*c = x*(b+c)
+    binary("Add", "({0} + {1})", props=A | C | D, numpy=np.add, symmetric=True,
+           nonneg="if_all"),  # x*b + x*c = x*(b+c)
     binary("Sub", "({0} - {1})", props=D, numpy=np.subtract),  # (a-b)*c = a*c - b*c
-    binary("Mul", "({0} * {1})", props=A | C | D, numpy=np.multiply),
-    binary("Div", "({0} / {1})", props=D, cost=4, numpy=np.divide),  # (a+b)/c = a/c + b/c
-    binary("Equal", "({0} == {1})"),
+    binary("Mul", "({0} * {1})", props=A | C | D, numpy=np.multiply, symmetric=True,
+           nonneg="if_all"),
+    binary("Div", "({0} / {1})", props=D, cost=4, numpy=np.divide, nonneg="if_all"),  # (a+b)/c = a/c + b/c
+    binary("Equal", "({0} == {1})", symmetric=True),
     binary("Less", "({0} < {1})"),
     binary("LessOrEqual", "({0} <= {1})"),
     binary("Greater", "({0} > {1})"),
     binary("GreaterOrEqual", "({0} >= {1})"),
-    binary("And", "({0} && {1})"),
-    binary("Or", "({0} || {1})"),
-    binary("Xor", "(!{0} != !{1})"),
+    binary("And", "({0} && {1})", symmetric=True),
+    binary("Or", "({0} || {1})", symmetric=True),
+    binary("Xor", "(!{0} != !{1})", symmetric=True),
     # -- variadic folds: float template, integer template -------------------------------------
-    variadic("Max", "fmaxf({0}, {1})", "({0} > {1} ? {0} : {1})", props=A | C),
-    variadic("Min", "fminf({0}, {1})", "({0} < {1} ? {0} : {1})", props=A | C),
-    variadic("Sum", "({0} + {1})", "({0} + {1})", props=A | C | D),
-    variadic("Mean", "({0} + {1})", "({0} + {1})", props=C),
+    variadic("Max", "fmaxf({0}, {1})", "({0} > {1} ? {0} : {1})", props=A | C,
+             symmetric=True),
+    variadic("Min", "fminf({0}, {1})", "({0} < {1} ? {0} : {1})", props=A | C,
+             symmetric=True, nonneg="if_all"),
+    variadic("Sum", "({0} + {1})", "({0} + {1})", props=A | C | D, symmetric=True,
+             nonneg="if_all"),
+    variadic("Mean", "({0} + {1})", "({0} + {1})", props=C, nonneg="if_all"),
     # -- their own emitters ----------------------------------------------------------------
     special("Pow", "emit_pow", cost=4, props=A),
     special("Mod", "emit_mod"),
@@ -105,11 +111,12 @@ ROWS = [
     special("CastLike", "emit_cast", flops=FREE),
     special("LeakyRelu", "emit_param_unary"),
     special("Elu", "emit_param_unary", cost=4),
-    special("HardSigmoid", "emit_param_unary", cost=4),
+    special("HardSigmoid", "emit_param_unary", cost=4, nonneg="always"),
     special("HardSwish", "emit_param_unary", cost=4),
     special("Gelu", "emit_param_unary", cost=4),
     # inference Dropout is the identity; ratio and training_mode are read at compile time
-    special("Dropout", "emit_dropout", const_inputs=(1, 2), index=True, cost=0, flops=FREE),
+    special("Dropout", "emit_dropout", const_inputs=(1, 2), index=True, cost=0, flops=FREE,
+            training_random=True, nonneg="if_all"),
     fixed("Clip", "emit_clip"),
     fixed("PRelu", "emit_prelu"),
     fixed("BatchNormalization", "emit_batchnorm", cost=4),

@@ -24,25 +24,28 @@ def index(name: str, mapping: MappingType, emitter: str, **kw) -> OpSpec:
 
 ROWS = [
     # Reorganize: same elements in row-major order, new shape
-    index("Reshape", REORG, "ops_index:emit_reshape", const_inputs=(1,)),
-    index("Flatten", REORG, "ops_index:emit_reshape"),
-    index("Squeeze", REORG, "ops_index:emit_reshape", const_inputs=(1,)),
-    index("Unsqueeze", REORG, "ops_index:emit_reshape", const_inputs=(1,)),
+    index("Reshape", REORG, "ops_index:emit_reshape", const_inputs=(1,), nonneg="if_first"),
+    index("Flatten", REORG, "ops_index:emit_reshape", nonneg="if_all"),
+    index("Squeeze", REORG, "ops_index:emit_reshape", const_inputs=(1,), nonneg="if_first"),
+    index("Unsqueeze", REORG, "ops_index:emit_reshape", const_inputs=(1,),
+          nonneg="if_first"),
     # Shuffle: a permutation of the elements
-    index("Transpose", SHUFFLE, "ops_index:emit_transpose"),
+    index("Transpose", SHUFFLE, "ops_index:emit_transpose", nonneg="if_all"),
     op("DepthToSpace", SHUFFLE),
     op("SpaceToDepth", SHUFFLE),
     # One-to-One whatever their parameters (the paper lists them so)
-    index("Slice", O2O, "ops_index:emit_slice", const_inputs=(1, 2, 3, 4)),
-    index("Concat", O2O, "ops_index:emit_concat"),
+    index("Slice", O2O, "ops_index:emit_slice", const_inputs=(1, 2, 3, 4), nonneg="if_first"),
+    index("Concat", O2O, "ops_index:emit_concat", nonneg="if_all"),
     index("Split", O2O, "ops_index:emit_split", const_inputs=(1,)),
     # One-to-Many
-    index("Expand", O2M, "ops_index:emit_expand", const_inputs=(1,), repeats=True),
-    index("Gather", O2M, "ops_index:emit_gather", repeats=True),
+    index("Expand", O2M, "ops_index:emit_expand", const_inputs=(1,), repeats=True,
+          nonneg="if_first"),
+    index("Gather", O2M, "ops_index:emit_gather", repeats=True, nonneg="if_first"),
     index("GatherND", O2M, "ops_index:emit_gather_nd"),
     # nearest/linear, per-axis maps; roi, scales and sizes read at compile time
     index("Resize", O2M, "ops_resize:emit_resize", const_inputs=(1, 2, 3), repeats=True),
     # constant (a branch), edge, reflect, wrap; pads and axes read at compile time
     index("Pad", O2M, "ops_pad:emit_pad", const_inputs=(1, 3)),
-    *(op(name, O2M) for name in "Upsample Tile GatherElements".split()),
+    op("Tile", O2M, nonneg="if_first"),
+    *(op(name, O2M) for name in "Upsample GatherElements".split()),
 ]

@@ -66,11 +66,13 @@ ROWS = [
     op("ConvTranspose", M2M, anchor=_anchor("conv_transpose:ConvTransposeAnchor"),
        estimate=conv_flops),
     # direct window loops, padding excluded by loop bounds
-    op("MaxPool", M2M, anchor=_anchor("pool:PoolAnchor", "max")),
-    op("AveragePool", M2M, anchor=_anchor("pool:PoolAnchor", "avg")),
+    op("MaxPool", M2M, anchor=_anchor("pool:PoolAnchor", "max"), nonneg="if_all"),
+    op("AveragePool", M2M, anchor=_anchor("pool:PoolAnchor", "avg"), nonneg="if_all"),
     # ReduceMean / ReduceMax over the spatial axes
-    op("GlobalAveragePool", M2M, anchor=_anchor("pool:GlobalPoolAnchor", "mean")),
-    op("GlobalMaxPool", M2M, anchor=_anchor("pool:GlobalPoolAnchor", "max")),
+    op("GlobalAveragePool", M2M, anchor=_anchor("pool:GlobalPoolAnchor", "mean"),
+       nonneg="if_all"),
+    op("GlobalMaxPool", M2M, anchor=_anchor("pool:GlobalPoolAnchor", "max"),
+       nonneg="if_all"),
     op("LayerNormalization", M2M, anchor=_anchor("layernorm:LayerNormAnchor"),
        flops=Flops("input", 5)),
     # sum of squares over the channel window, then x * s^-beta

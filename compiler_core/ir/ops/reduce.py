@@ -24,15 +24,17 @@ def reduction(name: str, kind: str | None, **kw) -> OpSpec:
 
 
 ROWS = [
-    reduction("ReduceSum", "sum", props=C),  # ReduceSum(BitShift(A)) = BitShift(ReduceSum(A))
-    reduction("ReduceMean", "mean", props=C),
-    reduction("ReduceMax", "max"),
-    reduction("ReduceMin", "min"),
-    reduction("ReduceSumSquare", "sumsquare"),
-    reduction("ReduceProd", None, props=C),  # ReduceProd(Exp(A)) = Exp(ReduceSum(A))
-    *(reduction(name, None) for name in "ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp".split()),
+    reduction("ReduceSum", "sum", props=C, nonneg="if_all"),  # ReduceSum(BitShift(A)) = BitShift(ReduceSum(A))
+    reduction("ReduceMean", "mean", props=C, nonneg="if_all"),
+    reduction("ReduceMax", "max", nonneg="if_all"),
+    reduction("ReduceMin", "min", nonneg="if_all"),
+    reduction("ReduceSumSquare", "sumsquare", nonneg="always"),
+    reduction("ReduceProd", None, props=C, nonneg="if_all"),  # ReduceProd(Exp(A)) = Exp(ReduceSum(A))
+    reduction("ReduceL1", None, nonneg="always"),
+    reduction("ReduceL2", None, nonneg="always"),
+    *(reduction(name, None) for name in "ReduceLogSum ReduceLogSumExp".split()),
     op("Softmax", M2M, anchor=AnchorRef("reduce:SoftmaxAnchor", kwargs=(("log", False),)),
-       flops=Flops("input", 4)),
+       flops=Flops("input", 4), nonneg="always"),
     op("LogSoftmax", M2M, anchor=AnchorRef("reduce:SoftmaxAnchor", kwargs=(("log", True),)),
        flops=Flops("input", 4)),
     *(op(name, M2M) for name in "Hardmax ArgMax ArgMin CumSum TopK".split()),

@@ -4,8 +4,10 @@ A row states everything the compiler knows about one ONNX operator, for every st
 
 - the ECG: ``mapping`` and ``rule`` (DNNFusion Table 2, shared/dnnfusion.md §1) and the
   algebraic ``props`` graph rewriting cuts sub-graphs with (paper §4.2);
-- the rewriter: ``flops`` (its FLOP count, paper Table 4) and ``numpy`` (folding a replacement
-  whose inputs are all constant);
+- the rewriter: ``flops`` (its FLOP count, paper Table 4), ``numpy`` (folding a replacement
+  whose inputs are all constant), ``symmetric`` (operands may be matched in either order),
+  ``nonneg`` (when the output is provably >= 0, for conditional rules) and
+  ``nondeterministic`` (two nodes never compute the same value);
 - import: ``random`` / ``keep`` (never folded);
 - the planner: ``estimate`` (FLOPs of a node for the roofline cost model, when the generic rule
   by mapping type is wrong: GEMM, convolution);
@@ -89,6 +91,11 @@ class OpSpec:
     transcendental function; 0 for index operators). ``flops=None``: the rewriter falls back
     to the ECG's estimate. ``c``: C template over operand expressions ``{0}``, ``{1}`` for any
     dtype, ``c_float``: for float operands (both read by the table-driven emitters).
+    ``symmetric``: a binary operator with ``a∘b = b∘a``. ``nonneg``: the output is >= 0
+    ``"always"``, ``"if_all"`` inputs are, or ``"if_first"`` (the data input) is; ``None``: not
+    proven by the row (see ``passes/facts.py`` for the operators with their own rule).
+    ``random``: a random generator (never folded); ``training_random``: random in training
+    mode only; ``keep``: kept as written at import (quantization information).
     """
 
     name: str
@@ -106,9 +113,17 @@ class OpSpec:
     flops: Flops | None = None
     estimate: Callable[[Any], int] | None = None
     numpy: Callable[..., Any] | None = None
+    symmetric: bool = False
+    nonneg: str | None = None
     random: bool = False
+    training_random: bool = False
     keep: bool = False
     domain: str = ""
+
+    @property
+    def nondeterministic(self) -> bool:
+        """Random generators, and operators random in training mode (Dropout)."""
+        return self.random or self.training_random
 
     @property
     def elementwise(self) -> bool:

@@ -134,6 +134,18 @@ def test_numpy_fold_matches_the_onnx_reference(row):
     np.testing.assert_allclose(row.numpy(*arrays), want, rtol=1e-6)
 
 
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_rewriter_facts_are_well_formed(row):
+    assert row.nonneg in (None, "always", "if_all", "if_first")
+    if row.symmetric:  # operands swap: an element-wise operator over one type
+        formal = _schema(row.name).inputs
+        assert row.elementwise and {p.type_str for p in formal} == {formal[0].type_str}
+    if row.random:
+        assert row.mapping is M.OPAQUE and row.nondeterministic
+    if row.numpy is not None or row.generated:
+        assert not row.random
+
+
 def test_lookups_outside_the_default_domain_are_opaque():
     assert ONNX_DOMAINS == ("", "ai.onnx")
     assert lookup("ai.onnx", "Relu") is REGISTRY["Relu"]
