@@ -16,6 +16,7 @@ from compiler_core.codegen.cnames import CType, ctype_of, float_literal, literal
 from compiler_core.codegen.context import KernelContext
 from compiler_core.codegen.loops import row_loops
 from compiler_core.ir.ecg import value_shape
+from compiler_core.ir.ops.spec import Reduction
 
 PAD = "    "
 
@@ -82,13 +83,14 @@ def _int_limits(ct: CType) -> tuple[str, str]:
 
 
 class ReduceAnchor:
-    """ReduceSum / Mean / Max / Min / SumSquare over any axes (constant ``axes`` input or
-    attribute), ``keepdims`` either way."""
+    """A reduction over any axes (constant ``axes`` input or attribute), ``keepdims`` either
+    way; its C (start value, step, OpenMP clause, final value) is the operator row's
+    :class:`~compiler_core.ir.ops.spec.Reduction`."""
 
     tiled_epilogue = False
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    def __init__(self, reduction: Reduction) -> None:
+        self.reduction = reduction
 
     def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
         self._axes(node)
@@ -111,39 +113,28 @@ class ReduceAnchor:
         axes, keepdims = self._axes(node)
         ct = ctype_of(y)
         count = math.prod(in_shape[a] for a in axes)
-        kind = self.kind
-        if kind in ("max", "min") or ct.is_float:
-            pass
-        else:
+        r = self.reduction
+        if r.float_only and not ct.is_float:
             raise unsupported(node, "only float32 sums and means are supported")
-        init = {
-            "sum": literal(0, ct),
-            "mean": literal(0, ct),
-            "sumsquare": literal(0, ct),
-            "max": "(-INFINITY)" if ct.is_float else _int_limits(ct)[0],
-            "min": "INFINITY" if ct.is_float else _int_limits(ct)[1],
-        }[kind]
-        clause = {"max": "max", "min": "min"}.get(kind, "+")
+        if r.init == "lowest":
+            init = "(-INFINITY)" if ct.is_float else _int_limits(ct)[0]
+        elif r.init == "highest":
+            init = "INFINITY" if ct.is_float else _int_limits(ct)[1]
+        else:
+            init = literal(r.init, ct)
+        clause = r.clause
 
         def outer(idx: ix.Index, indent: int) -> list[str]:
             acc = ctx.names.fresh("a")
             lines = [PAD * indent + f"{ct.c} {acc} = {init};"]
 
             def inner(full: ix.Index, g) -> None:
-                v = g.at(x, full)
-                if kind == "max":
-                    g.line(f"{acc} = {v} > {acc} ? {v} : {acc};")
-                elif kind == "min":
-                    g.line(f"{acc} = {v} < {acc} ? {v} : {acc};")
-                elif kind == "sumsquare":
-                    g.line(f"{acc} += {v} * {v};")
-                else:
-                    g.line(f"{acc} += {v};")
+                g.line(r.step.format(acc=acc, v=g.at(x, full)))
 
             kept = _kept(idx, axes, len(in_shape), keepdims)
             lines += reduce_loops(ctx, in_shape, axes, kept, indent, inner,
                                   f"reduction({clause}:{acc})")
-            val = f"{acc} / {float_literal(count)}" if kind == "mean" else acc
+            val = r.finish.format(acc=acc, n=float_literal(count))
             lines.append(PAD * indent + f"{ctx.ptr(y)}[{ix.linear(idx, out_shape)}] = {val};")
             return lines
 

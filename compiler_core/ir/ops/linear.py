@@ -13,6 +13,7 @@ from collections.abc import Callable
 import onnx_ir as ir
 
 from compiler_core.ir.mapping import MappingType
+from compiler_core.ir.ops.reduce import MAX, MEAN
 from compiler_core.ir.ops.spec import AnchorRef, Flops, Prop, op
 
 M2M = MappingType.MANY_TO_MANY
@@ -69,15 +70,15 @@ ROWS = [
     op("MaxPool", M2M, anchor=_anchor("pool:PoolAnchor", "max"), nonneg="if_all"),
     op("AveragePool", M2M, anchor=_anchor("pool:PoolAnchor", "avg"), nonneg="if_all"),
     # ReduceMean / ReduceMax over the spatial axes
-    op("GlobalAveragePool", M2M, anchor=_anchor("pool:GlobalPoolAnchor", "mean"),
+    op("GlobalAveragePool", M2M, anchor=_anchor("pool:GlobalPoolAnchor", MEAN),
        nonneg="if_all"),
-    op("GlobalMaxPool", M2M, anchor=_anchor("pool:GlobalPoolAnchor", "max"),
+    op("GlobalMaxPool", M2M, anchor=_anchor("pool:GlobalPoolAnchor", MAX),
        nonneg="if_all"),
     op("LayerNormalization", M2M, anchor=_anchor("layernorm:LayerNormAnchor"),
        flops=Flops("input", 5)),
     # sum of squares over the channel window, then x * s^-beta
     op("LRN", M2M, anchor=_anchor("lrn:LRNAnchor"), cost=4),
     *(op(name, M2M) for name in """
-        Einsum InstanceNormalization GroupNormalization LpNormalization LpPool
+        InstanceNormalization GroupNormalization LpNormalization LpPool
     """.split()),
 ]

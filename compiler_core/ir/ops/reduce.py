@@ -1,8 +1,8 @@
 """Reductions and the softmax family: Many-to-Many rows, most with a reduction anchor.
 
 A reduction anchor is one loop over the kept elements around an inner reduction loop that
-evaluates the fused prologue in place (``codegen/anchors/reduce.py``); the row gives the
-anchor's kind. The ``axes`` input (opset 13/18) is read at compile time. The rewriter counts a
+evaluates the fused prologue in place (``codegen/anchors/reduce.py``); the row's
+:class:`Reduction` gives its C (start value, step, OpenMP clause, final value). The ``axes`` input (opset 13/18) is read at compile time. The rewriter counts a
 reduction as one operation per input element (paper Table 4 counts ReduceSum of an m×n tensor
 as mn), a softmax as four.
 """
@@ -10,25 +10,33 @@ as mn), a softmax as four.
 from __future__ import annotations
 
 from compiler_core.ir.mapping import MappingType
-from compiler_core.ir.ops.spec import AnchorRef, Flops, OpSpec, Prop, op
+from compiler_core.ir.ops.spec import AnchorRef, Flops, OpSpec, Prop, Reduction, op
 
 M2M = MappingType.MANY_TO_MANY
 C = Prop.COMMUTATIVE
 PER_INPUT = Flops("input", 1)
 
 
-def reduction(name: str, kind: str | None, **kw) -> OpSpec:
-    """A Reduce* row; ``kind`` is the reduction anchor's kind (``None``: no code generator)."""
-    anchor = None if kind is None else AnchorRef("reduce:ReduceAnchor", (kind,))
+# The reductions (also used by the global pooling rows).
+SUM = Reduction(0, "{acc} += {v};", "+")
+MEAN = Reduction(0, "{acc} += {v};", "+", finish="{acc} / {n}")
+MAX = Reduction("lowest", "{acc} = {v} > {acc} ? {v} : {acc};", "max", float_only=False)
+MIN = Reduction("highest", "{acc} = {v} < {acc} ? {v} : {acc};", "min", float_only=False)
+SUM_SQUARE = Reduction(0, "{acc} += {v} * {v};", "+")
+
+
+def reduction(name: str, reduce: Reduction | None, **kw) -> OpSpec:
+    """A Reduce* row over its ``axes`` input; ``reduce=None``: no code generator yet."""
+    anchor = None if reduce is None else AnchorRef("reduce:ReduceAnchor", (reduce,))
     return op(name, M2M, anchor=anchor, const_inputs=(1,), flops=PER_INPUT, **kw)
 
 
 ROWS = [
-    reduction("ReduceSum", "sum", props=C, nonneg="if_all"),  # ReduceSum(BitShift(A)) = BitShift(ReduceSum(A))
-    reduction("ReduceMean", "mean", props=C, nonneg="if_all"),
-    reduction("ReduceMax", "max", nonneg="if_all"),
-    reduction("ReduceMin", "min", nonneg="if_all"),
-    reduction("ReduceSumSquare", "sumsquare", nonneg="always"),
+    reduction("ReduceSum", SUM, props=C, nonneg="if_all"),  # ReduceSum(BitShift(A)) = BitShift(ReduceSum(A))
+    reduction("ReduceMean", MEAN, props=C, nonneg="if_all"),
+    reduction("ReduceMax", MAX, nonneg="if_all"),
+    reduction("ReduceMin", MIN, nonneg="if_all"),
+    reduction("ReduceSumSquare", SUM_SQUARE, nonneg="always"),
     reduction("ReduceProd", None, props=C, nonneg="if_all"),  # ReduceProd(Exp(A)) = Exp(ReduceSum(A))
     reduction("ReduceL1", None, nonneg="always"),
     reduction("ReduceL2", None, nonneg="always"),
@@ -37,5 +45,5 @@ ROWS = [
        flops=Flops("input", 4), nonneg="always"),
     op("LogSoftmax", M2M, anchor=AnchorRef("reduce:SoftmaxAnchor", kwargs=(("log", True),)),
        flops=Flops("input", 4)),
-    *(op(name, M2M) for name in "Hardmax ArgMax ArgMin CumSum TopK".split()),
+    op("Hardmax", M2M),  # ArgMax, ArgMin, CumSum, TopK: selection.py
 ]

@@ -72,6 +72,24 @@ PER_OUTPUT = Flops("output", 1)
 
 
 @dataclass(frozen=True)
+class Reduction:
+    """The C of one reduction, for the reduction anchor (``codegen/anchors/reduce.py``).
+
+    ``init``: the accumulator's first value: a number, or ``"lowest"`` / ``"highest"`` (the
+    type's limits; -INFINITY / INFINITY for float). ``step``: the statement folding element
+    ``{v}`` into ``{acc}``. ``clause``: the OpenMP reduction operator of the inner loop (``+``,
+    ``*``, ``max``, ``min``). ``finish``: the result from ``{acc}`` and ``{n}`` (the count of
+    reduced elements, a float literal). ``float_only``: integer inputs are refused.
+    """
+
+    init: float | str
+    step: str
+    clause: str
+    finish: str = "{acc}"
+    float_only: bool = True
+
+
+@dataclass(frozen=True)
 class AnchorRef:
     """An anchor class in ``compiler_core.codegen.anchors`` (``"module:Class"``) and the
     arguments it is built with."""
