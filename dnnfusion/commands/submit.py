@@ -52,20 +52,24 @@ def _mib(n: int | None) -> str:
 
 
 class Progress:
-    """Upload bytes and compilation stages on ``out``: a live line on a terminal, one plain
-    line per change otherwise. Elapsed seconds count from the start of the submit."""
+    """Upload bytes and compilation stages on ``out``. Every state change and every stage start
+    seen is a line, and so is every finished stage with the time the server measured for it
+    (also the stages too short for a poll to see); on a terminal one live line more shows the
+    current stage's elapsed time. The bracket holds the seconds since the submit started."""
 
     def __init__(self, out: TextIO, live: bool) -> None:
         self.out, self.live = out, live
         self.start = time.monotonic()
-        self.label: str | None = None
-        self.label_since = self.start
+        self.state: str | None = None
+        self.stage: str | None = None
+        self.stage_since = self.start
+        self.finished: set[str] = set()
         self.upload_shown = -1
 
     def _elapsed(self) -> str:
         return f"[{time.monotonic() - self.start:6.1f} s]"
 
-    def _line(self, text: str, final: bool) -> None:
+    def _line(self, text: str, final: bool = True) -> None:
         if self.live:
             self.out.write(f"\r\033[K{text}" + ("\n" if final else ""))
         elif final:
@@ -82,24 +86,27 @@ class Progress:
             self._line(f"{self._elapsed()} uploading {what}", final=False)
 
     def note(self, text: str) -> None:
-        self._line(f"{self._elapsed()} {text}", final=True)
+        self._line(f"{self._elapsed()} {text}")
 
     def __call__(self, status) -> None:
-        label = status.state if status.state != "running" else f"running: {status.stage or 'start'}"
-        now = time.monotonic()
-        if label != self.label:
-            if self.live and self.label is not None:
-                self._line(f"{self._elapsed()} {self.label} ({now - self.label_since:.1f} s)",
-                           final=True)
-            if not self.live:
-                self.note(label)
-            self.label, self.label_since = label, now
-        if self.live and not status.done:
-            self._line(f"{self._elapsed()} {label} ({now - self.label_since:.1f} s)", final=False)
+        for name, ms in status.stages_ms.items():
+            if name not in self.finished:
+                self.finished.add(name)
+                self.note(f"{name} done ({ms / 1000:.1f} s)")
+        if status.state != self.state:
+            self.state = status.state
+            self.note(status.state)
+        if status.state == "running" and status.stage and status.stage != self.stage:
+            self.stage, self.stage_since = status.stage, time.monotonic()
+            if status.stage not in self.finished:
+                self.note(f"{status.stage} ...")
+        if self.live and status.state == "running" and self.stage:
+            spent = time.monotonic() - self.stage_since
+            self._line(f"{self._elapsed()} {self.stage} ({spent:.1f} s)", final=False)
 
     def finish(self) -> None:
-        if self.live and self.label is not None:
-            self._line(f"{self._elapsed()} {self.label}", final=True)
+        if self.live:
+            self._line("", final=False)
 
 
 def summary_lines(model_path: Path, status, artifact: Path) -> list[str]:
@@ -138,6 +145,9 @@ def run(args: argparse.Namespace) -> int:
         print("error: --timeout must be positive", file=sys.stderr)
         return 2
     model_path = Path(args.model)
+    if not model_path.exists():
+        print(f"error: {model_path}: no such file or folder", file=sys.stderr)
+        return 2
     progress = Progress(sys.stderr, live=sys.stderr.isatty())
     try:
         with Client(args.server, args.api_key) as client:
