@@ -2,7 +2,8 @@
 
 A reduction anchor is one loop over the kept elements around an inner reduction loop that
 evaluates the fused prologue in place (``codegen/anchors/reduce.py``); the row's
-:class:`Reduction` gives its C (start value, step, OpenMP clause, final value). The ``axes`` input (opset 13/18) is read at compile time. The rewriter counts a
+:class:`Reduction` gives its C (start value, step, OpenMP clause, final value). The ``axes``
+input (opset 13/18) is read at compile time. The rewriter counts a
 reduction as one operation per input element (paper Table 4 counts ReduceSum of an m×n tensor
 as mn), a softmax as four.
 """
@@ -45,5 +46,5 @@ ROWS = [
        flops=Flops("input", 4), nonneg="always"),
     op("LogSoftmax", M2M, anchor=AnchorRef("reduce:SoftmaxAnchor", kwargs=(("log", True),)),
        flops=Flops("input", 4)),
-    op("Hardmax", M2M),  # ArgMax, ArgMin, CumSum, TopK: selection.py
+    *(op(name, M2M) for name in "Hardmax ArgMax ArgMin CumSum TopK".split()),
 ]
