@@ -70,20 +70,25 @@ export function fmtBytes(n) {
   let i = 0;
   let v = n;
   while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
-  return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+  return i === 0 ? `${v} B` : `${trim(v, v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
-// Milliseconds, shown in µs under 1 ms.
+function trim(x, digits) {
+  return Number(x.toFixed(digits)).toString();
+}
+
+// Milliseconds, shown in µs under 1 ms and in s from 10 s.
 export function fmtMs(ms) {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
-  if (ms < 1) return `${(ms * 1000).toFixed(ms < 0.01 ? 2 : 1)} µs`;
-  if (ms < 100) return `${ms.toFixed(2)} ms`;
-  return `${ms.toFixed(0)} ms`;
+  if (ms === 0) return "0 ms";
+  if (ms < 1) return `${trim(ms * 1000, ms < 0.01 ? 2 : 1)} µs`;
+  if (ms >= 10000) return `${trim(ms / 1000, 1)} s`;
+  return `${trim(ms, ms < 10 ? 2 : ms < 100 ? 1 : 0)} ms`;
 }
 
 export function fmtUs(us) {
   if (us === null || us === undefined || !Number.isFinite(us)) return "–";
-  return us >= 1000 ? fmtMs(us / 1000) : `${us.toFixed(us < 10 ? 2 : 1)} µs`;
+  return us >= 1000 ? fmtMs(us / 1000) : `${trim(us, us < 10 ? 2 : 1)} µs`;
 }
 
 export function fmtWhen(iso) {

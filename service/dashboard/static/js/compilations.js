@@ -47,6 +47,12 @@ function nodesBlocks(s) {
   return `${s.original_nodes} → ${s.fused_blocks}`;
 }
 
+function stageText(job) {
+  if (job.state === "failed") return job.error || "";
+  if (job.state === "succeeded") return job.timings.run_ms != null ? `done in ${fmtMs(job.timings.run_ms)}` : "done";
+  return job.stage || "";
+}
+
 function modelName(job) {
   return modelNames.get(job.model_id) || job.model_id.slice(0, 8);
 }
@@ -58,7 +64,7 @@ function renderRow(job) {
     el("td", {}, job.target),
     el("td", {}, job.device_class || "default"),
     el("td", { class: `state state-${job.state}` }, job.state),
-    el("td", { class: "stage", title: job.error || "" }, job.state === "failed" ? (job.error || "") : (job.stage || "")),
+    el("td", { class: "stage", title: job.error || "" }, stageText(job)),
     el("td", { class: "num" }, nodesBlocks(s)),
     el("td", { class: "num" }, fmtMs(s.latency_ms)),
     el("td", { class: "num" }, fmtMs(s.ort_latency_ms)),

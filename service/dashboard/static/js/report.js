@@ -10,6 +10,7 @@ const graphBox = document.getElementById("graph");
 const FINAL = new Set(["succeeded", "failed"]);
 const OURS = "#3467d6";
 const ORT = "#98a2b3";
+const READABLE_ZOOM = 0.75;
 
 function markReady(extra = {}) {
   graphBox.dataset.ready = "true";
@@ -83,6 +84,14 @@ function drawGraph(graph) {
     padding: 16, animate: false,
   });
   layout.one("layoutstop", () => {
+    // A long model fitted whole is unreadably small: start at a readable zoom on its inputs
+    // ("Fit" shows all of it).
+    if (cy.zoom() < READABLE_ZOOM) {
+      let top = cy.nodes()[0];
+      cy.nodes().forEach((n) => { if (n.position("y") < top.position("y")) top = n; });
+      cy.zoom(READABLE_ZOOM);
+      cy.pan({ x: graphBox.clientWidth / 2 - top.position("x") * READABLE_ZOOM, y: 30 - top.position("y") * READABLE_ZOOM });
+    }
     markReady({ layoutMs: String(Math.round(performance.now() - started)), blocks: String(graph.blocks.length) });
   });
   layout.run();
@@ -102,7 +111,10 @@ function search(cy, text) {
   if (!q) { setText("search-status", ""); return; }
   const hits = cy.nodes(".match");
   setText("search-status", hits.length === 1 ? "1 block" : `${hits.length} blocks`);
-  if (hits.length) cy.animate({ fit: { eles: hits, padding: 60 }, duration: 250 });
+  if (hits.length) {
+    cy.fit(hits, 60);
+    if (cy.zoom() > 1) { cy.zoom(1); cy.center(hits); }
+  }
 }
 
 // ---- the block panel ---------------------------------------------------------------------
@@ -226,7 +238,12 @@ async function main() {
   searchBox.addEventListener("keydown", (e) => {
     if (e.key !== "Enter") return;
     const first = cy.nodes(".match")[0];
-    if (first) { cy.nodes().unselect(); first.select(); showBlock(first.data("block")); }
+    if (!first) return;
+    cy.nodes().unselect();
+    first.select();
+    cy.zoom(1);
+    cy.center(first);
+    showBlock(first.data("block"));
   });
   document.getElementById("graph-fit").addEventListener("click", () => cy.fit(undefined, 16));
   charts(report);
