@@ -169,7 +169,14 @@ class Client:
         try:
             response = retry.send(self._http, build, self.retry_policy, idempotent=False)
         except retry.OutcomeUnknownError as err:
-            found = self._created_since(model_id, before, body)
+            try:
+                found = self._created_since(model_id, before, body)
+            except DnnfusionError as check:
+                raise retry.OutcomeUnknownError(
+                    f"{err.detail}; whether the compilation was queued is unknown (listing the "
+                    f"model's compilations failed too: {check})",
+                    err.status_code,
+                ) from None
             if found is None:
                 raise retry.OutcomeUnknownError(
                     f"{err.detail}; no new compilation of model {model_id} with these settings "

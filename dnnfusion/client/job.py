@@ -121,7 +121,8 @@ class CompileJob:
     def download(self, dest: str | Path) -> Path:
         """Download the artifact (a ``.tar.gz``: manifest, library, weights, plan, report) to
         ``dest``; a folder ``dest`` gets ``dnnfusion-<id>.tar.gz`` inside it. Streamed to a
-        temporary file beside it, checked against the announced size and sha256, then renamed
+        temporary file beside it, checked against the size and sha256 the status announces
+        (read first unless a final status is at hand), then renamed
         (never a partial file at ``dest``). Returns the file's path. Raises
         :class:`ConflictError` (409) when the compilation has not succeeded,
         :class:`NotFoundError`, :class:`DnnfusionError` on a size/sha256 mismatch, and the
@@ -129,12 +130,14 @@ class CompileJob:
         target = Path(dest)
         if target.is_dir():
             target = target / f"dnnfusion-{self.id}.tar.gz"
-        status = self.last_status if self.last_status and self.last_status.done else None
+        status = self.last_status
+        if status is None or not status.done:
+            status = self.status()  # the size and sha256 the download is checked against
         return self._client._download(
             f"{self.path}/artifact",
             target,
-            expected_bytes=status.artifact_bytes if status else None,
-            expected_sha256=status.artifact_sha256 if status else None,
+            expected_bytes=status.artifact_bytes,
+            expected_sha256=status.artifact_sha256,
         )
 
     def report(self) -> dict[str, Any]:

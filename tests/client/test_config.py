@@ -62,3 +62,17 @@ def test_malformed_config_file(text, message):
 def test_url_needs_a_scheme():
     with pytest.raises(DnnfusionError, match="expected http"):
         resolve("localhost:8000", "k")
+
+
+def test_the_client_loads_nothing_of_the_service_or_compiler():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dnnfusion.client; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'compiler_core', 'service', "
+        "'workers', 'profiling', 'onnx', 'onnxruntime', 'numpy', 'fastapi', 'sqlalchemy'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

@@ -230,10 +230,21 @@ def test_download_with_a_wrong_checksum_leaves_nothing(stub, tmp_path):
 
 
 def test_a_folder_destination_gets_the_servers_name(stub, tmp_path):
+    stub.on("GET", JOB_PATH, Answer(200, _succeeded(b"x")))
     stub.on("GET", f"{JOB_PATH}/artifact", Answer(200, b"x"))
     with client(stub) as c:
-        path = c.compilation(JOB).download(tmp_path)
+        path = c.compilation(JOB).download(tmp_path)  # reads the status first: size, sha256
     assert path == tmp_path / f"dnnfusion-{JOB}.tar.gz" and path.read_bytes() == b"x"
+    assert stub.count("GET", JOB_PATH) == 1
+
+
+def test_compile_after_503_when_the_list_fails_too(stub):
+    stub.on("GET", "/api/v1/compilations", Answer(200, {"data": [], "count": 0}),
+            Answer(500, {"detail": "database down"}))
+    stub.on("POST", "/api/v1/compilations", Answer(503, {"detail": "busy"}))
+    with client(stub) as c, pytest.raises(OutcomeUnknownError, match="database down"):
+        c.compile(MODEL)
+    assert stub.count("POST", "/api/v1/compilations") == 1
 
 
 def test_upload_streams_without_holding_the_file(stub, tmp_path):
