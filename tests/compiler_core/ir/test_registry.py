@@ -26,12 +26,16 @@ from compiler_core.ir.ops import (
     op_properties,
     op_rule,
 )
+from compiler_core.ir.ops.spec import Reduction
 
 ROWS = sorted(REGISTRY.values(), key=lambda r: r.name)
 IDS = [r.name for r in ROWS]
 # Input names (ONNX schemas, opset 21) that are parameters of an operator, not data.
-PARAMETER_INPUTS = {"shape", "axes", "starts", "ends", "steps", "split", "roi", "scales", "sizes",
-                    "pads", "ratio", "training_mode"}
+PARAMETER_INPUTS = {"shape", "axes", "axis", "starts", "ends", "steps", "split", "roi", "scales",
+                    "sizes", "pads", "ratio", "training_mode", "repeats", "k", "K", "start",
+                    "limit", "delta"}
+# Operators whose generic "input" is a compile-time parameter, and why.
+SHAPE_INPUTS = {"ConstantOfShape": "the output shape", "EyeLike": "only its shape is used"}
 
 
 def _schema(name: str) -> onnx.defs.OpSchema:
@@ -62,7 +66,8 @@ def test_compile_time_inputs_exist_in_the_schema_and_are_parameters(row):
         assert pos < len(formal), f"{row.name} has no input {pos}"
         param = formal[pos]
         assert param.option != onnx.defs.OpSchema.FormalParameterOption.Variadic
-        assert param.name in PARAMETER_INPUTS, f"{row.name} input {pos} is {param.name!r}"
+        assert param.name in PARAMETER_INPUTS or row.name in SHAPE_INPUTS, (
+            f"{row.name} input {pos} is {param.name!r}")
 
 
 @pytest.mark.parametrize("row", ROWS, ids=IDS)
@@ -113,6 +118,21 @@ def test_templates_use_the_operands_of_their_emitter(row):
             assert used == set(range(arity)), template
     if arity == 2:
         assert row.c is not None
+
+
+@pytest.mark.parametrize(
+    "row", [r for r in ROWS if r.anchor and r.anchor.target.endswith("ReduceAnchor")],
+    ids=lambda r: r.name,
+)
+def test_reduction_rows_give_their_anchor_well_formed_c(row):
+    (reduce,) = row.anchor.args
+    assert isinstance(reduce, Reduction)
+    assert reduce.clause in ("+", "*", "max", "min")
+    assert set(re.findall(r"\{(\w+)\}", reduce.step)) == {"acc", "v"}
+    assert set(re.findall(r"\{(\w+)\}", reduce.finish)) <= {"acc", "n"}
+    assert reduce.init in ("lowest", "highest") or isinstance(reduce.init, (int, float))
+    assert row.const_inputs == (1,)  # the axes input
+    assert row.flops is not None and row.flops.per == "input"
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.numpy], ids=lambda r: r.name)
