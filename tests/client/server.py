@@ -50,9 +50,10 @@ def cli(env: dict[str, str], *argv: str, timeout: float = 120) -> str:
     return done.stdout.strip()
 
 
-def start_service(root: Path) -> Service:
-    """Start ``dnnfusion serve`` under ``root``; stop it with ``.proc.stop()``."""
-    env = clean_env()
+def start_service(root: Path, **env_extra: str) -> Service:
+    """Start ``dnnfusion serve`` under ``root`` (``env_extra``: settings such as
+    ``DNNFUSION_MAX_UPLOAD_BYTES``); stop it with ``.proc.stop()``."""
+    env = clean_env(**env_extra)
     data_dir = root / "data"
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
