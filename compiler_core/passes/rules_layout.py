@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import onnx_ir as ir
 
+from compiler_core.ir.mapping import MappingType
+from compiler_core.ir.ops import specs
 from compiler_core.passes import matcher as mt
 from compiler_core.passes.expr import Const, E
 from compiler_core.passes.match import Match
@@ -16,7 +18,8 @@ from compiler_core.passes.nomatch import require
 from compiler_core.passes.rule import Exactness, Kind, rule
 
 K = Kind.CLEANUP
-REORGANIZE = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
+# The Reorganize operators (their registry rows: Reshape, Flatten, Squeeze, Unsqueeze).
+REORGANIZE = tuple(r.name for r in specs() if r.mapping is MappingType.REORGANIZE)
 
 
 def _perm(node: ir.Node) -> list[int]:
