@@ -45,10 +45,17 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         svc.proc.stop()
 
 
+# Generous waits: the machine may be busy (2 cores shared with compilations and other tests).
+ACTION_TIMEOUT_MS = 20_000
+
+
 @pytest.fixture(scope="session")
 def browser():
     executable = chromium_path()
     with sync_playwright() as pw:
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=ACTION_TIMEOUT_MS)
         chromium = pw.chromium.launch(
             executable_path=str(executable), args=LAUNCH_ARGS, headless=True
         )
@@ -77,7 +84,7 @@ def watched() -> Watched:
 @pytest.fixture
 def page(browser, service: Service, watched: Watched, request, tmp_path: Path):
     context = browser.new_context(viewport=VIEWPORT, base_url=service.base_url)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     local = urlsplit(service.base_url).netloc
 
     def outside(route) -> None:

@@ -2,8 +2,8 @@
 
 Embedded defaults (SQLite file, in-process worker, local storage) in a temporary data
 directory, a small upload cap so the "too large" path is reachable with a real model, and two
-users (``alice``, ``bob``) with one user API key each, made by the ``dnnfusion users`` /
-``dnnfusion keys`` commands.
+users (``alice``, ``bob``) with one user API key each (and an agent key for alice, for a
+simulated device agent), made by the ``dnnfusion users`` / ``dnnfusion keys`` commands.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class Service:
     data_dir: Path
     proc: Proc
     keys: dict[str, str]  # user name -> API key
+    agent_key: str  # alice's device-agent key (good only for /api/v1/agent)
 
 
 def _env() -> dict[str, str]:
@@ -66,7 +67,8 @@ def start_service(root: Path, users: tuple[str, ...] = ("alice", "bob")) -> Serv
         for name in users:
             _cli(env, "users", "create", name, "--data-dir", str(data_dir))
             keys[name] = _cli(env, "keys", "create", name, "--data-dir", str(data_dir))
+        agent = _cli(env, "keys", "create", users[0], "--agent", "--data-dir", str(data_dir))
     except BaseException:
         proc.stop()
         raise
-    return Service(base_url=base_url, data_dir=data_dir, proc=proc, keys=keys)
+    return Service(base_url=base_url, data_dir=data_dir, proc=proc, keys=keys, agent_key=agent)

@@ -1,29 +1,108 @@
-"""The Devices and Profiling pages render (an empty farm says so; nothing is blank)."""
+"""The Devices and Profiling pages: an empty farm says so; a registered device is a table row.
+
+What the pages must show comes from the JSON API (``GET /api/v1/devices``) or from what the
+test's simulated agent posted, never from the page itself.
+"""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import api
 from tests.browser.pages import assert_no_traceback, sign_in
+from tests.browser.profiled import OPS, profile_into, reshape_matmul_model
 
 pytestmark = pytest.mark.browser
 
+SERIAL = "<b>lab-phone-2</b>"  # HTML in a serial is shown as text
+PLAIN_SERIAL = "R58M41LABPHONE1"
 
-def test_devices_page_renders(page, service, shots):
+
+def _device_classes(service) -> list[dict]:
+    with api.client(service.base_url, service.keys["alice"]) as c:
+        r = c.get("/api/v1/devices")
+        assert r.status_code == 200, r.text
+        return r.json()["device_classes"]
+
+
+def test_devices_page_matches_the_api(page, service, shots):
+    classes = _device_classes(service)
     sign_in(page, service.keys["alice"])
     page.click("a#nav-devices")
     page.wait_for_url("**/devices")
-    expect(page.locator("#devices-table, #devices-empty").first).to_be_visible()
+    if classes:
+        expect(page.locator("#devices-table")).to_be_visible()
+        for c in classes:
+            expect(page.locator(f'tr[data-device-class="{c["key"]}"]').first).to_be_visible()
+    else:
+        expect(page.locator("#devices-empty")).to_be_visible()
+        shots.take(page, "devices-empty")
+    assert_no_traceback(page)
+
+
+def test_registered_device_shows_in_the_table(page, service, shots):
+    with api.client(service.base_url, service.agent_key) as agent:
+        soc = {"cpu_model": "sm8250", "isa": "armv8.2-a", "cores": 8, "max_mhz": 2840,
+               "os": "android-14", "arch": "aarch64"}
+        r = agent.post("/api/v1/agent/register", json={"devices": [
+            {"serial": PLAIN_SERIAL, "device_class": soc},
+            {"serial": SERIAL, "device_class": soc},
+        ]})
+        assert r.status_code == 200, r.text
+        (key,) = {d["device_class"] for d in r.json()["devices"]}
+        r = agent.post("/api/v1/agent/heartbeat", json={"devices": [
+            {"serial": SERIAL, "online": True, "temperature_c": 41.5, "battery_pct": 87},
+            {"serial": PLAIN_SERIAL, "online": False},
+        ]})
+        assert r.status_code == 200 and r.json()["online"] == 1, r.text
+    assert key in {c["key"] for c in _device_classes(service)}
+
+    sign_in(page, service.keys["alice"])
+    page.goto("/devices")
+    rows = page.locator(f'#devices-table tr[data-device-class="{key}"]')
+    expect(rows).to_have_count(2)
+    html = rows.filter(has_text=SERIAL)  # the literal characters, not a <b> element
+    expect(html).to_contain_text("online")
+    expect(html).to_contain_text("41.5")
+    expect(rows.filter(has_text=PLAIN_SERIAL)).to_contain_text("offline")
+    expect(page.locator("#devices-table b")).to_have_count(0)
     shots.take(page, "devices")
     assert_no_traceback(page)
 
 
-def test_profiling_page_renders(page, service, shots):
+def test_profiling_page_matches_the_api(page, service, shots):
+    with api.client(service.base_url, service.keys["alice"]) as c:
+        structures = c.get("/api/v1/profiling/signatures").json()["structures"]
     sign_in(page, service.keys["alice"])
     page.click("a#nav-profiling")
     page.wait_for_url("**/profiling")
-    expect(page.locator("canvas#chart-profiling, #profiling-empty").first).to_be_attached()
-    expect(page.locator("#profiling-empty, #signature-select").first).to_be_visible()
+    if structures:
+        expect(page.locator("#signature-select option")).to_have_count(len(structures))
+        expect(page.locator("canvas#chart-profiling")).to_be_attached()
+    else:
+        expect(page.locator("#profiling-empty")).to_be_visible()
+        shots.take(page, "profiling-empty")
+    assert_no_traceback(page)
+
+
+def test_measured_fusion_is_charted(page, service, shots, tmp_path):
+    output = profile_into(service.data_dir, reshape_matmul_model(tmp_path / "rm.onnx"))
+    assert OPS in output, output
+    with api.client(service.base_url, service.keys["alice"]) as c:
+        structures = c.get("/api/v1/profiling/signatures").json()["structures"]
+        (measured,) = [s for s in structures if s["ops"] == OPS]
+        entries = c.get(f"/api/v1/profiling/signatures/{measured['structure_key']}").json()
+    sign_in(page, service.keys["alice"])
+    page.goto("/profiling")
+    select = page.locator("#signature-select")
+    expect(select).to_be_visible()
+    select.select_option(measured["structure_key"])
+    expect(page.locator("canvas#chart-profiling")).to_be_visible()
+    rows = page.locator("#profiling-entries tbody tr")
+    expect(rows).to_have_count(len(entries["entries"]))
+    classes = {e["device_class"] for e in entries["entries"]}
+    for i in range(rows.count()):
+        assert rows.nth(i).locator("td").first.inner_text() in classes
     shots.take(page, "profiling")
     assert_no_traceback(page)

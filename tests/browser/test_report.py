@@ -68,3 +68,20 @@ def test_report_charts_and_download(page, service, cls_report):
     body = artifact.body()
     assert body[:2] == b"\x1f\x8b" and len(body) == cls_report.job["artifact_bytes"]
 
+
+
+def test_node_search_finds_the_block_holding_a_node(page, service, cls_report):
+    blocks = cls_report.report["blocks"]
+
+    def holders(text: str) -> list[int]:
+        return [b["id"] for b in blocks if any(text.lower() in n.lower() for n in b["nodes"])]
+
+    # A node deep in the graph whose name occurs in no other block's node names.
+    target, name = next(
+        (b, n) for b in reversed(blocks) for n in b["nodes"] if holders(n) == [b["id"]]
+    )
+    sign_in(page, service.keys["alice"])
+    open_report(page, cls_report.job["id"])
+    page.fill("#node-search", name)
+    page.press("#node-search", "Enter")
+    _expect_block_panel(page, target)
