@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
+from compiler_core.codegen.c.affine import Affine
 from compiler_core.codegen.checks import flag_line
 from compiler_core.codegen.cnames import CType, Names, ctype_of, literal
 from compiler_core.ir.ecg import value_shape
@@ -129,7 +130,7 @@ class ExprGen:
         """C expression (a literal or a local variable) of ``value`` at ``idx``."""
         shape = value_shape(value)
         assert len(idx) == len(shape), (value.name, idx, shape)
-        idx = tuple("0" if d == 1 else i for i, d in zip(idx, shape, strict=True))
+        idx = _canonical(idx, shape)
         const = scalar_constant(value)
         if const is not None:
             return const
@@ -156,13 +157,18 @@ class ExprGen:
         pos = list(node.outputs).index(value)
         name = self.temp(ctype_of(value), self._emit_node(self, node, pos, idx))
         shape = value_shape(value)
-        key = (id(value), tuple("0" if d == 1 else i for i, d in zip(idx, shape, strict=True)))
+        key = (id(value), _canonical(idx, shape))
         self._scopes[-1][key] = name
         return name
 
     def at_broadcast(self, value: ir.Value, idx: ix.Index, out_shape) -> str:
         """``value`` read with numpy broadcasting at ``idx`` of ``out_shape``."""
         return self.at(value, ix.broadcast(idx, value_shape(value), out_shape))
+
+
+def _canonical(idx, shape) -> ix.Index:
+    """``idx`` as affine expressions, 0 on the axes of size 1 (the key of a cached read)."""
+    return tuple(ix.ZERO if d == 1 else Affine.of(i) for i, d in zip(idx, shape, strict=True))
 
 
 def scalar_constant(value: ir.Value) -> str | None:

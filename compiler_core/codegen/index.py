@@ -1,68 +1,30 @@
-"""Index arithmetic on C expressions: multi-indices are tuples of C expression strings.
+"""Index arithmetic: a multi-index is a tuple of affine expressions
+(:class:`~compiler_core.codegen.c.affine.Affine`), printed to C only where it is used.
 
-Small helpers simplify constant terms so generated code stays readable
-(``i0*768 + i1`` rather than ``((i0)*(768))+((i1)*(1))+0``).
+``linear(("i0", "i1"), (128, 768))`` is ``i0*768 + i1``; a slice's ``start + step*i`` stays
+``{i: step} + start`` and folds into the stride arithmetic of the read it feeds. Division and
+remainder (unravelling a flat offset) are opaque atoms (``(r0 / 12)``) of the affine form.
+Emitters may pass plain ints and generator-made names; :meth:`Affine.of` takes both.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 
-Index = tuple[str, ...]
+from compiler_core.codegen.c.affine import Affine, atom
+
+Index = tuple[Affine, ...]
+IndexLike = Affine | int | str
+ZERO = Affine()
 
 
-def _int(s: str) -> int | None:
-    try:
-        return int(s)
-    except ValueError:
-        return None
+def add(a: IndexLike, b: IndexLike) -> Affine:
+    return Affine.of(a) + Affine.of(b)
 
 
-def add(a: str, b: str | int) -> str:
-    b = str(b)
-    ia, ib = _int(a), _int(b)
-    if ia is not None and ib is not None:
-        return str(ia + ib)
-    if ib == 0:
-        return a
-    if ia == 0:
-        return b
-    if ib is not None and ib < 0:
-        return f"({a} - {-ib})"
-    return f"({a} + {b})"
-
-
-def _atomic(a: str) -> bool:
-    """True when ``a`` binds tighter than ``*`` (a name, a number, a call or ``(...)``)."""
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+", a):
-        return True
-    start = a.find("(")
-    if start < 0 or not a.endswith(")") or not re.fullmatch(r"[A-Za-z0-9_]*", a[:start]):
-        return False
-    depth = 0
-    for k, ch in enumerate(a[start:], start):
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth == 0:
-            return k == len(a) - 1
-    return False
-
-
-def paren(a: str) -> str:
-    return a if _atomic(a) else f"({a})"
-
-
-def mul(a: str, c: int) -> str:
-    ia = _int(a)
-    if ia is not None:
-        return str(ia * c)
-    if c == 0:
-        return "0"
-    if c == 1:
-        return a
-    return f"{paren(a)}*{c}" if c > 0 else f"({paren(a)}*({c}))"
+def mul(a: IndexLike, c: int) -> Affine:
+    return Affine.of(a) * c
 
 
 def strides(shape: Sequence[int]) -> list[int]:
@@ -73,37 +35,40 @@ def strides(shape: Sequence[int]) -> list[int]:
     return out[::-1]
 
 
-def linear(idx: Index, shape: Sequence[int]) -> str:
+def offset(idx: Sequence[IndexLike], shape: Sequence[int]) -> Affine:
     """Row-major offset of ``idx`` in a contiguous tensor of ``shape``."""
     assert len(idx) == len(shape), (idx, shape)
-    terms = [mul(i, s) for i, s, d in zip(idx, strides(shape), shape, strict=True) if d != 1]
-    terms = [t for t in terms if t != "0"]
-    if not terms:
-        return "0"
-    out = terms[0]
-    for t in terms[1:]:
-        out = f"{out} + {t}"
+    out = ZERO
+    for i, s, d in zip(idx, strides(shape), shape, strict=True):
+        if d != 1:
+            out = out + Affine.of(i) * s
     return out
 
 
-def unravel(flat: str, shape: Sequence[int]) -> Index:
+def linear(idx: Sequence[IndexLike], shape: Sequence[int]) -> str:
+    """C text of :func:`offset` (for a subscript)."""
+    return offset(idx, shape).c()
+
+
+def unravel(flat: IndexLike, shape: Sequence[int]) -> Index:
     """Multi-index of the row-major offset ``flat`` in ``shape``."""
-    out = []
-    st = strides(shape)
-    for d, s in zip(shape, st, strict=True):
+    flat = Affine.of(flat)
+    out: list[Affine] = []
+    for d, s in zip(shape, strides(shape), strict=True):
         if d == 1:
-            out.append("0")
+            out.append(ZERO)
             continue
-        q = flat if s == 1 else f"({paren(flat)} / {s})"
-        out.append(q if s * d >= math.prod(shape) else f"({paren(q)} % {d})")
+        q = flat if s == 1 else Affine.of(atom(f"{flat} / {s}"))
+        out.append(q if s * d >= math.prod(shape) else Affine.of(atom(f"{q} % {d}")))
     return tuple(out)
 
 
-def broadcast(idx: Index, in_shape: Sequence[int], out_shape: Sequence[int]) -> Index:
+def broadcast(idx: Sequence[IndexLike], in_shape: Sequence[int],
+              out_shape: Sequence[int]) -> Index:
     """The index into ``in_shape`` read by numpy broadcasting at ``idx`` of ``out_shape``."""
     lead = len(out_shape) - len(in_shape)
     assert lead >= 0, (in_shape, out_shape)
-    return tuple("0" if d == 1 else idx[lead + k] for k, d in enumerate(in_shape))
+    return tuple(ZERO if d == 1 else Affine.of(idx[lead + k]) for k, d in enumerate(in_shape))
 
 
 def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...]:
@@ -116,17 +81,18 @@ def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def reshape(idx: Index, out_shape: Sequence[int], in_shape: Sequence[int]) -> Index:
+def reshape(idx: Sequence[IndexLike], out_shape: Sequence[int],
+            in_shape: Sequence[int]) -> Index:
     """The index into ``in_shape`` holding element ``idx`` of its reshape to ``out_shape``.
 
     Dimensions are matched in groups of equal products (like numpy's copy-free reshape check),
     so ``[1,128,768] -> [1,128,12,64]`` costs one multiply-add instead of a full unravel.
     """
     if 0 in out_shape or 0 in in_shape:
-        return ("0",) * len(in_shape)  # an empty tensor: no element is ever read
+        return (ZERO,) * len(in_shape)  # an empty tensor: no element is ever read
     out_nz = [(k, d) for k, d in enumerate(out_shape) if d != 1]
     in_nz = [(k, d) for k, d in enumerate(in_shape) if d != 1]
-    res = ["0"] * len(in_shape)
+    res: list[Affine] = [ZERO] * len(in_shape)
     a = b = 0
     while a < len(out_nz) or b < len(in_nz):
         ga, gb = [out_nz[a]], [in_nz[b]]
@@ -142,9 +108,9 @@ def reshape(idx: Index, out_shape: Sequence[int], in_shape: Sequence[int]) -> In
                 pb *= in_nz[b][1]
                 b += 1
         if len(ga) == 1 and len(gb) == 1:
-            res[gb[0][0]] = idx[ga[0][0]]
+            res[gb[0][0]] = Affine.of(idx[ga[0][0]])
             continue
-        flat = linear(tuple(idx[k] for k, _ in ga), [d for _, d in ga])
+        flat = offset(tuple(idx[k] for k, _ in ga), [d for _, d in ga])
         parts = unravel(flat, [d for _, d in gb])
         for (k, _), p in zip(gb, parts, strict=True):
             res[k] = p

@@ -2,7 +2,8 @@
 (``#pragma omp parallel for``), the trailing ones stay simple nested loops gcc can vectorize.
 
 The same nest can be restricted to a range of rows, which is how a GEMM epilogue runs on each
-row tile of the anchor's output while it is still in cache.
+row tile of the anchor's output while it is still in cache. :func:`row_nest` builds the nest
+as statements (:mod:`compiler_core.codegen.c.stmt`); :func:`row_loops` prints it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import math
 from collections.abc import Callable, Sequence
 
 from compiler_core.codegen import index as ix
+from compiler_core.codegen.c.affine import Affine
+from compiler_core.codegen.c.policy import ELEMENT, parallel_policy
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Decl, For, Omp, Raw, Stmt
 from compiler_core.codegen.cnames import Names
 
-PARALLEL_MIN_ELEMENTS = 1 << 15
 INNER_MIN_ELEMENTS = 64
 
 Body = Callable[[ix.Index, int], list[str]]  # (index, indent) -> lines
+NestBody = Callable[[ix.Index], list[Stmt]]  # index -> statements
 
 
 def inner_split(shape: Sequence[int]) -> int:
@@ -26,6 +31,63 @@ def inner_split(shape: Sequence[int]) -> int:
         k += 1
         acc *= shape[-k]
     return k
+
+
+def row_nest(
+    names: Names,
+    shape: Sequence[int],
+    body: NestBody,
+    *,
+    inner: int | None = None,
+    rows: tuple[str, str] | None = None,
+    work_per_element: int = 1,
+    parallel: bool = True,
+) -> list[Stmt]:
+    """Statements of a loop nest over ``shape`` running ``body`` at each index.
+
+    ``inner``: trailing dimensions kept as nested loops (default :func:`inner_split`);
+    ``rows``: C expressions bounding the flattened row loop (default: all rows);
+    ``work_per_element``: operations per element, for :func:`parallel_policy`;
+    ``parallel``: False inside a loop that is already parallel.
+    """
+    shape = tuple(shape)
+    if not shape:
+        return body(())
+    k = inner_split(shape) if inner is None else inner
+    row_shape, inner_shape = shape[: len(shape) - k], shape[len(shape) - k :]
+    n_rows = math.prod(row_shape)
+    # A caller's row range applies even without row dimensions: a rank-1 GEMM output
+    # (vector @ matrix) is one implicit row, bounded by the anchor's row tile.
+    has_rows = bool(row_shape) or rows is not None
+    idx: list[Affine] = []
+    head: list[Stmt] = []
+    r = ""
+    if has_rows:
+        r = names.fresh("r")
+        for part in ix.unravel(r, row_shape):
+            if part.is_const or part.var == r:
+                idx.append(part)
+                continue
+            name = names.fresh("i")
+            head.append(Decl("int64_t", name, part))
+            idx.append(Affine.of(name))
+    loops: list[tuple[str, int]] = []
+    for d in inner_shape:
+        if d == 1:
+            idx.append(ix.ZERO)
+            continue
+        i = names.fresh("i")
+        loops.append((i, d))
+        idx.append(Affine.of(i))
+    stmts = body(tuple(idx))
+    for i, d in reversed(loops):
+        stmts = [For(i, 0, d, stmts)]
+    if not has_rows:
+        return stmts
+    lo, hi = rows or ("0", str(n_rows))
+    work = math.prod(shape) * work_per_element * ELEMENT
+    omp = Omp.PARALLEL_FOR if parallel and parallel_policy(work, n_rows) else Omp.SERIAL
+    return [For(r, lo, hi, head + stmts, omp=omp)]
 
 
 def row_loops(
@@ -39,50 +101,8 @@ def row_loops(
     work_per_element: int = 1,
     parallel: bool = True,
 ) -> list[str]:
-    """Lines of a loop nest over ``shape`` running ``body`` at each index.
-
-    ``inner``: trailing dimensions kept as nested loops (default :func:`inner_split`);
-    ``rows``: C expressions bounding the flattened row loop (default: all rows).
-    """
-    shape = tuple(shape)
-    if not shape:
-        return body((), indent)
-    k = inner_split(shape) if inner is None else inner
-    row_shape, inner_shape = shape[: len(shape) - k], shape[len(shape) - k :]
-    n_rows = math.prod(row_shape)
-    pad = "    "
-    lines: list[str] = []
-    idx: list[str] = []
-    level = indent
-    # A caller's row range applies even without row dimensions: a rank-1 GEMM output
-    # (vector @ matrix) is one implicit row, bounded by the anchor's row tile.
-    if row_shape or rows is not None:
-        r = names.fresh("r")
-        lo, hi = rows or ("0", str(n_rows))
-        total = math.prod(shape) * work_per_element
-        if parallel and n_rows > 1 and total >= PARALLEL_MIN_ELEMENTS:
-            lines.append(pad * level + "#pragma omp parallel for schedule(static)")
-        lines.append(pad * level + f"for (int64_t {r} = {lo}; {r} < {hi}; ++{r}) {{")
-        level += 1
-        for part in ix.unravel(r, row_shape):
-            if part in ("0", r):
-                idx.append(part)
-                continue
-            name = names.fresh("i")
-            lines.append(pad * level + f"const int64_t {name} = {part};")
-            idx.append(name)
-    closers = 1 if row_shape or rows is not None else 0
-    for d in inner_shape:
-        if d == 1:
-            idx.append("0")
-            continue
-        i = names.fresh("i")
-        lines.append(pad * level + f"for (int64_t {i} = 0; {i} < {d}; ++{i}) {{")
-        idx.append(i)
-        level += 1
-        closers += 1
-    lines += body(tuple(idx), level)
-    for _ in range(closers):
-        level -= 1
-        lines.append(pad * level + "}")
-    return lines
+    """Lines of :func:`row_nest` at ``indent``; ``body(idx, indent)`` gives the lines of one
+    element with indentation relative to the loop body (its ``indent`` is 0)."""
+    nest = row_nest(names, shape, lambda idx: [Raw(body(idx, 0))], inner=inner, rows=rows,
+                    work_per_element=work_per_element, parallel=parallel)
+    return render(nest, indent)

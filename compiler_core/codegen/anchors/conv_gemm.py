@@ -30,13 +30,13 @@ from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
 from compiler_core.codegen.anchors.gemm import sgemm_call
 from compiler_core.codegen.anchors.tiles import (
     PAD,
-    PARALLEL_MIN_WORK,
     WORKSPACE_SLOTS,
     bounded,
     parallel_region,
     split,
     tile_loop,
 )
+from compiler_core.codegen.c.policy import parallel_policy
 from compiler_core.codegen.cnames import float_literal
 from compiler_core.codegen.context import KernelContext
 from compiler_core.ir.ecg import value_shape
@@ -74,7 +74,7 @@ def tiling(s: ConvShape, x_buffer: bool = True) -> Tiling:
     """``x_buffer``: X is materialized (else a fused prologue fills the panel)."""
     oh, ow = s.win.h.out, s.win.w.out
     direct = s.win.h.simple and s.win.w.simple and x_buffer
-    parallel = s.macs >= PARALLEL_MIN_WORK
+    parallel = parallel_policy(s.macs)
     hb, mb = oh, s.mg
     if parallel and direct and s.mg > s.ohw and s.mg >= 2 * MIN_CHANNELS:
         # More weights than activations (deep 1x1 layers): every sgemm call repacks its part

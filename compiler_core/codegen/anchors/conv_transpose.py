@@ -27,7 +27,6 @@ from compiler_core.codegen.anchors.conv_shape import bias_of, float_only
 from compiler_core.codegen.anchors.gemm import sgemm_call
 from compiler_core.codegen.anchors.tiles import (
     PAD,
-    PARALLEL_MIN_WORK,
     WORKSPACE_SLOTS,
     bounded,
     split,
@@ -35,6 +34,7 @@ from compiler_core.codegen.anchors.tiles import (
 )
 from compiler_core.codegen.anchors.window import Axis, int_list
 from compiler_core.codegen.attrs import attr, unsupported
+from compiler_core.codegen.c.policy import parallel_policy
 from compiler_core.codegen.cnames import float_literal
 from compiler_core.codegen.context import KernelContext
 from compiler_core.ir.ecg import value_shape
@@ -133,7 +133,7 @@ def tshape(node: ir.Node) -> TShape:
     mb = min(mg, max(1, TILE_FLOATS // (kk * h.size * w.size)))
     hb = min(h.size, max(1, TILE_FLOATS // (mb * kk * w.size)))
     work = n * m * kk * h.size * w.size * (c // g)
-    if work >= PARALLEL_MIN_WORK:
+    if parallel_policy(work):
         want = -(-MIN_TILES // (n * g))  # channel blocks per (batch, group)
         if -(-mg // mb) < want:
             mb = min(mb, split(mg, want)[0])

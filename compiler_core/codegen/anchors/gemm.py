@@ -16,13 +16,15 @@ import onnx_ir as ir
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.attrs import attr, unsupported
+from compiler_core.codegen.c.policy import GEMM_MAC, parallel_policy
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Decl, Expr, For, Omp, Raw, Region, Stmt, tile_for
 from compiler_core.codegen.cnames import ctype_of, float_literal
 from compiler_core.codegen.context import KernelContext
-from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.loops import row_nest
 from compiler_core.ir.ecg import value_shape
 
 SGEMM = "scipy_cblas_sgemm"
-PARALLEL_MIN_FLOPS = 1 << 16  # multiply-adds below which a GEMM stays on one thread
 GEMM_COL_TILE = 64  # columns per parallel Gemm tile (at least)
 
 
@@ -65,10 +67,24 @@ def _trans(t: bool) -> str:
 
 
 def sgemm_call(m, n, k, alpha, a, lda, ta, b, ldb, tb, beta, c, ldc) -> str:
-    return (
+    """C text of a row-major ``cblas_sgemm`` call statement."""
+    return sgemm(m, n, k, alpha, a, lda, ta, b, ldb, tb, beta, c, ldc).text + ";"
+
+
+def sgemm(m, n, k, alpha, a, lda, ta, b, ldb, tb, beta, c, ldc) -> Expr:
+    """``C[m, n] = alpha * op(A) op(B) + beta * C`` (row-major ``cblas_sgemm``)."""
+    return Expr(
         f"{SGEMM}(CblasRowMajor, {_trans(ta)}, {_trans(tb)}, {m}, {n}, {k}, {alpha}, "
-        f"{a}, {lda}, {b}, {ldb}, {beta}, {c}, {ldc});"
+        f"{a}, {lda}, {b}, {ldb}, {beta}, {c}, {ldc})"
     )
+
+
+def _epilogue(epilogue: Epilogue | None, lo: str, hi: str) -> list[Stmt]:
+    return [] if epilogue is None else [Raw(epilogue(lo, hi, 0))]
+
+
+def _gemm_work(macs: int) -> int:
+    return macs * GEMM_MAC
 
 
 class MatMulAnchor:
@@ -78,6 +94,9 @@ class MatMulAnchor:
         return _needs(ctx, node, node.inputs[:2])
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
+        return render(self.build(ctx, node, epilogue), 1)
+
+    def build(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[Stmt]:
         a_v, b_v = node.inputs[0], node.inputs[1]
         y = node.outputs[0]
         a, b = value_shape(a_v), value_shape(b_v)
@@ -93,52 +112,35 @@ class MatMulAnchor:
         ldb = k if tb else n
         py = ctx.ptr(y)
         one, zero = float_literal(1.0), float_literal(0.0)
-        pad = "    "
-        lines: list[str] = []
         if math.prod(b2[:-2]) == 1 and tuple(a2[:-2]) == tuple(batch) and not ta:
             # Batch folded into M: row tiles spread over the OpenMP threads, each an sgemm
             # call followed by the epilogue on its rows (OpenBLAS itself runs one thread).
             rows = nb * m
-            if n > rows and n >= 2 * GEMM_COL_TILE and rows * n * k >= PARALLEL_MIN_FLOPS:
+            if n > rows and n >= 2 * GEMM_COL_TILE and parallel_policy(_gemm_work(rows * n * k)):
                 return _column_split(ctx, rows, n, k, pa, lda, pb, ldb, tb, py, epilogue)
             r, h, tile = (ctx.names.fresh(p) for p in ("r", "h", "h"))
-            lines.append(pad + f"const int64_t {tile} = dnf_row_tile({rows});")
-            if rows * n * k >= PARALLEL_MIN_FLOPS:
-                lines.append(pad + "#pragma omp parallel for schedule(static)")
-            lines.append(pad + f"for (int64_t {r} = 0; {r} < {rows}; {r} += {tile}) {{")
-            lines.append(
-                pad * 2 + f"const int64_t {h} = {r} + {tile} < {rows} ? {tile} : {rows} - {r};"
-            )
-            lines.append(
-                pad * 2
-                + sgemm_call(h, n, k, one, f"{pa} + {r}*{k}", lda, ta, pb, ldb, tb, zero,
-                        f"{py} + {r}*{n}", n)
-            )
-            if epilogue is not None:
-                lines += epilogue(r, f"{r} + {h}", 2)
-            lines.append(pad + "}")
-            return lines
+            omp = Omp.PARALLEL_FOR if parallel_policy(_gemm_work(rows * n * k)) else Omp.SERIAL
+            call = sgemm(h, n, k, one, f"{pa} + {r}*{k}", lda, ta, pb, ldb, tb, zero,
+                         f"{py} + {r}*{n}", n)
+            return [
+                Decl("int64_t", tile, f"dnf_row_tile({rows})"),
+                tile_for(r, h, rows, tile, [call, *_epilogue(epilogue, r, f"{r} + {h}")],
+                         omp=omp),
+            ]
         # Loop of sgemm calls over the broadcast batch, one batch per OpenMP iteration.
         bi = ctx.names.fresh("b")
         bidx = ix.unravel(bi, batch)
-        oa = ix.mul(f"({ix.linear(ix.broadcast(bidx, a2[:-2], batch), a2[:-2])})", m * k)
-        ob = ix.mul(f"({ix.linear(ix.broadcast(bidx, b2[:-2], batch), b2[:-2])})", k * n)
-        if nb > 1 and nb * m * n * k >= PARALLEL_MIN_FLOPS:
-            lines.append(pad + "#pragma omp parallel for schedule(static)")
-        lines.append(pad + f"for (int64_t {bi} = 0; {bi} < {nb}; ++{bi}) {{")
-        lines.append(
-            pad * 2
-            + sgemm_call(m, n, k, one, f"{pa} + {oa}", lda, ta, f"{pb} + {ob}", ldb, tb, zero,
-                    f"{py} + {bi}*{m * n}", n)
-        )
-        if epilogue is not None:
-            lines += epilogue(f"{bi}*{m}", f"({bi} + 1)*{m}", 2)
-        lines.append(pad + "}")
-        return lines
+        oa = ix.offset(ix.broadcast(bidx, a2[:-2], batch), a2[:-2]) * (m * k)
+        ob = ix.offset(ix.broadcast(bidx, b2[:-2], batch), b2[:-2]) * (k * n)
+        omp = Omp.PARALLEL_FOR if parallel_policy(_gemm_work(nb * m * n * k), nb) else Omp.SERIAL
+        call = sgemm(m, n, k, one, f"{pa} + {oa.c()}", lda, ta, f"{pb} + {ob.c()}", ldb, tb, zero,
+                     f"{py} + {bi}*{m * n}", n)
+        body = [call, *_epilogue(epilogue, f"{bi}*{m}", f"({bi} + 1)*{m}")]
+        return [For(bi, 0, nb, body, omp=omp)]
 
 
 def _column_split(ctx: KernelContext, rows: int, n: int, k: int, pa: str, lda: int, pb: str,
-                  ldb: int, tb: bool, py: str, epilogue: Epilogue | None) -> list[str]:
+                  ldb: int, tb: bool, py: str, epilogue: Epilogue | None) -> list[Stmt]:
     """``Y[rows, n] = A x B`` when B (the weights, ``k x n``) is the bigger operand: each
     OpenMP thread takes one block of columns (a multiple of 16), so each part of B is packed
     by one sgemm call only (row tiles made every thread repack all of B: BERT-base's
@@ -148,28 +150,19 @@ def _column_split(ctx: KernelContext, rows: int, n: int, k: int, pa: str, lda: i
     cw, j, w, r, h, tile = nm("j"), nm("j"), nm("j"), nm("r"), nm("h"), nm("h")
     one, zero = float_literal(1.0), float_literal(0.0)
     b_off = f"{j}*{ldb}" if tb else j
-    lines = [
-        "    #pragma omp parallel",
-        "    {",
-        f"        const int64_t {cw} = (({n} + omp_get_num_threads() - 1) / "
-        "omp_get_num_threads() + 15) / 16 * 16;",
-        "        #pragma omp for schedule(static)",
-        f"        for (int64_t {j} = 0; {j} < {n}; {j} += {cw}) {{",
-        f"            const int64_t {w} = {j} + {cw} <= {n} ? {cw} : {n} - {j};",
-        "            " + sgemm_call(rows, w, k, one, pa, lda, False, f"{pb} + {b_off}", ldb, tb,
-                                    zero, f"{py} + {j}", n),
-        "        }",
+    call = sgemm(rows, w, k, one, pa, lda, False, f"{pb} + {b_off}", ldb, tb, zero,
+                 f"{py} + {j}", n)
+    body: list[Stmt] = [
+        Decl("int64_t", cw, f"(({n} + omp_get_num_threads() - 1) / "
+                            "omp_get_num_threads() + 15) / 16 * 16"),
+        tile_for(j, w, n, cw, [call], omp=Omp.FOR),
     ]
     if epilogue is not None:
-        lines += [
-            f"        const int64_t {tile} = dnf_row_tile({rows});",
-            "        #pragma omp for schedule(static)",
-            f"        for (int64_t {r} = 0; {r} < {rows}; {r} += {tile}) {{",
-            f"            const int64_t {h} = {r} + {tile} < {rows} ? {tile} : {rows} - {r};",
-            *epilogue(r, f"{r} + {h}", 3),
-            "        }",
+        body += [
+            Decl("int64_t", tile, f"dnf_row_tile({rows})"),
+            tile_for(r, h, rows, tile, _epilogue(epilogue, r, f"{r} + {h}"), omp=Omp.FOR),
         ]
-    return [*lines, "    }"]
+    return [Region(body)]
 
 
 class GemmAnchor:
@@ -180,6 +173,9 @@ class GemmAnchor:
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         assert epilogue is None
+        return render(self.build(ctx, node), 1)
+
+    def build(self, ctx: KernelContext, node: ir.Node) -> list[Stmt]:
         a_v, b_v = node.inputs[0], node.inputs[1]
         c_v = node.inputs[2] if len(node.inputs) > 2 else None
         y = node.outputs[0]
@@ -194,32 +190,25 @@ class GemmAnchor:
         lda = m if ta else k
         ldb = k if tb else n
         py = ctx.ptr(y)
-        lines: list[str] = []
+        out: list[Stmt] = []
         beta_c = float_literal(0.0)
         if c_v is not None and beta != 0.0:
             # Y = beta*C (broadcast), then sgemm accumulates alpha*op(A)op(B) into it.
-            def body(idx, indent):
-                g = ctx.gen(indent)
+            def body(idx):
+                g = ctx.gen(0)
                 c = g.at_broadcast(c_v, idx, (m, n))
                 g.line(f"{py}[{ix.linear(idx, (m, n))}] = {float_literal(beta)} * {c};")
-                return g.lines
+                return [Raw(g.lines)]
 
-            lines += row_loops(ctx.names, (m, n), body, inner=1)
+            out += row_nest(ctx.names, (m, n), body, inner=1)
             beta_c = float_literal(1.0)
         al = float_literal(alpha)
-        if m * n * k < PARALLEL_MIN_FLOPS or n < 2 * GEMM_COL_TILE:
-            lines.append("    " + sgemm_call(m, n, k, al, pa, lda, ta, pb, ldb, tb, beta_c, py, n))
-            return lines
+        if not parallel_policy(_gemm_work(m * n * k)) or n < 2 * GEMM_COL_TILE:
+            return [*out, sgemm(m, n, k, al, pa, lda, ta, pb, ldb, tb, beta_c, py, n)]
         # Column tiles over the OpenMP threads (a GEMV-shaped classifier head has one row).
         j, w = ctx.names.fresh("j"), ctx.names.fresh("j")
         tile = max(GEMM_COL_TILE, -(-n // (4 * GEMM_COL_TILE)) * GEMM_COL_TILE)
         b_off = f"{j}*{ldb}" if tb else j
-        lines += [
-            "    #pragma omp parallel for schedule(static)",
-            f"    for (int64_t {j} = 0; {j} < {n}; {j} += {tile}) {{",
-            f"        const int64_t {w} = {j} + {tile} <= {n} ? {tile} : {n} - {j};",
-            "        " + sgemm_call(m, w, k, al, pa, lda, ta, f"{pb} + {b_off}", ldb, tb, beta_c,
-                              f"{py} + {j}", n),
-            "    }",
-        ]
-        return lines
+        call = sgemm(m, w, k, al, pa, lda, ta, f"{pb} + {b_off}", ldb, tb, beta_c,
+                     f"{py} + {j}", n)
+        return [*out, tile_for(j, w, n, tile, [call], omp=Omp.PARALLEL_FOR)]

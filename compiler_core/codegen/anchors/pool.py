@@ -23,9 +23,11 @@ from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_shape import float_only
 from compiler_core.codegen.anchors.reduce import ReduceAnchor
-from compiler_core.codegen.anchors.tiles import PAD, WORKSPACE_SLOTS, runs_parallel, tile_loop
+from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, runs_parallel, tiles
 from compiler_core.codegen.anchors.window import Axis, Window, check_out, window
 from compiler_core.codegen.attrs import attr, unsupported
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, Expr, For, If, Raw, Stmt
 from compiler_core.codegen.cnames import ctype_of, float_literal
 from compiler_core.codegen.context import KernelContext
 from compiler_core.ir.ecg import value_shape
@@ -97,47 +99,42 @@ class PoolAnchor:
         init = "(-INFINITY)" if is_max else "0.0f"
         scale = self._scale(node, win, nm)
 
-        def body(plane: str, row: str, ind: int) -> list[str]:
+        def body(plane: str, row: str) -> list[Stmt]:
             n, c = ix.unravel(plane, (n_, c_))
             oh, yr, ki, ih, j, m = nm("i"), nm("p"), nm("i"), nm("i"), nm("i"), nm("a")
-            g = ctx.gen(ind + 3)
+            g = ctx.gen(0)
             idx = (n, c, ih, j) if len(xs) == 4 else (n, c, j)
             v = g.at(x, idx)
             dst = f"{row}[{w.pad_begin} + {j}]"
             g.line(f"{dst} = {v} > {dst} ? {v} : {dst};" if is_max else f"{dst} += {v};")
-            lines = [
-                PAD * ind + f"for (int64_t {oh} = 0; {oh} < {h.out}; ++{oh}) {{",
-                PAD * (ind + 1) + f"float* restrict {yr} = {py} + ({plane}*{h.out} + {oh})"
-                f"*{w.out};",
-                PAD * (ind + 1) + f"for (int64_t {j} = 0; {j} < {span}; ++{j}) "
-                f"{row}[{j}] = {init};",
-                PAD * (ind + 1) + f"for (int64_t {ki} = 0; {ki} < {h.kernel}; ++{ki}) {{",
-                PAD * (ind + 2) + f"const int64_t {ih} = {oh}*{h.stride} + {ki}*{h.dilation}"
-                f" - {h.pad_begin};",
-                PAD * (ind + 2) + f"if ({ih} < 0 || {ih} >= {h.size}) continue;",
-                PAD * (ind + 2) + f"for (int64_t {j} = 0; {j} < {w.size}; ++{j}) {{",
-                *g.lines,
-                PAD * (ind + 2) + "}",
-                PAD * (ind + 1) + "}",
-                PAD * (ind + 1) + f"for (int64_t {j} = 0; {j} < {w.out}; ++{j}) {{",
-                PAD * (ind + 2) + f"float {m} = {row}[{j}*{w.stride}];",
-            ]
+            reduce_w: list[Stmt] = [Decl("float", m, f"{row}[{j}*{w.stride}]", const=False)]
             for kj in range(1, w.kernel):
                 t = f"{row}[{j}*{w.stride} + {kj * w.dilation}]"
-                lines.append(PAD * (ind + 2) + (f"{m} = {t} > {m} ? {t} : {m};" if is_max
-                                                 else f"{m} += {t};"))
-            lines += [PAD * (ind + 2) + f"{yr}[{j}] = {m};", PAD * (ind + 1) + "}"]
+                reduce_w.append(Assign(m, f"{t} > {m} ? {t} : {m}") if is_max
+                                else Assign(m, t, "+="))
+            reduce_w.append(Assign(f"{yr}[{j}]", m))
+            rows: list[Stmt] = [
+                Decl("float* restrict", yr, f"{py} + ({plane}*{h.out} + {oh})*{w.out}",
+                     const=False),
+                For(j, 0, span, [Assign(f"{row}[{j}]", init)], inline=True),
+                For(ki, 0, h.kernel, [
+                    Decl("int64_t", ih, f"{oh}*{h.stride} + {ki}*{h.dilation} - {h.pad_begin}"),
+                    If(f"{ih} < 0 || {ih} >= {h.size}", [Expr("continue")], inline=True),
+                    For(j, 0, w.size, [Raw(g.lines)]),
+                ]),
+                For(j, 0, w.out, reduce_w),
+            ]
             if scale is not None:
-                lines += scale(oh, yr, ind + 1)
-            lines.append(PAD * ind + "}")
+                rows += scale(oh, yr)
+            out: list[Stmt] = [For(oh, 0, h.out, rows)]
             if epilogue is not None:
-                lines += epilogue(f"{plane}*{h.out}", f"({plane} + 1)*{h.out}", ind)
-            return lines
+                out.append(Raw(epilogue(f"{plane}*{h.out}", f"({plane} + 1)*{h.out}", 0)))
+            return out
 
-        return tile_loop(ctx, planes, work, body, slot_floats=span)
+        return render(tiles(ctx, planes, work, body, slot_floats=span), 1)
 
     def _scale(self, node: ir.Node, win: Window, nm):
-        """lines(oh, row, indent) dividing a row of sums by the tap counts (None for max)."""
+        """statements(oh, row) dividing a row of sums by the tap counts (None for max)."""
         if self.kind == "max":
             return None
         include = bool(attr(node, "count_include_pad", 0))
@@ -146,21 +143,22 @@ class PoolAnchor:
             raise unsupported(node, "a window holds no input element")
         w_out = win.w.out
 
-        def lines(oh: str, row: str, ind: int) -> list[str]:
+        def stmts(oh: str, row: str) -> list[Stmt]:
             j = nm("i")
             if len(set(ch)) == 1 and len(set(cw)) == 1:
                 inv = float_literal(1.0 / (ch[0] * cw[0]))
-                return [PAD * ind + f"for (int64_t {j} = 0; {j} < {w_out}; ++{j}) "
-                                    f"{row}[{j}] *= {inv};"]
+                return [For(j, 0, w_out, [Assign(f"{row}[{j}]", inv, "*=")], inline=True)]
             th, tw = nm("tab"), nm("tab")
             return [
-                PAD * ind + f"static const int {th}[{len(ch)}] = {{{', '.join(map(str, ch))}}};",
-                PAD * ind + f"static const int {tw}[{len(cw)}] = {{{', '.join(map(str, cw))}}};",
-                PAD * ind + f"for (int64_t {j} = 0; {j} < {w_out}; ++{j}) "
-                f"{row}[{j}] /= (float)({th}[{oh}] * {tw}[{j}]);",
+                Decl("static const int", f"{th}[{len(ch)}]", f"{{{', '.join(map(str, ch))}}}",
+                     const=False),
+                Decl("static const int", f"{tw}[{len(cw)}]", f"{{{', '.join(map(str, cw))}}}",
+                     const=False),
+                For(j, 0, w_out, [Assign(f"{row}[{j}]", f"(float)({th}[{oh}] * {tw}[{j}])",
+                                         "/=")], inline=True),
             ]
 
-        return lines
+        return stmts
 
 
 class GlobalPoolAnchor(ReduceAnchor):

@@ -12,6 +12,8 @@ import onnx_ir as ir
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.attrs import attr, const_input, norm_axis, unsupported
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import For, Omp, Raw, Stmt
 from compiler_core.codegen.cnames import CType, ctype_of, float_literal, literal
 from compiler_core.codegen.context import KernelContext
 from compiler_core.codegen.loops import row_loops
@@ -33,30 +35,19 @@ def reduce_loops(
     """Nested loops over ``axes`` of ``in_shape``; ``outer_idx`` gives the other axes (in
     order). ``body(full_index, gen)`` adds statements to ``gen``. ``simd`` is an OpenMP
     reduction clause for the innermost loop, e.g. ``reduction(+:t3)``."""
-    lines: list[str] = []
-    full: list[str] = []
-    outer = iter(outer_idx)
-    level = indent
     loops = [a for a in axes if in_shape[a] != 1]
-    last = loops[-1] if loops else None
-    vars_: dict[int, str] = {}
-    for a in loops:
-        vars_[a] = ctx.names.fresh("i")
-    for a in range(len(in_shape)):
-        full.append(vars_.get(a, "0") if a in axes else next(outer))
-    for a in loops:
-        if a == last and simd:
-            lines.append(PAD * level + f"#pragma omp simd {simd}")
-        v = vars_[a]
-        lines.append(PAD * level + f"for (int64_t {v} = 0; {v} < {in_shape[a]}; ++{v}) {{")
-        level += 1
-    g = ctx.gen(level)
-    body(tuple(full), g)
-    lines += g.lines
-    for _ in loops:
-        level -= 1
-        lines.append(PAD * level + "}")
-    return lines
+    vars_ = {a: ctx.names.fresh("i") for a in loops}
+    outer = iter(outer_idx)
+    full = tuple(
+        (vars_.get(a, ix.ZERO) if a in axes else next(outer)) for a in range(len(in_shape))
+    )
+    g = ctx.gen(0)
+    body(full, g)
+    nest: list[Stmt] = [Raw(g.lines)]
+    for k, a in enumerate(reversed(loops)):
+        omp = Omp.SIMD if k == 0 and simd else Omp.SERIAL
+        nest = [For(vars_[a], 0, in_shape[a], nest, omp=omp, clause=simd or "")]
+    return render(nest, indent)
 
 
 def _kept(idx: ix.Index, axes: Sequence[int], rank: int, keepdims: bool) -> ix.Index:

@@ -14,14 +14,18 @@ from collections.abc import Callable
 
 import onnx_ir as ir
 
+from compiler_core.codegen.c.policy import parallel_policy
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Block, Decl, For, Omp, Raw, Region, Stmt, extent
 from compiler_core.codegen.context import KernelContext
 
 PAD = "    "
 WORKSPACE_SLOTS = 8  # threads that may run a tiled anchor with scratch at once (phones: 8 cores)
-PARALLEL_MIN_WORK = 1 << 20  # multiply-adds (or loads) below which a loop stays serial
 
 # body(tile_var, workspace_ptr_or_None, indent) -> lines
 TileBody = Callable[[str, str | None, int], list[str]]
+# body(tile_var, workspace_ptr_or_None) -> statements
+TileStmts = Callable[[str, str | None], list[Stmt]]
 
 
 def workspace_value(block_name: str, floats: int) -> ir.Value:
@@ -33,67 +37,63 @@ def workspace_value(block_name: str, floats: int) -> ir.Value:
     )
 
 
-def max_threads(ctx: KernelContext, indent: int) -> tuple[str, str]:
-    """(name, declaration line) of the thread count of a slot-using parallel loop."""
+def max_threads(ctx: KernelContext) -> tuple[str, Decl]:
+    """(name, declaration) of the thread count of a slot-using parallel loop."""
     nt = ctx.names.fresh("nt")
-    return nt, PAD * indent + (f"const int {nt} = omp_get_max_threads() < {WORKSPACE_SLOTS}"
-                               f" ? omp_get_max_threads() : {WORKSPACE_SLOTS};")
+    return nt, Decl("int", nt, f"omp_get_max_threads() < {WORKSPACE_SLOTS}"
+                               f" ? omp_get_max_threads() : {WORKSPACE_SLOTS}")
+
+
+def region(ctx: KernelContext, body: list[Stmt]) -> list[Stmt]:
+    """``{ nt = ...; #pragma omp parallel num_threads(nt) { body } }``: the body shares work
+    with ``Omp.FOR`` loops on at most ``WORKSPACE_SLOTS`` threads."""
+    nt, decl = max_threads(ctx)
+    return [Block([decl, Region(body, num_threads=nt)])]
 
 
 def parallel_region(ctx: KernelContext, body: Callable[[int], list[str]],
                     indent: int = 1) -> list[str]:
-    """``#pragma omp parallel { body }``; the body shares work with ``omp for`` loops."""
-    nt, decl = max_threads(ctx, indent)
-    return [
-        PAD * indent + "{",
-        decl,
-        PAD * indent + f"#pragma omp parallel num_threads({nt})",
-        PAD * indent + "{",
-        *body(indent + 1),
-        PAD * indent + "}",
-        PAD * indent + "}",
-    ]
+    """Lines of :func:`region` around ``body(indent)``'s lines."""
+    nt, decl = max_threads(ctx)
+    return render([Block([decl, Region([Raw(body(0))], num_threads=nt)])], indent)
 
 
 def runs_parallel(n_tiles: int, work: int) -> bool:
-    """Whether :func:`tile_loop` runs ``n_tiles`` tiles of ``work`` total operations in
+    """Whether a tile loop runs ``n_tiles`` tiles of ``work`` total operations in
     parallel (an anchor sizing per-thread slots asks the same question)."""
-    return n_tiles > 1 and work >= PARALLEL_MIN_WORK
+    return parallel_policy(work, n_tiles)
 
 
-def tile_loop(
-    ctx: KernelContext,
-    n_tiles: int,
-    work: int,
-    body: TileBody,
-    *,
-    slot_floats: int = 0,
-    indent: int = 1,
-) -> list[str]:
+def tiles(ctx: KernelContext, n_tiles: int, work: int, body: TileStmts, *,
+          slot_floats: int = 0) -> list[Stmt]:
     """``for (t = 0; t < n_tiles; ++t) body`` in parallel when ``work`` (total operations)
     is worth it; ``body`` gets its slot pointer when ``slot_floats`` > 0 (the workspace then
     holds ``WORKSPACE_SLOTS`` slots of that size)."""
     t = ctx.names.fresh("t")
-    lines: list[str] = []
     parallel = runs_parallel(n_tiles, work)
+    out: list[Stmt] = []
+    nt = None
     if parallel and slot_floats:
-        nt, decl = max_threads(ctx, indent)
-        lines.append(decl)
-        lines.append(PAD * indent + f"#pragma omp parallel for num_threads({nt}) "
-                                    "schedule(static)")
-    elif parallel:
-        lines.append(PAD * indent + "#pragma omp parallel for schedule(static)")
-    lines.append(PAD * indent + f"for (int64_t {t} = 0; {t} < {n_tiles}; ++{t}) {{")
+        nt, decl = max_threads(ctx)
+        out.append(decl)
+    inner: list[Stmt] = []
     ws = None
     if slot_floats:
         ws = ctx.names.fresh("ws")
-        base = ctx.ptr(ctx.workspace)
         slot = "(int64_t)omp_get_thread_num()" if parallel else "0"
-        lines.append(PAD * (indent + 1)
-                     + f"float* restrict {ws} = {base} + {slot}*{slot_floats};")
-    lines += body(t, ws, indent + 1)
-    lines.append(PAD * indent + "}")
-    return lines
+        inner.append(Decl("float* restrict", ws,
+                          f"{ctx.ptr(ctx.workspace)} + {slot}*{slot_floats}", const=False))
+    inner += body(t, ws)
+    omp = Omp.PARALLEL_FOR if parallel else Omp.SERIAL
+    return [*out, For(t, 0, n_tiles, inner, omp=omp, num_threads=nt)]
+
+
+def tile_loop(ctx: KernelContext, n_tiles: int, work: int, body: TileBody, *,
+              slot_floats: int = 0, indent: int = 1) -> list[str]:
+    """Lines of :func:`tiles` at ``indent``; ``body(t, ws, indent)`` gives lines indented
+    relative to the loop body (its ``indent`` is 0)."""
+    return render(tiles(ctx, n_tiles, work, lambda t, ws: [Raw(body(t, ws, 0))],
+                        slot_floats=slot_floats), indent)
 
 
 def split(total: int, parts: int, align: int = 1) -> tuple[int, int]:
@@ -108,4 +108,4 @@ def bounded(var: str, block: int, total: int) -> str:
     """C expression of the length of block ``var`` (the last one may be shorter)."""
     if total % block == 0:
         return str(block)
-    return f"({var}*{block} + {block} <= {total} ? {block} : {total} - {var}*{block})"
+    return f"({extent(f'{var}*{block}', block, total)})"

@@ -16,8 +16,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from compiler_core.codegen import generate, runner
+from compiler_core.codegen import runner
 from compiler_core.codegen.build import blas_flags
+from compiler_core.codegen.c import source
 from compiler_core.codegen.cnames import _PLACEHOLDER, c_string, fill, text_bytes
 from compiler_core.codegen.generate import TensorSpec
 from compiler_core.compile import compile_model
@@ -29,7 +30,7 @@ from tests.helpers.ort import run_ort
 MARK = "HOSTILEzq"  # in every hostile name: must never survive outside literals/comments
 PLACEHOLDERS = sorted({
     m.group(0)
-    for t in (runner._TEMPLATE, generate._PRELUDE, generate._ENTRY)
+    for t in (runner._TEMPLATE, source.text("prelude.c"), source.text("entry.c"))
     for m in _PLACEHOLDER.finditer(t)
 })
 INJECTION = ("}; __attribute__((constructor)) static void " + MARK
