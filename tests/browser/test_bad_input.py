@@ -52,6 +52,11 @@ def test_bad_shape_text_is_refused_next_to_the_shapes_field(alice_page, cls_mode
     expect(alice_page.locator("#input-shapes-error")).to_have_text(MESSAGE)
 
 
+def test_shape_for_a_name_that_is_no_input_is_refused_next_to_the_shapes_field(alice_page, cls_model):
+    _submit(alice_page, str(cls_model), "y=1x3x48x192")  # the classifier's input is x
+    expect(alice_page.locator("#input-shapes-error")).to_contain_text(re.compile(r"['\"]y['\"]"))
+
+
 def test_too_large_file_is_refused_next_to_the_file_field(alice_page):
     big = real_model_path("ppocr_v4_det.onnx")  # 4.7 MB, over the service's 1 MiB cap
     assert big.stat().st_size > MAX_UPLOAD_BYTES
