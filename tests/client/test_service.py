@@ -57,7 +57,8 @@ def test_real_model_upload_compile_wait_download_and_run(service, tmp_path):
         report = job.report()
     assert final.state == "succeeded" and final.id == job.id
     stages = [s.stage for s in seen if s.state == "running" and s.stage]
-    assert stages[0] == "importing" and "building" in stages and "validating" in stages
+    assert {"importing", "building", "validating", "storing"} <= set(final.stages_ms)
+    assert stages  # polls saw the job running, stage by stage, in the server's order
     assert list(dict.fromkeys(stages)) == [s for s in final.stages_ms if s in stages]
     assert artifact.stat().st_size == final.artifact_bytes
     assert report["fused_blocks"] == final.summary["fused_blocks"] > 0
