@@ -169,18 +169,23 @@ class Client:
         try:
             response = retry.send(self._http, build, self.retry_policy, idempotent=False)
         except retry.OutcomeUnknownError as err:
+            unknown = f"{err.detail}; whether the compilation was queued is unknown"
+            if before is None:
+                raise retry.OutcomeUnknownError(
+                    f"{unknown} (the model's compilations could not be listed before it was "
+                    "sent, so they cannot be compared)", err.status_code
+                ) from None
             try:
                 found = self._created_since(model_id, before, body)
             except DnnfusionError as check:
                 raise retry.OutcomeUnknownError(
-                    f"{err.detail}; whether the compilation was queued is unknown (listing the "
-                    f"model's compilations failed too: {check})",
+                    f"{unknown} (listing the model's compilations failed too: {check})",
                     err.status_code,
                 ) from None
             if found is None:
                 raise retry.OutcomeUnknownError(
                     f"{err.detail}; no new compilation of model {model_id} with these settings "
-                    "is listed, so it was not queued: submit it again",
+                    "is listed, so most likely it was not queued: submit it again",
                     err.status_code,
                 ) from None
             return CompileJob(self, found)
@@ -218,10 +223,8 @@ class Client:
             raise
         return {str(j["id"]) for j in data.get("data", [])}
 
-    def _created_since(self, model_id: str, before: set[str] | None,
-                       body: dict[str, Any]) -> str | None:
-        if before is None:
-            return None
+    def _created_since(self, model_id: str, before: set[str], body: dict[str, Any]) -> str | None:
+        """The newest compilation of the model not in ``before`` with the settings of ``body``."""
         data = self._get_json("/api/v1/compilations", params={"model_id": model_id, "limit": 100})
         for job in data.get("data", []):  # newest first
             if str(job["id"]) in before:

@@ -181,7 +181,7 @@ def test_compile_after_503_is_not_reposted_and_finds_the_accepted_job(stub):
 def test_compile_after_503_without_a_new_job_says_so(stub):
     stub.on("GET", "/api/v1/compilations", Answer(200, {"data": [], "count": 0}))
     stub.on("POST", "/api/v1/compilations", Answer(502, {"detail": "bad gateway"}))
-    with client(stub) as c, pytest.raises(OutcomeUnknownError, match="not queued"):
+    with client(stub) as c, pytest.raises(OutcomeUnknownError, match="most likely it was not queued"):
         c.compile(MODEL)
     assert stub.count("POST", "/api/v1/compilations") == 1
 
@@ -296,3 +296,13 @@ def test_key_and_path_of_requests(stub, tmp_path: Path):
         c.compilation(JOB).status()
     (seen,) = stub.requests("GET", JOB_PATH)
     assert seen.headers["X-API-Key"] == "secret-key"
+
+
+def test_compile_after_503_when_nothing_could_be_listed_before(stub):
+    stub.on("GET", "/api/v1/compilations", Answer(503, {"detail": "busy"}),
+            Answer(200, {"data": [job_body(str(uuid.uuid4()))], "count": 1}))
+    stub.on("POST", "/api/v1/compilations", Answer(503, {"detail": "busy"}))
+    with client(stub, RetryPolicy(max_attempts=1)) as c, \
+            pytest.raises(OutcomeUnknownError, match="could not be listed before"):
+        c.compile(MODEL)
+    assert stub.count("POST", "/api/v1/compilations") == 1
