@@ -17,7 +17,16 @@ import onnx_ir as ir
 import onnx_ir.passes.common as ir_common
 
 from compiler_core.errors import ModelLoadError
-from compiler_core.frontend import fold, infer, load, opset, shapes, skeleton, validate
+from compiler_core.frontend import (
+    derived_sizes,
+    fold,
+    infer,
+    load,
+    opset,
+    shapes,
+    skeleton,
+    validate,
+)
 from compiler_core.ir.ops import ONNX_DOMAINS
 
 
@@ -76,6 +85,7 @@ def import_model(
     shapes.drop_initializer_inputs(ir_model)
     shapes.pin_input_shapes(ir_model, input_shapes, source)
     infer.clear_intermediate_shapes(ir_model)
+    derived_sizes.check_derived_sizes(ir_model, source)
     infer.infer_shapes(ir_model, source)
     opset.restore_legacy_softmax(ir_model, legacy_softmax)
     fold.fold_constants(ir_model, source)

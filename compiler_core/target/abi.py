@@ -35,7 +35,9 @@ class Check:
 DIV_BY_ZERO = Check(2, "Div", "divided by zero")
 DIV_OVERFLOW = Check(3, "Div", "overflowed an integer division (the type's minimum divided by -1)")
 MOD_BY_ZERO = Check(4, "Mod", "divided by zero")
-CHECKS = (DIV_BY_ZERO, DIV_OVERFLOW, MOD_BY_ZERO)
+INDEX_OUT_OF_RANGE = Check(5, "GatherElements, ScatterElements or ScatterND",
+                           "met an index out of range")
+CHECKS = (DIV_BY_ZERO, DIV_OVERFLOW, MOD_BY_ZERO, INDEX_OUT_OF_RANGE)
 BY_CODE = {c.code: c for c in CHECKS}
 
 

@@ -13,13 +13,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from compiler_core.ir.mapping import MappingType
-from compiler_core.ir.ops import elementwise, layout, linear, opaque, reduce
+from compiler_core.ir.ops import (
+    activations,
+    elementwise,
+    indexing,
+    layout,
+    linear,
+    opaque,
+    reduce,
+    selection,
+)
 from compiler_core.ir.ops.spec import ONNX_DOMAINS, AnchorRef, Flops, OpSpec, Prop, Rule
 
 
 def _build() -> dict[str, OpSpec]:
     table: dict[str, OpSpec] = {}
-    for family in (elementwise, reduce, linear, layout, opaque):
+    for family in (elementwise, reduce, linear, layout, opaque, activations, indexing,
+                   selection):
         for row in family.ROWS:
             if row.name in table:
                 raise ValueError(f"operator {row.name} has two rows ({family.__name__})")

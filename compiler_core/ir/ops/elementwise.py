@@ -104,7 +104,7 @@ ROWS = [
              nonneg="if_all"),
     variadic("Mean", "({0} + {1})", "({0} + {1})", props=C, nonneg="if_all"),
     # -- their own emitters ----------------------------------------------------------------
-    special("Pow", "emit_pow", cost=4, props=A),
+    op("Pow", O2O, rule=Rule.ELEMENTWISE, emitter="ops_activation:emit_pow", cost=4, props=A),
     special("Mod", "emit_mod"),
     special("Where", "emit_where"),
     special("Cast", "emit_cast", flops=FREE),
@@ -122,8 +122,7 @@ ROWS = [
     fixed("BatchNormalization", "emit_batchnorm", cost=4),
     # -- element-wise, no code generator yet ------------------------------------------------
     *(special(name, None) for name in """
-        Acos Acosh Asin Asinh Atanh Cosh Sinh Mish Selu Shrink ThresholdedRelu Celu IsInf
-        Trilu BitwiseAnd BitwiseOr BitwiseXor BitwiseNot
+        BitwiseAnd BitwiseOr BitwiseXor BitwiseNot
     """.split()),
     # kept as written at import, to keep quantization information
     special("QuantizeLinear", None, keep=True),

@@ -46,6 +46,5 @@ ROWS = [
     index("Resize", O2M, "ops_resize:emit_resize", const_inputs=(1, 2, 3), repeats=True),
     # constant (a branch), edge, reflect, wrap; pads and axes read at compile time
     index("Pad", O2M, "ops_pad:emit_pad", const_inputs=(1, 3)),
-    op("Tile", O2M, nonneg="if_first"),
-    *(op(name, O2M) for name in "Upsample GatherElements".split()),
+    op("Upsample", O2M),  # Tile, GatherElements: indexing.py
 ]

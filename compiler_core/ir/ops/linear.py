@@ -79,6 +79,6 @@ ROWS = [
     # sum of squares over the channel window, then x * s^-beta
     op("LRN", M2M, anchor=_anchor("lrn:LRNAnchor"), cost=4),
     *(op(name, M2M) for name in """
-        Einsum InstanceNormalization GroupNormalization LpNormalization LpPool
+        InstanceNormalization GroupNormalization LpNormalization LpPool
     """.split()),
 ]

@@ -19,8 +19,8 @@ ROWS = [
     """.split()),
     op("DynamicQuantizeLinear", OPAQUE, keep=True),
     *(op(name, OPAQUE) for name in """
-        Shape Size NonZero NonMaxSuppression Scatter ScatterND ScatterElements Loop If Scan
-        Range ConstantOfShape EyeLike OneHot Compress Unique ReverseSequence
+        Shape Size NonZero NonMaxSuppression Scatter Loop If Scan
+        OneHot Compress Unique ReverseSequence
         AffineGrid GridSample CenterCropPad Col2Im DeformConv Det DFT STFT
         BlackmanWindow HammingWindow HannWindow MelWeightMatrix
         ConvInteger MatMulInteger QLinearConv QLinearMatMul
