@@ -1,5 +1,5 @@
-"""Fixtures of the client tests: one real ``dnnfusion serve`` per module that asks for it, and
-no URL, key or config file of the person running the tests."""
+"""Fixtures of the client tests: one real ``dnnfusion serve`` for the session (started by the
+first test that asks for it), and no URL, key or config file of the person running the tests."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def no_user_client_settings(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def service(tmp_path_factory) -> Iterator[Service]:
     svc = start_service(tmp_path_factory.mktemp("serve"))
     try:
