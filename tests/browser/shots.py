@@ -21,11 +21,12 @@ class Shots:
         committed = os.environ.get("DNNFUSION_SCREENSHOTS_DIR")
         self.committed = (REPO / committed) if committed else None
 
-    def take(self, page: Page, name: str) -> Path:
-        """Save ``<name>.png`` of the visible page; returns the artifact's path."""
+    def take(self, page: Page, name: str, *, committed: bool = True) -> Path:
+        """Save ``<name>.png`` of the visible page; returns the artifact's path.
+        ``committed=False``: an artifact only (states that depend on test order)."""
         path = self.artifacts / f"{name}.png"
         png = page.screenshot(path=path)
-        if self.committed is not None:
+        if committed and self.committed is not None:
             self.committed.mkdir(parents=True, exist_ok=True)
             (self.committed / f"{name}.png").write_bytes(png)
         return path
