@@ -1,7 +1,8 @@
-"""Shared pytest fixtures: where the real models are."""
+"""Shared pytest fixtures: where the real models are. Strict rule mode for the whole suite."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +10,11 @@ import pytest
 
 from tests.helpers.models import REAL_MODELS_DIR
 from tests.helpers.models import light_model_path as _light_model_path
+
+# Under test an exception inside a rewrite rule is an error naming the rule and the node, not a
+# silent "rule error" refusal (compiler_core.passes.rule). Set before any test runs so the
+# processes the tests start (CLI, API, worker, sandbox) inherit it; a test may unset it.
+os.environ["DNNFUSION_STRICT_RULES"] = "1"
 
 
 @pytest.fixture(scope="session")
