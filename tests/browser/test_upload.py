@@ -13,12 +13,21 @@ from tests.browser.pages import COMPILE_TIMEOUT_MS, assert_no_traceback, sign_in
 
 pytestmark = pytest.mark.browser
 
+# Every change of <progress id="upload-progress">: (value, shown).
+RECORD_PROGRESS = """() => {
+  const bar = document.getElementById('upload-progress');
+  window.__dnfProgress = [];
+  new MutationObserver(() => window.__dnfProgress.push([bar.value, !bar.hidden]))
+    .observe(bar, {attributes: true, attributeFilter: ['value', 'hidden']});
+}"""
+
 
 def test_upload_cls_model_and_watch_it_succeed(page, service, cls_model, shots):
     with api.client(service.base_url, service.keys["alice"]) as c:
         before = api.compilation_ids(c)
     sign_in(page, service.keys["alice"])
     page.evaluate("window.__dnfNoReload = 42")  # gone if the page reloads or navigates
+    page.evaluate(RECORD_PROGRESS)
     page.set_input_files("#model-file", str(cls_model))
     page.fill("#input-shapes", "x=1x3x48x192")
     page.select_option("#target", "host")
@@ -30,6 +39,10 @@ def test_upload_cls_model_and_watch_it_succeed(page, service, cls_model, shots):
     (new_id,) = shown - before
     wait_succeeded(page, new_id)
     assert page.evaluate("window.__dnfNoReload") == 42, "the page reloaded"
+    seen = page.evaluate("window.__dnfProgress")
+    assert any(shown for _, shown in seen), f"#upload-progress was never shown: {seen}"
+    values = [v for v, _ in seen]
+    assert values[0] == 0 and values[-1] == 100 and values == sorted(values), values
 
     with api.client(service.base_url, service.keys["alice"]) as c:
         job = c.get(f"/api/v1/compilations/{new_id}").json()
