@@ -27,12 +27,22 @@ def upload(c: httpx.Client, data: bytes, filename: str) -> dict[str, Any]:
 
 
 def compile_and_wait(
-    c: httpx.Client, model_id: str, input_shapes: dict[str, list[int]], timeout: float = 300
+    c: httpx.Client,
+    model_id: str,
+    input_shapes: dict[str, list[int]],
+    timeout: float = 300,
+    *,
+    options: dict[str, Any] | None = None,
+    expect: str = "succeeded",
 ) -> dict[str, Any]:
-    """``POST /compilations`` and poll it until final; the final compilation (must succeed)."""
-    r = c.post("/api/v1/compilations", json={"model_id": model_id, "input_shapes": input_shapes})
+    """``POST /compilations`` and poll it until final; the final compilation (its state must
+    be ``expect``)."""
+    body = {"model_id": model_id, "input_shapes": input_shapes, "options": options or {}}
+    r = c.post("/api/v1/compilations", json=body)
     assert r.status_code == 202, r.text
-    return wait_final(c, r.json()["id"], timeout)
+    job = wait_final(c, r.json()["id"], timeout)
+    assert job["state"] == expect, job
+    return job
 
 
 def wait_final(c: httpx.Client, compilation_id: str, timeout: float = 300) -> dict[str, Any]:
@@ -40,7 +50,6 @@ def wait_final(c: httpx.Client, compilation_id: str, timeout: float = 300) -> di
     while True:
         body = c.get(f"/api/v1/compilations/{compilation_id}").json()
         if body["state"] in FINAL:
-            assert body["state"] == "succeeded", body
             return body
         assert time.monotonic() < deadline, f"not final after {timeout} s: {body}"
         time.sleep(0.2)
