@@ -24,11 +24,15 @@ MEAN = Reduction(0, "{acc} += {v};", "+", finish="{acc} / {n}")
 MAX = Reduction("lowest", "{acc} = {v} > {acc} ? {v} : {acc};", "max", float_only=False)
 MIN = Reduction("highest", "{acc} = {v} < {acc} ? {v} : {acc};", "min", float_only=False)
 SUM_SQUARE = Reduction(0, "{acc} += {v} * {v};", "+")
+PROD = Reduction(1, "{acc} *= {v};", "*")
+L1 = Reduction(0, "{acc} += fabsf({v});", "+")
+L2 = Reduction(0, "{acc} += {v} * {v};", "+", finish="sqrtf({acc})")
+LOG_SUM = Reduction(0, "{acc} += {v};", "+", finish="logf({acc})")
 
 
 def reduction(name: str, reduce: Reduction | None, **kw) -> OpSpec:
     """A Reduce* row over its ``axes`` input; ``reduce=None``: no code generator yet."""
-    anchor = None if reduce is None else AnchorRef("reduce:ReduceAnchor", (reduce,))
+    anchor = None if reduce is None else AnchorRef("reduce_extra:ReductionAnchor", (reduce,))
     return op(name, M2M, anchor=anchor, const_inputs=(1,), flops=PER_INPUT, **kw)
 
 
@@ -38,10 +42,12 @@ ROWS = [
     reduction("ReduceMax", MAX, nonneg="if_all"),
     reduction("ReduceMin", MIN, nonneg="if_all"),
     reduction("ReduceSumSquare", SUM_SQUARE, nonneg="always"),
-    reduction("ReduceProd", None, props=C, nonneg="if_all"),  # ReduceProd(Exp(A)) = Exp(ReduceSum(A))
-    reduction("ReduceL1", None, nonneg="always"),
-    reduction("ReduceL2", None, nonneg="always"),
-    *(reduction(name, None) for name in "ReduceLogSum ReduceLogSumExp".split()),
+    reduction("ReduceProd", PROD, props=C, nonneg="if_all"),  # ReduceProd(Exp(A)) = Exp(ReduceSum(A))
+    reduction("ReduceL1", L1, nonneg="always"),
+    reduction("ReduceL2", L2, nonneg="always"),
+    reduction("ReduceLogSum", LOG_SUM),
+    op("ReduceLogSumExp", M2M, anchor=AnchorRef("reduce_extra:LogSumExpAnchor", (SUM,)),
+       const_inputs=(1,), flops=PER_INPUT),  # max-shifted: codegen/anchors/reduce_extra.py
     op("Softmax", M2M, anchor=AnchorRef("reduce:SoftmaxAnchor", kwargs=(("log", False),)),
        flops=Flops("input", 4), nonneg="always"),
     op("LogSoftmax", M2M, anchor=AnchorRef("reduce:SoftmaxAnchor", kwargs=(("log", True),)),
