@@ -3,6 +3,7 @@
 //   /compilations/{id}, /compilations/{id}/graph, /compilations/{id}/blocks/{n},
 //   /compilations/{id}/report (the compiler's report.json).
 import { MAPPING_COLORS, api, el, fmtBytes, fmtMs, fmtShape, fmtUs, setText } from "./common.js";
+import { layeredPositions } from "./layered.js";
 
 const root = document.getElementById("report");
 const id = root.dataset.compilationId;
@@ -11,6 +12,7 @@ const FINAL = new Set(["succeeded", "failed"]);
 const OURS = "#3467d6";
 const ORT = "#98a2b3";
 const READABLE_ZOOM = 0.75;
+const DAGRE_MAX_BLOCKS = 300; // above: our own layered layout (layered.js)
 
 function markReady(extra = {}) {
   graphBox.dataset.ready = "true";
@@ -20,9 +22,12 @@ function markReady(extra = {}) {
 
 // ---- the graph ---------------------------------------------------------------------------
 
+// "#12 Conv+Relu", cut to fit the box (Cytoscape's own ellipsis measures every label: slow on
+// thousands of blocks).
 function blockLabel(b) {
   const ops = b.ops.length <= 3 ? b.ops.join("+") : `${b.ops.slice(0, 3).join("+")}+${b.ops.length - 3}`;
-  return `#${b.id} ${ops}`;
+  const label = `#${b.id} ${ops}`;
+  return label.length > 22 ? `${label.slice(0, 21)}…` : label;
 }
 
 function buildLegend() {
@@ -65,8 +70,7 @@ function drawGraph(graph) {
         shape: "round-rectangle", width: 128, height: 30, "background-color": "data(color)",
         "border-width": 1, "border-color": "#5b6473", label: "data(label)", "font-size": 10,
         "font-family": "system-ui, sans-serif", color: "#1d2433", "text-valign": "center",
-        "text-halign": "center", "text-wrap": "ellipsis", "text-max-width": 120,
-        "min-zoomed-font-size": 6,
+        "text-halign": "center", "min-zoomed-font-size": 7,
       } },
       { selector: "edge", style: {
         width: 1.2, "line-color": "#a8b0bd", "target-arrow-color": "#a8b0bd",
@@ -79,10 +83,16 @@ function drawGraph(graph) {
     layout: { name: "preset" },
   });
   window.dnfGraph = cy;
-  const layout = cy.layout({
-    name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 34, edgeSep: 6, fit: true,
-    padding: 16, animate: false,
-  });
+  graphBox.dataset.createMs = String(Math.round(performance.now() - started));
+  const engine = graph.blocks.length <= DAGRE_MAX_BLOCKS ? "dagre" : "layered";
+  let options = { name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 34, edgeSep: 6 };
+  if (engine === "layered") {
+    const t0 = performance.now();
+    const positions = layeredPositions(graph.blocks, graph.edges);
+    graphBox.dataset.positionsMs = String(Math.round(performance.now() - t0));
+    options = { name: "preset", positions: (node) => positions.get(node.data("block")) };
+  }
+  const layout = cy.layout({ ...options, fit: true, padding: 16, animate: false });
   layout.one("layoutstop", () => {
     // A long model fitted whole is unreadably small: start at a readable zoom on its inputs
     // ("Fit" shows all of it).
@@ -92,7 +102,7 @@ function drawGraph(graph) {
       cy.zoom(READABLE_ZOOM);
       cy.pan({ x: graphBox.clientWidth / 2 - top.position("x") * READABLE_ZOOM, y: 30 - top.position("y") * READABLE_ZOOM });
     }
-    markReady({ layoutMs: String(Math.round(performance.now() - started)), blocks: String(graph.blocks.length) });
+    markReady({ layoutMs: String(Math.round(performance.now() - started)), blocks: String(graph.blocks.length), layout: engine });
   });
   layout.run();
   cy.on("tap", "node", (evt) => showBlock(evt.target.data("block")));
