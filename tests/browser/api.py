@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 
 FINAL = ("succeeded", "failed")
+# The real model the tests upload (small, so compiling it stays quick): PP-OCR's classifier.
+CLS_FILE = "ppocr_mobile_v2_cls.onnx"
+CLS_SHAPES = {"x": [1, 3, 48, 192]}
 
 
 def client(base_url: str, key: str) -> httpx.Client:

@@ -2,8 +2,9 @@
 
 * ``service`` (session): ``dnnfusion serve`` in a temporary directory, users alice and bob.
 * ``browser`` (session): Debian's Chromium launched once; missing is a failure, not a skip.
-* ``page`` (per test): a fresh context (no cookies) on the service; a JavaScript dialog or an
-  uncaught page error fails the test; a failing test leaves ``failure.png`` in its tmp dir.
+* ``page`` (per test): a fresh context (no cookies) on the service; a JavaScript dialog, an
+  uncaught page error or a request leaving the machine fails the test; a failing test leaves
+  ``failure.png`` in its tmp dir.
 * ``cls_report`` (session): the PP-OCR classifier compiled once by alice through the JSON API,
   shared by the report tests.
 * ``shots`` (session): screenshots as artifacts (and ``$DNNFUSION_SCREENSHOTS_DIR``).
@@ -21,12 +22,10 @@ import pytest
 
 from bench.real_models import real_model_path
 from tests.browser import api
+from tests.browser.api import CLS_FILE, CLS_SHAPES
 from tests.browser.chromium import LAUNCH_ARGS, VIEWPORT, chromium_path, sync_playwright
 from tests.browser.server import Service, start_service
 from tests.browser.shots import Shots
-
-CLS_FILE = "ppocr_mobile_v2_cls.onnx"
-CLS_SHAPES = {"x": [1, 3, 48, 192]}
 
 
 @pytest.hookimpl(wrapper=True)

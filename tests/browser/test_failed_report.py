@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import api
-from tests.browser.conftest import CLS_FILE, CLS_SHAPES
+from tests.browser.api import CLS_FILE, CLS_SHAPES
 from tests.browser.pages import assert_no_traceback, open_report, sign_in, state_cell
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import api
-from tests.browser.conftest import CLS_FILE
+from tests.browser.api import CLS_FILE
 from tests.browser.pages import COMPILE_TIMEOUT_MS, assert_no_traceback, sign_in, wait_succeeded
 
 pytestmark = pytest.mark.browser
