@@ -55,3 +55,36 @@ def emit_tile(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     src = tuple(i if r == 1 or d == 1 else f"(({i}) % {d})"
                 for i, d, r in zip(idx, in_shape, repeats, strict=True))
     return g.at(node.inputs[0], src)
+
+
+def _block(node: ir.Node, shape) -> int:
+    b = int(attr(node, "blocksize", 0))
+    if len(shape) != 4 or b <= 0:
+        raise unsupported(node, f"blocksize {b} for a tensor of rank {len(shape)}")
+    return b
+
+
+# DepthToSpace: out[n, c, h*b + i, w*b + j] = in[n, chan, h, w] with chan = (i*b + j)*C' + c
+# (mode DCR) or c*b*b + i*b + j (mode CRD), C' = C / b^2.
+def emit_depth_to_space(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
+    in_shape = value_shape(node.inputs[0])
+    b = _block(node, in_shape)
+    cp = in_shape[1] // (b * b)
+    n, c, y, x = idx
+    h, i, w, j = f"(({y}) / {b})", f"(({y}) % {b})", f"(({x}) / {b})", f"(({x}) % {b})"
+    if attr(node, "mode", "DCR") == "CRD":
+        chan = f"(({c}) * {b * b} + {i} * {b} + {j})"
+    else:
+        chan = f"(({i} * {b} + {j}) * {cp} + ({c}))"
+    return g.at(node.inputs[0], (n, chan, h, w))
+
+
+# SpaceToDepth: out[n, (i*b + j)*C + c, h, w] = in[n, c, h*b + i, w*b + j].
+def emit_space_to_depth(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
+    in_shape = value_shape(node.inputs[0])
+    b = _block(node, in_shape)
+    ch = in_shape[1]
+    n, k, h, w = idx
+    c, q = f"(({k}) % {ch})", f"(({k}) / {ch})"
+    i, j = f"({q} / {b})", f"({q} % {b})"
+    return g.at(node.inputs[0], (n, c, f"(({h}) * {b} + {i})", f"(({w}) * {b} + {j})"))

@@ -138,3 +138,45 @@ class TopKAnchor:
             ]
 
         return row_loops(ctx.names, kept_shape, outer, inner=0, work_per_element=n * k)
+
+
+class HardmaxAnchor:
+    """Hardmax along ``axis``: 1 at the first largest element of each row, 0 elsewhere (a NaN
+    is never the largest unless the row has no number)."""
+
+    tiled_epilogue = False
+
+    def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+        if not ctype_of(node.inputs[0]).is_float:
+            raise unsupported(node, "only float32 is supported")
+        return {node.inputs[0]}
+
+    def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
+        x, y = node.inputs[0], node.outputs[0]
+        shape = value_shape(x)
+        axis = norm_axis(node, int(attr(node, "axis", -1)), len(shape))
+        n = shape[axis]
+        kept_shape = tuple(d for a, d in enumerate(shape) if a != axis)
+        if n == 0:
+            return []
+
+        def outer(idx: ix.Index, indent: int) -> list[str]:
+            best, at, i, v = (ctx.names.fresh(s) for s in ("a", "a", "i", "t"))
+            p = PAD * indent
+
+            def off(pos: str) -> str:
+                return ix.linear(_with_axis(idx, axis, pos), shape)
+
+            return [
+                p + f"float {best} = {ctx.ptr(x)}[{off('0')}];",
+                p + f"int64_t {at} = 0;",
+                p + f"for (int64_t {i} = 1; {i} < {n}; ++{i}) {{",
+                p + PAD + f"const float {v} = {ctx.ptr(x)}[{off(i)}];",
+                p + PAD + f"if ({v} > {best} || ({best} != {best} && {v} == {v})) "
+                f"{{ {best} = {v}; {at} = {i}; }}",
+                p + "}",
+                p + f"for (int64_t {i} = 0; {i} < {n}; ++{i}) "
+                f"{ctx.ptr(y)}[{off(i)}] = {i} == {at} ? 1.0f : 0.0f;",
+            ]
+
+        return row_loops(ctx.names, kept_shape, outer, inner=0, work_per_element=2 * n)

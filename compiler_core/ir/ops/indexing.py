@@ -1,5 +1,6 @@
 """Index and position rows added for operator coverage (paper Table 2 mapping types).
 
+- DepthToSpace and SpaceToDepth (Shuffle) are index arithmetic like Transpose.
 - GatherElements (One-to-Many: an input element may be read by several outputs) and Tile
   (One-to-Many) are index arithmetic on the consumer's loops (``codegen/ops_index_extra.py``).
 - Trilu (One-to-One: output i is input i or zero), Range, ConstantOfShape and EyeLike
@@ -22,7 +23,12 @@ M2M = MappingType.MANY_TO_MANY
 _IX = "ops_index_extra:"
 _POS = "ops_position:"
 
+SHUFFLE = MappingType.SHUFFLE
+
 ROWS = [
+    # Shuffle: a permutation of the elements (paper Table 2)
+    op("DepthToSpace", SHUFFLE, emitter=_IX + "emit_depth_to_space", index=True, cost=0),
+    op("SpaceToDepth", SHUFFLE, emitter=_IX + "emit_space_to_depth", index=True, cost=0),
     op("GatherElements", O2M, emitter=_IX + "emit_gather_elements", index=True, cost=0,
        repeats=True),
     op("Tile", O2M, emitter=_IX + "emit_tile", index=True, cost=0, repeats=True,

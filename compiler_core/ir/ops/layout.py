@@ -31,8 +31,7 @@ ROWS = [
           nonneg="if_first"),
     # Shuffle: a permutation of the elements
     index("Transpose", SHUFFLE, "ops_index:emit_transpose", nonneg="if_all"),
-    op("DepthToSpace", SHUFFLE),
-    op("SpaceToDepth", SHUFFLE),
+    # DepthToSpace, SpaceToDepth: indexing.py
     # One-to-One whatever their parameters (the paper lists them so)
     index("Slice", O2O, "ops_index:emit_slice", const_inputs=(1, 2, 3, 4), nonneg="if_first"),
     index("Concat", O2O, "ops_index:emit_concat", nonneg="if_all"),

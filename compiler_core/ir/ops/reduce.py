@@ -52,5 +52,5 @@ ROWS = [
        flops=Flops("input", 4), nonneg="always"),
     op("LogSoftmax", M2M, anchor=AnchorRef("reduce:SoftmaxAnchor", kwargs=(("log", True),)),
        flops=Flops("input", 4)),
-    op("Hardmax", M2M),  # ArgMax, ArgMin, CumSum, TopK: selection.py
+    # Hardmax, ArgMax, ArgMin, CumSum, TopK: selection.py
 ]

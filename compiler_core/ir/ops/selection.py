@@ -1,4 +1,4 @@
-"""Many-to-Many rows added for operator coverage: ArgMax/ArgMin, TopK, CumSum, Einsum.
+"""Many-to-Many rows added for operator coverage: Hardmax, ArgMax/ArgMin, TopK, CumSum, Einsum.
 
 Each is the anchor of its block (``codegen/anchors/select.py``, ``cumsum.py``,
 ``einsum.py``): an output element depends on a whole row of its input (paper Table 2,
@@ -14,6 +14,7 @@ M2M = MappingType.MANY_TO_MANY
 PER_INPUT = Flops("input", 1)
 
 ROWS = [
+    op("Hardmax", M2M, anchor=AnchorRef("select:HardmaxAnchor"), flops=Flops("input", 2)),
     op("ArgMax", M2M, anchor=AnchorRef("select:ArgAnchor", (True,)), flops=PER_INPUT),
     op("ArgMin", M2M, anchor=AnchorRef("select:ArgAnchor", (False,)), flops=PER_INPUT),
     op("TopK", M2M, anchor=AnchorRef("select:TopKAnchor"), const_inputs=(1,), flops=PER_INPUT),

@@ -103,3 +103,14 @@ def test_constant_range_folds_and_runs(tmp_path):
     with InferenceSession(out) as sess:
         got = sess.run(None, {"x": np.array([1.5], np.float32)})[0]
     np.testing.assert_array_equal(got, np.array([1.5, 3.5, 5.5, 7.5], np.float32))
+
+
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
+def test_depth_to_space_and_back_fuse_as_index_arithmetic(mode, tmp_path):
+    proto = model([node("Relu", ["x"], ["r"]),
+                   node("DepthToSpace", ["r"], ["d"], blocksize=2, mode=mode),
+                   node("SpaceToDepth", ["d"], ["s"], blocksize=2),
+                   node("Add", ["s", "x"], ["y"])],
+                  [vi("x", [2, 8, 3, 5])], [vi("y", [2, 8, 3, 5])])
+    feeds = [{"x": RNG.standard_normal([2, 8, 3, 5]).astype(np.float32)} for _ in range(2)]
+    check(proto, tmp_path, feeds, blocks=[["Relu", "DepthToSpace", "SpaceToDepth", "Add"]])

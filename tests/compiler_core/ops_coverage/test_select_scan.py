@@ -89,3 +89,12 @@ def test_einsum(eq, shapes, out, tmp_path):
                   [vi(n, s) for n, s in zip(names, shapes, strict=True)], [vi("y", out)])
     feeds = [{n: _floats(s) for n, s in zip(names, shapes, strict=True)} for _ in range(2)]
     check(proto, tmp_path, feeds, blocks=[["Einsum"]])
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_hardmax(axis, tmp_path):
+    shape = [3, 4, 5]
+    proto = model([node("Relu", ["x"], ["r"]), node("Hardmax", ["r"], ["y"], axis=axis)],
+                  [vi("x", shape)], [vi("y", shape)])
+    feeds = [{"x": _floats(shape, ties=t)} for t in (False, True)]
+    check(proto, tmp_path, feeds, blocks=[["Relu", "Hardmax"]])
