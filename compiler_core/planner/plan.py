@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from compiler_core.ir.boundary import boundary
-from compiler_core.ir.ecg import ECG
+from compiler_core.ir.ecg import ECG, value_shape
 from compiler_core.planner.blocks import BlockGraph
 from compiler_core.planner.greedy import GreedyPlanner, PlanStats
 
@@ -23,7 +23,8 @@ class FusedBlock:
     outside (weights included), ``params`` the constants only needed at compile time (shape,
     axes, pads tensors; one-element constants inlined as literals), ``outputs`` the tensors it
     writes (read by another block or graph outputs), ``removed`` the intermediate results (IRS)
-    it keeps internal, ``removed_bytes`` their size in bytes."""
+    it keeps internal, ``removed_bytes`` their size in bytes. ``shapes[i]``: the static shapes
+    of node ``nodes[i]``'s outputs (absent optional outputs left out)."""
 
     id: int
     mapping_type: str
@@ -35,6 +36,7 @@ class FusedBlock:
     removed: list[str]
     removed_bytes: int
     output_bytes: int
+    shapes: list[list[list[int]]] = field(default_factory=list)
 
 
 @dataclass
@@ -149,6 +151,8 @@ def collect_blocks(ecg: ECG, bg: BlockGraph) -> tuple[list[FusedBlock], dict[int
                 removed=_names(b.internal),
                 removed_bytes=sum(ecg.value_bytes[v] for v in b.internal),
                 output_bytes=sum(ecg.value_bytes[v] for v in b.outputs),
+                shapes=[[list(value_shape(v)) for v in ecg.nodes[i].outputs
+                         if v is not None and v.shape is not None] for i in members],
             )
         )
     return blocks, block_id

@@ -38,6 +38,7 @@ def test_block_has_ops_reasons_and_its_c(dash, hostile_job):
         body = r.json()
         assert [o["op"] for o in body["ops"]] == block["ops"]
         assert [o["node"] for o in body["ops"]] == block["nodes"]
+        assert all(o["shapes"] == [[2, 3]] for o in body["ops"])  # x[2,4] @ w[4,3], then [2,3]
         assert body["source"].startswith(f"/* block {block['id']}: ")
         assert f" k{block['id']}(" in body["source"] and body["source"].endswith("}")
         assert HOSTILE not in body["source"]  # names reach the C only sanitized

@@ -11,7 +11,7 @@ const graphBox = document.getElementById("graph");
 const FINAL = new Set(["succeeded", "failed"]);
 const OURS = "#3467d6";
 const ORT = "#98a2b3";
-const READABLE_ZOOM = 0.75;
+const READABLE_ZOOM = 0.9;
 const DAGRE_MAX_BLOCKS = 300; // above: our own layered layout (layered.js)
 
 function markReady(extra = {}) {
@@ -27,7 +27,7 @@ function markReady(extra = {}) {
 function blockLabel(b) {
   const ops = b.ops.length <= 3 ? b.ops.join("+") : `${b.ops.slice(0, 3).join("+")}+${b.ops.length - 3}`;
   const label = `#${b.id} ${ops}`;
-  return label.length > 22 ? `${label.slice(0, 21)}…` : label;
+  return label.length > 24 ? `${label.slice(0, 23)}…` : label;
 }
 
 function buildLegend() {
@@ -67,8 +67,8 @@ function drawGraph(graph) {
     motionBlur: false,
     style: [
       { selector: "node", style: {
-        shape: "round-rectangle", width: 128, height: 30, "background-color": "data(color)",
-        "border-width": 1, "border-color": "#5b6473", label: "data(label)", "font-size": 10,
+        shape: "round-rectangle", width: 150, height: 30, "background-color": "data(color)",
+        "border-width": 1, "border-color": "#5b6473", label: "data(label)", "font-size": 11,
         "font-family": "system-ui, sans-serif", color: "#1d2433", "text-valign": "center",
         "text-halign": "center", "min-zoomed-font-size": 7,
       } },
@@ -88,7 +88,7 @@ function drawGraph(graph) {
   let options = { name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 34, edgeSep: 6 };
   if (engine === "layered") {
     const t0 = performance.now();
-    const positions = layeredPositions(graph.blocks, graph.edges);
+    const positions = layeredPositions(graph.blocks, graph.edges, { width: 150 });
     graphBox.dataset.positionsMs = String(Math.round(performance.now() - t0));
     options = { name: "preset", positions: (node) => positions.get(node.data("block")) };
   }
