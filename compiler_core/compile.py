@@ -1,9 +1,10 @@
 """compile_model: ONNX → plan (compiler_core.pipeline) → C → shared library → artifact.
 
-The artifact is a directory: manifest.json (schema, target, tensors, compiler, checksums),
-model.c, weights.bin, plan.json, report.json and the build output: model.so for the ``host``
-target, or for ``linux-arm64`` a static runner executable model.run (with its runner.c and
-portable_gemm.c + cblas.h sources; see :mod:`compiler_core.target.targets`). It is written to
+The artifact is a directory: manifest.json (schema, target, tensors, compiler, the BLAS linked,
+checksums), model.c, weights.bin, plan.json, report.json and the build output: model.so for the
+``host`` target, or for ``linux-arm64`` a static runner executable model.run (with its runner.c
+and BLAS sources: a cblas.h, plus portable_gemm.c when no static OpenBLAS is linked; see
+:mod:`compiler_core.target.targets`). It is written to
 a temporary directory next to ``output_dir`` and renamed into place only once complete and
 loadable. :func:`pack_artifact` turns it into a ``.tar.gz`` the runtime opens as well.
 """
@@ -93,6 +94,7 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
         MANIFEST_SCHEMA_VERSION,
         sha256_file,
     )
+    from compiler_core.target.static_blas import choose_blas
     from compiler_core.target.targets import get_target
 
     opts = resolve_options(options)
@@ -108,11 +110,12 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
         (tmp / "model.c").write_text(gen.source)
         write_weights(tmp / "weights.bin", gen.weights, gen.weight_offsets, gen.weights_bytes)
         _stage(progress, "building")
-        extra = _extra_sources(tgt, gen)
+        blas = choose_blas(tgt.blas, tgt.multiarch)
+        extra = _extra_sources(tgt, gen, blas)
         for name, text in extra.items():
             (tmp / name).write_text(text)
         info = build_target(tgt, gen.source, tmp / tgt.output, extra_sources=extra,
-                            timeout=float(opts["build_timeout_s"]))
+                            timeout=float(opts["build_timeout_s"]), blas=blas)
         plan = planned.plan
         (tmp / "plan.json").write_text(json.dumps(plan.to_dict(), indent=1, default=str))
         report = _report(plan, gen)
@@ -139,6 +142,7 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
                 "flags": info.flags,
                 "cache_key": info.cache_key,
             },
+            "blas": info.blas,
             "files": {f: sha256_file(tmp / f) for f in files},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
@@ -185,18 +189,16 @@ def _validate(tmp: Path, tgt, reference_model, report: dict, manifest: dict, opt
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
-def _extra_sources(tgt, gen) -> dict[str, str]:
+def _extra_sources(tgt, gen, blas) -> dict[str, str]:
     """Sources besides model.c a target builds (and the artifact keeps, so it can be rebuilt
-    on the device): the runner's main, and the portable GEMM where OpenBLAS is missing."""
+    on the device): the runner's main, and the BLAS sources (the portable GEMM, or the header
+    that maps the kernels' names to a static OpenBLAS)."""
     if tgt.kind != "runner":
         return {}
-    from compiler_core.codegen.portable_gemm import CBLAS_H, PORTABLE_GEMM_C
+    from compiler_core.codegen.build import blas_sources
     from compiler_core.codegen.runner import runner_source
 
-    extra = {"runner.c": runner_source(gen.inputs, gen.outputs)}
-    if tgt.blas == "portable":
-        extra.update({"portable_gemm.c": PORTABLE_GEMM_C, "cblas.h": CBLAS_H})
-    return extra
+    return {"runner.c": runner_source(gen.inputs, gen.outputs), **blas_sources(blas)}
 
 
 def _stage(progress: Progress | None, name: str) -> None:

@@ -7,10 +7,14 @@ comes from the ``scipy-openblas32`` wheel (symbols prefixed ``scipy_``), linked 
 to its folder.
 
 Other targets (:func:`build_target`, see :mod:`compiler_core.target.targets`): a cross
-compiler builds a static runner executable from ``model.c``, ``runner.c`` and, where OpenBLAS
-is not available, ``portable_gemm.c`` + its ``cblas.h``.
+compiler builds a static runner executable from ``model.c``, ``runner.c`` and the SGEMM that
+:func:`compiler_core.target.static_blas.choose_blas` picks: a static OpenBLAS (``libopenblas.a``
+on the link line, plus a ``cblas.h`` that maps the kernels' ``scipy_``-prefixed names to
+OpenBLAS's plain ones and includes OpenBLAS's own header), or ``portable_gemm.c`` + its
+``cblas.h``. :class:`BuildInfo` says which (``blas``: the manifest's label).
 
-Cache key: sha256 of (target, every source file, flags, compiler identity); cache folder
+Cache key: sha256 of (target, every source file, flags, compiler identity, the BLAS label with
+its version); cache folder
 ``$DNNFUSION_CACHE_DIR`` (default ``~/.cache/dnnfusion``). Builds of the same key in parallel
 processes are harmless (each renames a complete file into place).
 """
@@ -28,6 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from compiler_core.errors import DnnFusionError
+from compiler_core.target.static_blas import BlasChoice, choose_blas
 from compiler_core.target.targets import TARGETS, Target
 
 CFLAGS = TARGETS["host"].cflags
@@ -45,6 +50,7 @@ class BuildInfo:
     flags: list[str]
     cache_key: str
     cached: bool
+    blas: str = ""  # the SGEMM linked (BlasChoice.label)
 
 
 def cache_dir() -> Path:
@@ -82,18 +88,36 @@ def blas_flags() -> list[str]:
     ]
 
 
-def _target_files(target: Target, source: str, extra: Mapping[str, str]) -> dict[str, str]:
-    files = {"model.c": source, **extra}
-    if target.blas == "portable":
+# The generated kernels call the scipy-openblas32 names (host); a static OpenBLAS has plain ones.
+OPENBLAS_SHIM_H = """\
+/* dnnfusion: the kernels call scipy-openblas32's names; this build links a plain OpenBLAS
+   (see compiler_core/target/static_blas.py). -I. comes first, OpenBLAS's folder next. */
+#ifndef DNF_OPENBLAS_SHIM_H
+#define DNF_OPENBLAS_SHIM_H
+#include_next <cblas.h>
+#define scipy_cblas_sgemm cblas_sgemm
+#define scipy_openblas_set_num_threads openblas_set_num_threads
+#endif
+"""
+
+
+def blas_sources(blas: BlasChoice) -> dict[str, str]:
+    """Sources a build adds for ``blas`` (name -> text), kept in a runner artifact."""
+    if blas.kind == "portable":
         from compiler_core.codegen.portable_gemm import CBLAS_H, PORTABLE_GEMM_C
 
-        files.setdefault("cblas.h", CBLAS_H)
-        files.setdefault("portable_gemm.c", PORTABLE_GEMM_C)
-    return files
+        return {"cblas.h": CBLAS_H, "portable_gemm.c": PORTABLE_GEMM_C}
+    if blas.kind == "openblas-static":
+        return {"cblas.h": OPENBLAS_SHIM_H}
+    return {}
 
 
-def _link_flags(target: Target) -> list[str]:
-    return blas_flags() if target.blas == "openblas" else ["-I.", "-lm"]
+def _link_flags(blas: BlasChoice) -> list[str]:
+    if blas.kind == "openblas":
+        return blas_flags()
+    if blas.kind == "openblas-static":
+        return ["-I.", f"-I{blas.include}", blas.library, "-lm"]
+    return ["-I.", "-lm"]
 
 
 def build_library(source: str, out_path: Path, *, timeout: float = DEFAULT_TIMEOUT_S) -> BuildInfo:
@@ -109,20 +133,26 @@ def build_target(
     *,
     extra_sources: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
+    blas: BlasChoice | None = None,
 ) -> BuildInfo:
     """Build ``source`` (model.c) plus ``extra_sources`` (name -> text; ``.c`` files are
-    compiled, others are headers) for ``target`` into ``out_path``."""
+    compiled, others are headers) for ``target`` into ``out_path``, linking ``blas`` (default:
+    :func:`~compiler_core.target.static_blas.choose_blas` for the target; its sources are added
+    unless ``extra_sources`` has them). Raises :class:`BuildError` (one line) when the compiler
+    is missing or fails, DnnFusionError for a bad ``$DNNFUSION_ARM64_BLAS``."""
     t = TARGETS[target] if isinstance(target, str) else target
+    if blas is None:
+        blas = choose_blas(t.blas, t.multiarch)
     cc = t.compiler()
     hint = ""
     if t.name != "host":
         hint = (f" (target {t.name} needs a cross compiler: apt-get install gcc-aarch64-linux-gnu,"
                 f" or set ${t.cc_env})")
     version = _compiler_version(tuple(cc), hint)
-    files = _target_files(t, source, extra_sources or {})
-    flags = [*t.cflags, *_link_flags(t)]
+    files = {**blas_sources(blas), "model.c": source, **(extra_sources or {})}
+    flags = [*t.cflags, *_link_flags(blas)]
     key = hashlib.sha256(
-        "\0".join([t.name, " ".join(cc), version, *flags,
+        "\0".join([t.name, " ".join(cc), version, blas.label, *flags,
                    *(f"{n}\0{s}" for n, s in sorted(files.items()))]).encode()
     ).hexdigest()
     suffix = Path(t.output).suffix or ".bin"
@@ -135,7 +165,7 @@ def build_target(
                 (Path(tmp) / name).write_text(text)
             out = Path(tmp) / t.output
             sources = [n for n in files if n.endswith(".c")]
-            cmd = [*cc, *t.cflags, *sources, "-o", str(out), *_link_flags(t)]
+            cmd = [*cc, *t.cflags, *sources, "-o", str(out), *_link_flags(blas)]
             try:
                 res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                                      cwd=tmp)
@@ -149,4 +179,4 @@ def build_target(
             os.replace(out, entry)  # atomic: concurrent builds of the same key are harmless
     shutil.copyfile(entry, out_path)
     shutil.copymode(entry, out_path)
-    return BuildInfo(" ".join(cc), version, flags, key, cached)
+    return BuildInfo(" ".join(cc), version, flags, key, cached, blas.label)

@@ -6,11 +6,13 @@
 ``linux-arm64``: the same ``model.c`` is cross-compiled with ``aarch64-linux-gnu-gcc`` into a
 **static runner binary** ``model.run`` (``runner.c`` is its ``main``: it reads the inputs from
 files and writes the outputs to files), so it runs on any aarch64 Linux kernel, an Android
-phone through ``adb shell`` included, with no library to install. OpenBLAS is not available for
-that target, so ``portable_gemm.c`` (a blocked C SGEMM with the ``cblas_sgemm`` signature the
-kernels call) is linked instead. On an x86-64 host the runtime runs the binary under
-``qemu-aarch64`` (slow, but the same instructions as on the device). Debian packages:
-``gcc-aarch64-linux-gnu`` and ``qemu-user`` (``scripts/setup-apt.sh``).
+phone through ``adb shell`` included, with no library to install. Its SGEMM is Debian's arm64
+OpenBLAS (serial flavour) linked statically when ``libopenblas-serial-dev:arm64`` is installed,
+else ``portable_gemm.c`` (a blocked C SGEMM with the ``cblas_sgemm`` signature the kernels
+call); ``$DNNFUSION_ARM64_BLAS`` forces either (:mod:`compiler_core.target.static_blas`). On an
+x86-64 host the runtime runs the binary under ``qemu-aarch64`` (slow, but the same instructions
+as on the device). Debian packages: ``gcc-aarch64-linux-gnu``, ``qemu-user`` and
+``libopenblas-serial-dev:arm64`` (``scripts/setup-apt.sh``).
 
 Environment: ``$CC`` overrides the host compiler; ``$DNNFUSION_CC_LINUX_ARM64`` the cross
 compiler; ``$DNNFUSION_QEMU_AARCH64`` the emulator.
@@ -35,10 +37,13 @@ class Target:
     cc_default: str
     cflags: tuple[str, ...]
     machine: str  # platform.machine() of a host that runs the output natively
-    blas: str  # "openblas" (scipy-openblas32 wheel) or "portable" (portable_gemm.c)
+    # "openblas" (scipy-openblas32 wheel), "openblas-static" (Debian's static OpenBLAS for
+    # ``multiarch`` when installed, else portable) or "portable" (portable_gemm.c)
+    blas: str
     output: str  # artifact file name of the build output
     emulator_env: str = ""
     emulator: tuple[str, ...] = ()  # emulator executables, first found wins
+    multiarch: str = ""  # Debian multiarch triplet of the target's libraries
 
     def compiler(self) -> list[str]:
         return shlex.split(os.environ.get(self.cc_env) or self.cc_default)
@@ -93,10 +98,11 @@ TARGETS: dict[str, Target] = {
         cc_default="aarch64-linux-gnu-gcc",
         cflags=(*_COMMON, "-static", "-march=armv8-a"),
         machine="aarch64",
-        blas="portable",
+        blas="openblas-static",
         output="model.run",
         emulator_env="DNNFUSION_QEMU_AARCH64",
         emulator=("qemu-aarch64", "qemu-aarch64-static"),
+        multiarch="aarch64-linux-gnu",
     ),
 }
 

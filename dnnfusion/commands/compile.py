@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = json.loads((out / "manifest.json").read_text())
     rows = [
         ("artifact", f"{out} (target {manifest['target']})"),
+        ("blas", manifest.get("blas", "")),
         ("blocks", f"{report['fused_blocks']} fused blocks from {report['original_nodes']} "
                    f"ONNX nodes ({report['rewritten_nodes']} after rewriting)"),
         ("arena", f"{human_bytes(report['arena_bytes'])} ({report['arena_bytes']} bytes; "
