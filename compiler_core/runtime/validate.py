@@ -33,7 +33,8 @@ _ONNX_TYPE_NAMES = {"float": "float32", "double": "float64"}  # others match num
 @dataclass(frozen=True)
 class Validation:
     """Result of :func:`validate_artifact`. Errors are absolute (max over all outputs and
-    elements); ``max_rel_error`` is ``|ours - ref| / max(|ref|, 1e-6)``; latencies in ms."""
+    elements); ``max_rel_error`` is ``|ours - ref| / max(|ref|, 1e-6)``; latencies in ms
+    (medians of ``runs`` timed runs each, with their 10th and 90th percentiles)."""
 
     max_abs_error: float
     max_rel_error: float
@@ -42,6 +43,10 @@ class Validation:
     ort_latency_ms: float | None
     runs: int
     threads: int
+    latency_p10_ms: float | None = None
+    latency_p90_ms: float | None = None
+    ort_latency_p10_ms: float | None = None
+    ort_latency_p90_ms: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -195,4 +200,8 @@ def validate_artifact(
         ort_latency_ms=statistics.median(ort_ms),
         runs=runs,
         threads=threads,
+        latency_p10_ms=float(np.percentile(ours_ms, 10)),
+        latency_p90_ms=float(np.percentile(ours_ms, 90)),
+        ort_latency_p10_ms=float(np.percentile(ort_ms, 10)),
+        ort_latency_p90_ms=float(np.percentile(ort_ms, 90)),
     )

@@ -56,4 +56,7 @@ def test_compile_option_puts_the_comparison_in_the_report(tmp_path):
     assert report["within_tolerance"] is True and report["max_abs_error"] < 1e-4
     assert report["latency_ms"] > 0 and report["ort_latency_ms"] > 0
     assert report["validation"]["runs"] == 10
+    v = report["validation"]  # the spread the dashboard's latency chart draws
+    assert v["latency_p10_ms"] <= v["latency_ms"] <= v["latency_p90_ms"]
+    assert v["ort_latency_p10_ms"] <= v["ort_latency_ms"] <= v["ort_latency_p90_ms"]
     InferenceSession(artifact).close()  # the manifest's hash of report.json still verifies
