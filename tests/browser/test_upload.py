@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser import api
 from tests.browser.api import CLS_FILE
+from tests.browser.archive import external_data_archive
 from tests.browser.pages import COMPILE_TIMEOUT_MS, assert_no_traceback, sign_in, wait_succeeded
 
 pytestmark = pytest.mark.browser
@@ -65,3 +66,23 @@ def test_filter_narrows_the_table(page, service, cls_report):
     expect(page.locator("tr[data-compilation-id]:visible")).to_have_count(0)
     page.fill("#filter", CLS_FILE)
     expect(page.locator(f'tr[data-compilation-id="{cls_report.job["id"]}"]')).to_be_visible()
+
+
+def test_upload_archive_with_external_data(page, service, tmp_path):
+    archive = external_data_archive(tmp_path)
+    with api.client(service.base_url, service.keys["alice"]) as c:
+        before = api.compilation_ids(c)
+    sign_in(page, service.keys["alice"])
+    page.set_input_files("#model-file", str(archive))
+    page.click("#upload-submit")
+    rows = page.locator("tr[data-compilation-id]")
+    expect(rows).to_have_count(len(before) + 1, timeout=COMPILE_TIMEOUT_MS)
+    shown = {rows.nth(i).get_attribute("data-compilation-id") for i in range(rows.count())}
+    (new_id,) = shown - before
+    wait_succeeded(page, new_id)
+    with api.client(service.base_url, service.keys["alice"]) as c:
+        job = c.get(f"/api/v1/compilations/{new_id}").json()
+        model = c.get(f"/api/v1/models/{job['model_id']}").json()
+    assert job["summary"]["original_nodes"] == 2, job
+    assert model["upload_format"] == "tar.gz", model
+    assert_no_traceback(page)
