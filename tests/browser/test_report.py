@@ -85,3 +85,36 @@ def test_node_search_finds_the_block_holding_a_node(page, service, cls_report):
     page.fill("#node-search", name)
     page.press("#node-search", "Enter")
     _expect_block_panel(page, target)
+
+
+def test_blocks_coloured_by_their_mapping_type_and_graph_pans_and_zooms(page, service, cls_report):
+    blocks = cls_report.report["blocks"]
+    sign_in(page, service.keys["alice"])
+    open_report(page, cls_report.job["id"])
+    legend = page.evaluate(
+        "[...document.querySelectorAll('#graph-legend .legend-item')].map(i =>"
+        " [i.textContent.trim(), getComputedStyle(i.querySelector('.swatch')).backgroundColor])"
+    )
+    colour_of = {name: colour.replace(" ", "") for name, colour in legend}
+    drawn = {
+        node: colour.replace(" ", "")
+        for node, colour in page.evaluate(
+            "window.dnfGraph.nodes().map(n => [n.id(), n.style('background-color')])"
+        )
+    }
+    for b in blocks:
+        assert b["mapping_type"] in colour_of, (b["mapping_type"], legend)
+        assert drawn[f"block-{b['id']}"] == colour_of[b["mapping_type"]], b
+
+    zoom = page.evaluate("window.dnfGraph.zoom()")
+    box = page.locator("#graph").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 100)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function("z => window.dnfGraph.zoom() !== z", arg=zoom)
+
+    pan = page.evaluate("window.dnfGraph.pan()")
+    page.mouse.move(box["x"] + 20, box["y"] + 20)  # empty canvas at the corner
+    page.mouse.down()
+    page.mouse.move(box["x"] + 220, box["y"] + 120, steps=8)
+    page.mouse.up()
+    assert page.evaluate("window.dnfGraph.pan()") != pan
