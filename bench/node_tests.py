@@ -3,19 +3,24 @@
 The ``onnx`` wheel no longer ships the node-test data files, but it ships their generators
 (``onnx.backend.test.case.node``): :func:`collect` builds the same test cases in memory
 (model + input and expected output arrays). Selected: every case whose graph holds only
-operators code generation supports (the union of the element-wise/index emitter table and the
-anchor registry, imported from ``compiler_core.codegen``), whose inputs are float32, int64,
-int32 or bool tensors.
+operators the compiler handles (registry rows with an element-wise/index emitter or an anchor,
+as ``compiler_core.codegen`` tables them, plus the operators import always folds:
+:data:`IMPORT_FOLDED`), whose inputs are float32, int64, int32, int8, uint8 or bool tensors
+(the dtypes code generation has). The report also counts the cases left out because an
+operator has no code generator (:class:`Census`).
 
 Preparation, documented as test-harness steps (not compiler features):
 
 - the compiler accepts default-domain opsets 9..21; a case generated at another opset is
   converted to 21 with ``onnx.version_converter`` first ("skipped" when it cannot be);
 - node tests pass shape-deciding operands (Reshape's shape, Reduce axes, Slice starts, Pad
-  pads, Resize scales...) as graph *inputs*, while the compiler needs static shapes: when
-  compiling raises :class:`~compiler_core.errors.ShapeError`, the inputs after the first (the
-  data operand) are turned into initializers holding the test's values and the case is
-  compiled again.
+  pads, Resize scales, CumSum's axis, TopK's k...) as graph *inputs*, while the compiler needs
+  static shapes and reads such operands at compile time: when compiling raises
+  :class:`~compiler_core.errors.ShapeError` (or an UnsupportedOperatorError saying an input
+  must be a constant), the inputs after the first (the data operand) are turned into
+  initializers holding the test's values and the case is compiled again; when that still
+  fails so (ConstantOfShape, Range: the output's shape is the first input's value), every
+  input is frozen and the model compiles to a constant.
 
 Statuses: ``pass``; ``refused`` (:class:`~compiler_core.errors.UnsupportedOperatorError` at
 compile time, a documented limitation); ``wrong`` (ran, wrong dtype/shape/values); ``error``
@@ -47,7 +52,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,19 +61,41 @@ from onnx import TensorProto
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results" / "node_tests.md"
-INPUT_TYPES = (TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32, TensorProto.BOOL)
+INPUT_TYPES = (TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32, TensorProto.BOOL,
+               TensorProto.INT8, TensorProto.UINT8)
 RTOL, ATOL = 1e-3, 1e-4
 MIN_OPSET, MAX_OPSET = 9, 21
 CASE_TIMEOUT_S = 300.0
 STATUSES = ("pass", "refused", "wrong", "error", "crash", "skipped")
 
 
+# Operators import always replaces by constants (Constant nodes are lifted to initializers;
+# Shape and Size of the static shapes the compiler requires are folded), so no kernel is
+# generated for them.
+IMPORT_FOLDED = frozenset({"Constant", "Shape", "Size"})
+
+
 def supported_ops() -> set[str]:
-    """Operators code generation handles: emitter table ∪ anchor registry."""
+    """Operators the compiler handles: the registry rows naming an emitter or an anchor
+    (the tables ``compiler_core.codegen`` builds from them) ∪ :data:`IMPORT_FOLDED`."""
     from compiler_core.codegen.anchors import ANCHORS
     from compiler_core.codegen.ops import EMITTERS
 
-    return set(EMITTERS) | set(ANCHORS)
+    return set(EMITTERS) | set(ANCHORS) | IMPORT_FOLDED
+
+
+@dataclass
+class Census:
+    """How all ONNX node-test cases split: ``total`` cases; ``selected``; ``no_generator``:
+    cases not selected because an operator of theirs has no row with an emitter or anchor
+    (per missing operator, a case counted under each); ``no_generator_cases``: how many
+    such cases; ``other``: cases not selected for their input dtypes or non-default domain."""
+
+    total: int = 0
+    selected: int = 0
+    no_generator_cases: int = 0
+    other: int = 0
+    no_generator: collections.Counter = field(default_factory=collections.Counter)
 
 
 @dataclass
@@ -89,6 +116,7 @@ class Result:
     detail: str = ""
     seconds: float = 0.0
     frozen: bool = False  # operands after the first turned into initializers
+    frozen_all: bool = False  # ... and the first too (the case's output is a constant)
 
 
 def _all_cases():
@@ -100,11 +128,14 @@ def _all_cases():
             return list(collect_testcases())
 
 
-def collect(ops: Iterable[str] | None = None) -> list[NodeCase]:
+def collect(ops: Iterable[str] | None = None, census: Census | None = None) -> list[NodeCase]:
     """The node test cases the compiler should handle (see the module docstring), sorted by
-    name; ``ops`` restricts them to cases testing those operators."""
+    name; ``ops`` restricts them to cases testing those operators. ``census`` (when given)
+    is filled with how all node-test cases split (see :class:`Census`)."""
     supported = supported_ops()
     cases = [c for c in _all_cases() if c.kind == "node" and c.model is not None]
+    census = census if census is not None else Census()
+    census.total, census.no_generator = len(cases), collections.Counter()
     base_op = {c.name: c.model.graph.node[0].op_type for c in cases
                if len(c.model.graph.node) == 1}
     wanted = set(ops) if ops else None
@@ -112,17 +143,25 @@ def collect(ops: Iterable[str] | None = None) -> list[NodeCase]:
     for c in cases:
         nodes = c.model.graph.node
         graph_ops = sorted({n.op_type for n in nodes})
-        if any(n.domain not in ("", "ai.onnx") for n in nodes) or not set(graph_ops) <= supported:
+        if any(n.domain not in ("", "ai.onnx") for n in nodes):
+            census.other += 1
+            continue
+        if not set(graph_ops) <= supported:
+            census.no_generator_cases += 1
+            census.no_generator.update(set(graph_ops) - supported)
             continue
         if any(not v.type.HasField("tensor_type") or v.type.tensor_type.elem_type
                not in INPUT_TYPES for v in c.model.graph.input):
+            census.other += 1
             continue
         (inputs, outputs), = c.data_sets[:1]
         inputs = [_array(a) for a in inputs]
         if not all(isinstance(a, np.ndarray) for a in inputs):
+            census.other += 1
             continue
         outputs = [_array(a) for a in outputs]
         op = base_op.get(c.name.split("_expanded")[0], graph_ops[0])
+        census.selected += 1
         if wanted is not None and op not in wanted:
             continue
         out.append(NodeCase(c.name, op, graph_ops, c.model, list(inputs), list(outputs)))
@@ -147,14 +186,22 @@ def _opset(model: onnx.ModelProto) -> int:
                default=0)
 
 
-def _freeze_operands(model: onnx.ModelProto, inputs: list[np.ndarray]):
-    """Graph inputs after the first (the data operand) -> initializers holding the test's
-    values; returns (model, inputs)."""
+def _wants_constants(e: Exception) -> bool:
+    """True for the compile errors freezing operands may cure: a shape that depends on an
+    input's value, or an operand code generation reads at compile time (an axis, ``k``)."""
+    from compiler_core.errors import ShapeError
+
+    return isinstance(e, ShapeError) or "must be a constant for code generation" in str(e)
+
+
+def _freeze_operands(model: onnx.ModelProto, inputs: list[np.ndarray], keep: int = 1):
+    """Graph inputs after the first ``keep`` (the data operand) -> initializers holding the
+    test's values; returns (model, inputs)."""
     m = onnx.ModelProto()
     m.CopyFrom(model)
     keep_vi, keep_arr = [], []
     for i, (vi, arr) in enumerate(zip(list(m.graph.input), inputs, strict=False)):
-        if i > 0:
+        if i >= keep:
             m.graph.initializer.append(onnx.numpy_helper.from_array(arr, vi.name))
         else:
             keep_vi.append(vi)
@@ -203,14 +250,19 @@ def run_case(case: NodeCase, workdir: Path) -> Result:
             return res
     out_dir = workdir / case.name
     try:
-        try:
-            art = compile_model(model, output_dir=out_dir, options={"validate": False})
-        except ShapeError:
-            if len(inputs) < 2:
-                raise
-            model, inputs = _freeze_operands(model, inputs)
-            res.frozen = True
-            art = compile_model(model, output_dir=out_dir, options={"validate": False})
+        # as given; then the operands after the first frozen; then every input frozen (an
+        # operator whose output shape is its only input's value: ConstantOfShape, Range)
+        tries = [k for k in (len(inputs), 1, 0) if k == len(inputs) or k < len(inputs)]
+        for n, keep in enumerate(dict.fromkeys(tries)):
+            if n:
+                model, inputs = _freeze_operands(model, inputs, keep)
+                res.frozen, res.frozen_all = True, keep == 0
+            try:
+                art = compile_model(model, output_dir=out_dir, options={"validate": False})
+                break
+            except (ShapeError, UnsupportedOperatorError) as e:
+                if keep == 0 or not _wants_constants(e):
+                    raise
         with InferenceSession(art, threads=1) as sess:
             names = [i.name for i in sess.get_inputs()]
             feed = dict(zip([v.name for v in model.graph.input], inputs, strict=False))
@@ -325,16 +377,19 @@ def summarize(results: list[Result]) -> dict[str, collections.Counter]:
     return dict(sorted(per_op.items()))
 
 
-def markdown(results: list[Result], seconds: float, jobs: int) -> str:
+def markdown(results: list[Result], seconds: float, jobs: int,
+             census: Census | None = None) -> str:
     per_op = summarize(results)
     total = collections.Counter(r.status for r in results)
+    rate = 100.0 * total["pass"] / max(1, len(results))
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [
         "# ONNX backend node tests through dnnfusion",
         "",
         f"Generated by `python -m bench.node_tests` on {now}; onnx {onnx.__version__}; "
-        f"{len(results)} cases (only supported operators, float32/int64/int32/bool inputs) "
+        f"{len(results)} cases (only supported operators, float32/int64/int32/int8/uint8/bool "
+        "inputs) "
         f"in {seconds:.0f} s with {jobs} workers; load average {load}.",
         "",
         "Statuses: **pass**; **refused** = UnsupportedOperatorError at compile time (a "
@@ -349,6 +404,22 @@ def markdown(results: list[Result], seconds: float, jobs: int) -> str:
         "|---|" + "---|" * len(STATUSES),
         f"| {len(results)} | " + " | ".join(str(total[s]) for s in STATUSES) + " |",
         "",
+        f"**{total['pass']} of {len(results)} selected cases pass ({rate:.1f}%)**; every "
+        "refusal states its reason in the table of cases that did not pass.",
+        "",
+    ]
+    if census is not None:
+        missing = ", ".join(f"{op} {n}" for op, n in sorted(
+            census.no_generator.items(), key=lambda kv: (-kv[1], kv[0])))
+        lines += [
+            f"Not selected: **{census.no_generator_cases} of all {census.total} ONNX node-test "
+            f"cases** hold an operator without a code generator (no registry row with an "
+            f"emitter or anchor); {census.other} more have input dtypes outside "
+            "float32/int64/int32/int8/uint8/bool (or a non-default domain). Operators missing, "
+            f"with the cases that hold them: {missing}.",
+            "",
+        ]
+    lines += [
         "## Per operator",
         "",
         "| operator | cases | " + " | ".join(STATUSES) + " |",
@@ -364,9 +435,14 @@ def markdown(results: list[Result], seconds: float, jobs: int) -> str:
         for r in sorted(others, key=lambda r: (r.status, r.name)):
             detail = r.detail.replace("|", "\\|").replace("\n", " ")[:220]
             lines.append(f"| {r.name} | {r.status} | {detail} |")
-    frozen = sorted(r.name for r in results if r.frozen)
+    frozen = sorted(r.name for r in results if r.frozen and not r.frozen_all)
     if frozen:
         lines += ["", f"Operands frozen as initializers in {len(frozen)} cases: "
+                  + ", ".join(frozen) + "."]
+    frozen = sorted(r.name for r in results if r.frozen_all)
+    if frozen:
+        lines += ["", f"Every input frozen (the output's shape is an input's value, so import "
+                  f"folds the model to a constant) in {len(frozen)} cases: "
                   + ", ".join(frozen) + "."]
     return "\n".join(lines) + "\n"
 
@@ -383,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         return _worker(Path(args.workdir))
     t0 = time.perf_counter()
-    cases = collect(args.ops)
+    census = Census()
+    cases = collect(args.ops, census)
     print(f"{len(cases)} node test cases with supported operators", file=sys.stderr)
     n = [0]
 
@@ -403,10 +480,12 @@ def main(argv: list[str] | None = None) -> int:
     total = collections.Counter(r.status for r in results)
     print(f"{'TOTAL':<{width}}  {len(results):5d}  " + "  ".join(f"{total[s]:7d}"
                                                                  for s in STATUSES))
+    print(f"not selected: {census.no_generator_cases} of {census.total} node-test cases hold an "
+          f"operator without a code generator; {census.other} for input dtypes or domain")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(markdown(results, seconds, args.jobs))
+    tmp.write_text(markdown(results, seconds, args.jobs, census if not args.ops else None))
     tmp.replace(out)
     print(f"wrote {out} ({seconds:.0f} s)", file=sys.stderr)
     return 0

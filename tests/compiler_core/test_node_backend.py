@@ -5,9 +5,8 @@ table and anchor registry, imported, not copied) and whose inputs are float32/in
 is compiled and run against the expected outputs (rtol 1e-3, atol 1e-4; integers and booleans
 exactly). Each must either pass or be refused at compile time with UnsupportedOperatorError (a
 documented limitation); "skipped" marks the few the onnx version converter cannot bring to
-opset 21. Never a wrong answer, another error, or a crash. All ~510 cases run, in two worker
-processes: about 1 minute on 2 cores with a cold build cache (3 minutes on a loaded machine),
-25 s warm.
+opset 21. Never a wrong answer, another error, or a crash. All ~940 cases run, in two worker
+processes (about 10 minutes on a loaded 2-core machine with a cold build cache).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ OK = ("pass", "refused", "skipped")
 # Supported operators the onnx package has no node test for (with inputs we take): their
 # coverage comes from tests/compiler_core/codegen. A case appearing for one fails the test, so
 # the set stays true.
-NO_NODE_TESTS = {"CastLike"}
+NO_NODE_TESTS = {"CastLike", "Einsum"}  # Einsum's node tests are float64/bfloat16 only
 
 # The bugs this suite found (Reshape of a zero-size tensor, Resize align_corners to size 1,
 # Clip with min > max, Dropout in training mode) are fixed or refused: none is tolerated.

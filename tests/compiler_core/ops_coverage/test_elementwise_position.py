@@ -114,3 +114,16 @@ def test_depth_to_space_and_back_fuse_as_index_arithmetic(mode, tmp_path):
                   [vi("x", [2, 8, 3, 5])], [vi("y", [2, 8, 3, 5])])
     feeds = [{"x": RNG.standard_normal([2, 8, 3, 5]).astype(np.float32)} for _ in range(2)]
     check(proto, tmp_path, feeds, blocks=[["Relu", "DepthToSpace", "SpaceToDepth", "Add"]])
+
+
+@pytest.mark.parametrize("dtype", [TensorProto.FLOAT, I64, I32])  # ORT has no bool Where
+def test_where_broadcasts_every_operand(dtype, tmp_path):
+    proto = model([node("Where", ["c", "a", "b"], ["w"]), node("Equal", ["w", "b"], ["y"])],
+                  [vi("c", [3, 1], TensorProto.BOOL), vi("a", [1, 4], dtype),
+                   vi("b", [2, 3, 4], dtype)],
+                  [vi("y", [2, 3, 4], TensorProto.BOOL), vi("w", [2, 3, 4], dtype)])
+    np_t = {TensorProto.FLOAT: np.float32, I64: np.int64, I32: np.int32}[dtype]
+    feeds = [{"c": RNG.random([3, 1]) < 0.5,
+              "a": RNG.integers(0, 2, [1, 4]).astype(np_t),
+              "b": RNG.integers(0, 2, [2, 3, 4]).astype(np_t)} for _ in range(3)]
+    check(proto, tmp_path, feeds, blocks=[["Where", "Equal"]])
