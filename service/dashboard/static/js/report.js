@@ -182,11 +182,11 @@ function latencyChart(report) {
     setText("latency-note", "Not timed (an emulated target, or the comparison was turned off).");
     return;
   }
-  const datasets = [{ label: "median", data: [ours, ort], backgroundColor: [OURS, ORT] }];
+  const datasets = [{ label: "median", data: [ours, ort], backgroundColor: [OURS, ORT], barPercentage: 0.6 }];
   const spread = [v.latency_p10_ms, v.latency_p90_ms, v.ort_latency_p10_ms, v.ort_latency_p90_ms];
   if (spread.every((x) => typeof x === "number")) {
     datasets.push({ label: "p10–p90", data: [[spread[0], spread[1]], [spread[2], spread[3]]],
-      backgroundColor: "rgba(29,36,51,0.25)", barPercentage: 0.25 });
+      backgroundColor: "rgba(29,36,51,0.35)", barPercentage: 0.12, grouped: false });
     setText("latency-note", `Median and p10–p90 of ${v.runs} runs each, ${v.threads} threads.`);
   } else {
     setText("latency-note", `Median of ${v.runs ?? "?"} runs each (${v.threads ?? "?"} threads); this report records no spread.`);
@@ -201,7 +201,7 @@ function charts(report) {
   barChart("chart-bytes", ["before fusion", "after fusion"],
     [{ label: "bytes", data: [report.intermediate_bytes_before, report.intermediate_bytes_after], backgroundColor: [ORT, OURS] }],
     { format: fmtBytes });
-  barChart("chart-arena", ["arena", "arena without reuse", "weights"],
+  barChart("chart-arena", ["arena", "without reuse", "weights"],
     [{ label: "bytes", data: [report.arena_bytes, report.arena_bytes_without_reuse, report.weights_bytes], backgroundColor: [OURS, ORT, "#6b7d99"] }],
     { format: fmtBytes });
   const rules = Object.entries(report.rewrites || {}).sort((a, b) => b[1] - a[1]);
