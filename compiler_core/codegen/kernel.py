@@ -25,11 +25,13 @@ from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors import ANCHORS
 from compiler_core.codegen.anchors.tiles import workspace_value
 from compiler_core.codegen.attrs import unsupported, where
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Decl, Expr, Function, Raw, Stmt
 from compiler_core.codegen.checks import FLAG, add_reductions
 from compiler_core.codegen.cnames import Names, comment, ctype_of
 from compiler_core.codegen.context import RECOMPUTE_LIMIT, KernelContext
 from compiler_core.codegen.expr import Buffer
-from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.loops import row_nest
 from compiler_core.codegen.ops import INDEX_OPS, REPEATING_OPS, check_supported
 from compiler_core.ir.boundary import boundary
 from compiler_core.ir.ecg import ECG, value_shape
@@ -68,14 +70,14 @@ class BlockKernel:
     def emit(self, pointers: dict[ir.Value, tuple[str, bool]]) -> list[str]:
         """The C function. ``pointers[v]`` = (C expression of the address, writable)."""
         ctx = self.ctx
-        lines = [f"/* block {self.block_id}: {' '.join(comment(o) for o in self.ops)} */"]
-        lines.append(f"DNF_KERNEL static void {self.name}(const dnf_ctx* restrict c) {{")
+        body: list[Stmt] = []
         for v in [*self.inputs, *self.outputs, *self.scratch]:
             ct = ctype_of(v)
             p = ctx.names.fresh("p")
             addr, writable = pointers[v]
             qual = "" if writable and v not in self.inputs else "const "
-            lines.append(f"    {qual}{ct.c}* restrict {p} = ({qual}{ct.c}*)({addr});")
+            body.append(Decl(f"{qual}{ct.c}* restrict", p, f"({qual}{ct.c}*)({addr})",
+                             const=False))
             ctx.buffers[v] = Buffer(p, value_shape(v), ct)
         stages = self._stages()
         k = 0
@@ -95,21 +97,22 @@ class BlockKernel:
 
                     def epilogue(lo, hi, indent, nxt=nxt):
                         # runs inside the anchor's own parallel loop over tiles
-                        return self._expr_stage(
-                            nxt, rows=(lo, hi), indent=indent, inner=1, parallel=False
-                        )
+                        return render(self._expr_nest(nxt, rows=(lo, hi), inner=1,
+                                                      parallel=False), indent)
 
-                lines += anchor.emit(ctx, self.anchor, epilogue)
+                body.append(Raw(_dedent(anchor.emit(ctx, self.anchor, epilogue))))
             else:
-                lines += self._expr_stage(values)
+                body += self._expr_nest(values)
             k += 1
-        lines.append("}")
-        if ctx.checks:
-            lines = add_reductions(lines)
-            lines[1] = f"DNF_KERNEL static int {self.name}(const dnf_ctx* restrict c) {{"
-            lines.insert(2, f"    int {FLAG} = 0;")
-            lines.insert(len(lines) - 1, f"    return {FLAG};")
-        return lines
+        ret = "void"
+        if ctx.checks:  # the kernel returns its run-time error flag
+            ret = "int"
+            body = [Decl("int", FLAG, "0", const=False), *body, Expr(f"return {FLAG}")]
+        comment_ = f"block {self.block_id}: {' '.join(comment(o) for o in self.ops)}"
+        fn = Function(ret, self.name, "const dnf_ctx* restrict c", body, attrs="DNF_KERNEL",
+                      comment=comment_)
+        lines = render([fn])
+        return add_reductions(lines) if ctx.checks else lines
 
     def _stages(self) -> list[tuple[str, list[ir.Value]]]:
         ctx = self.ctx
@@ -151,44 +154,48 @@ class BlockKernel:
                 stack += [w for w in ctx.producer[u].inputs if w is not None]
         return out
 
-    def _expr_stage(
+    def _expr_nest(
         self,
         values: list[ir.Value],
         *,
         rows: tuple[str, str] | None = None,
-        indent: int = 1,
         inner: int | None = None,
         log: list | None = None,
         parallel: bool = True,
-    ) -> list[str]:
+    ) -> list[Stmt]:
+        """One loop nest writing ``values`` (same shape) element by element."""
         ctx = self.ctx
         shape = value_shape(values[0])
 
-        def body(idx: ix.Index, ind: int) -> list[str]:
-            g = ctx.gen(ind)
+        def body(idx: ix.Index) -> list[Stmt]:
+            g = ctx.gen(0)
             for v in values:
                 e = g.compute(v, idx)
                 g.line(f"{ctx.ptr(v)}[{ix.linear(idx, shape)}] = {e};")
             if log is not None:
                 log.append((idx, g.reads))
-            return g.lines
+            return [Raw(g.lines)]
 
-        return row_loops(
-            ctx.names, shape, body, rows=rows, indent=indent, inner=inner, parallel=parallel
-        )
+        return row_nest(ctx.names, shape, body, rows=rows, inner=inner, parallel=parallel)
 
     def _aligned(self, values: list[ir.Value]) -> bool:
         """True when ``values`` have the anchor's output shape and read its output only at
-        the element being written (so they can run per row tile)."""
+        the element being written (so they can run per row tile): every read of the anchor
+        output in one (discarded) loop body has the affine index of the loop itself."""
         y = self.anchor.outputs[0]
         shape = value_shape(y)
         if len(shape) < 1 or any(value_shape(v) != shape for v in values):
             return False
         log: list = []
-        self._expr_stage(values, inner=1, log=log)  # a trial run; its names are discarded
+        self._expr_nest(values, inner=1, log=log)  # a trial body; its names are discarded
         ((idx, reads),) = log
-        want = tuple("0" if d == 1 else i for i, d in zip(idx, shape, strict=True))
+        want = tuple(ix.ZERO if d == 1 else i for i, d in zip(idx, shape, strict=True))
         return all(r == want for v, r in reads if v is y)
+
+
+def _dedent(lines: list[str]) -> list[str]:
+    """An anchor's lines (made at indent 1) relative to the function body."""
+    return [ln[4:] if ln.startswith("    ") else ln for ln in lines]
 
 
 def _out_pos(node: ir.Node, v: ir.Value) -> int:

@@ -10,7 +10,8 @@ import onnx_ir as ir
 from compiler_core.codegen.context import KernelContext
 
 # epilogue(first_row, end_row, indent) -> lines applying the fused element-wise tail to the
-# rows [first_row, end_row) of the anchor output viewed as [rows, last dim].
+# rows [first_row, end_row) of the anchor output viewed as [rows, last dim]; an anchor built
+# on the statement tree passes indent 0 and wraps the lines in a ``c.stmt.Raw``.
 Epilogue = Callable[[str, str, int], list[str]]
 
 
@@ -22,7 +23,9 @@ class Anchor(Protocol):
         ...
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
-        """Lines computing the anchor's outputs into ``ctx.buffers``."""
+        """Lines (at indent 1) computing the anchor's outputs into ``ctx.buffers``; anchors
+        build them as statements (:mod:`compiler_core.codegen.c.stmt`) and print them with
+        :func:`~compiler_core.codegen.c.printer.render`."""
         ...
 
 

@@ -20,8 +20,10 @@ import onnx_ir as ir
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
-from compiler_core.codegen.anchors.tiles import PAD, tile_loop
+from compiler_core.codegen.anchors.tiles import tiles
 from compiler_core.codegen.anchors.window import Axis
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, Expr, For, If, Raw, Stmt
 from compiler_core.codegen.context import KernelContext
 
 MAX_TAPS_INLINE = 49  # taps summed in one expression (7x7); larger kernels use tap loops
@@ -43,44 +45,40 @@ def emit_depthwise(ctx: KernelContext, node: ir.Node, s: ConvShape, epilogue: Ep
     c0, c1 = _interior(wa)
     inline = s.win.taps <= MAX_TAPS_INLINE and r0 < r1 and c0 < c1
 
-    def body(plane: str, ws, ind: int) -> list[str]:
+    def body(plane: str, ws) -> list[Stmt]:
         n, m = ix.unravel(plane, (s.n, s.m))
         xc, yc, wk, oh, yr, bv = nm("p"), nm("p"), nm("p"), nm("i"), nm("p"), nm("a")
-        p = PAD * ind
         chan = f"({n}*{s.c} + {m} / {s.mg})" if s.mg > 1 else plane
-        lines = [
-            p + f"const float* restrict {xc} = {px} + {chan}*{s.hw};",
-            p + f"float* restrict {yc} = {py} + {plane}*{s.ohw};",
-            p + f"const float* restrict {wk} = {pw} + {m}*{s.win.taps};",
-            p + f"const float {bv} = {ctx.ptr(b) + f'[{m}]' if b is not None else '0.0f'};",
+        out: list[Stmt] = [
+            Decl("float* restrict", xc, f"{px} + {chan}*{s.hw}"),
+            Decl("float* restrict", yc, f"{py} + {plane}*{s.ohw}", const=False),
+            Decl("float* restrict", wk, f"{pw} + {m}*{s.win.taps}"),
+            Decl("float", bv, ctx.ptr(b) + f"[{m}]" if b is not None else "0.0f"),
         ]
         wv = [nm("a") for _ in range(s.win.taps)]
         if inline:
-            lines += [p + f"const float {v} = {wk}[{k}];" for k, v in enumerate(wv)]
-        lines.append(p + f"for (int64_t {oh} = 0; {oh} < {h.out}; ++{oh}) {{")
-        lines.append(p + PAD + f"float* restrict {yr} = {yc} + {oh}*{wa.out};")
+            out += [Decl("float", v, f"{wk}[{k}]") for k, v in enumerate(wv)]
+        row: list[Stmt] = [Decl("float* restrict", yr, f"{yc} + {oh}*{wa.out}", const=False)]
         if inline:
-            lines.append(p + PAD + f"if ({oh} >= {r0} && {oh} < {r1}) {{")
-            lines += _interior_row(s, xc, yr, oh, bv, wv, c0, c1, nm, ind + 2)
-            lines.append(p + PAD + "} else {")
-            lines += _border_row(s, xc, yr, oh, bv, wk, nm, ind + 2)
-            lines.append(p + PAD + "}")
+            interior = _interior_row(s, xc, yr, oh, bv, wv, c0, c1, nm)
+            row.append(If(f"{oh} >= {r0} && {oh} < {r1}", interior,
+                          _border_row(s, xc, yr, oh, bv, wk, nm)))
         else:
-            lines += _border_row(s, xc, yr, oh, bv, wk, nm, ind + 1)
-        lines.append(p + "}")
+            row += _border_row(s, xc, yr, oh, bv, wk, nm)
+        out.append(For(oh, 0, h.out, row))
         if epilogue is not None:
-            lines += epilogue(f"{plane}*{h.out}", f"({plane} + 1)*{h.out}", ind)
-        return lines
+            out.append(Raw(epilogue(f"{plane}*{h.out}", f"({plane} + 1)*{h.out}", 0)))
+        return out
 
-    return tile_loop(ctx, s.n * s.m, s.macs, body)
+    return render(tiles(ctx, s.n * s.m, s.macs, body), 1)
 
 
-def _interior_row(s: ConvShape, xc, yr, oh, bv, wv, c0, c1, nm, ind) -> list[str]:
+def _interior_row(s: ConvShape, xc, yr, oh, bv, wv, c0, c1, nm) -> list[Stmt]:
     h, wa = s.win.h, s.win.w
     rows = [nm("p") for _ in range(h.kernel)]
-    lines = [
-        PAD * ind + f"const float* restrict {r} = {xc} + "
-        f"{ix.mul(ix.add(ix.mul(oh, h.stride), h.offset(ki)), wa.size)};"
+    out: list[Stmt] = [
+        Decl("float* restrict", r,
+             f"{xc} + {ix.mul(ix.add(ix.mul(oh, h.stride), h.offset(ki)), wa.size)}")
         for ki, r in enumerate(rows)
     ]
 
@@ -95,23 +93,19 @@ def _interior_row(s: ConvShape, xc, yr, oh, bv, wv, c0, c1, nm, ind) -> list[str
     for col in [*range(0, c0), *range(c1, wa.out)]:  # border columns: their valid taps
         valid = [(ki, kj) for ki, kj in everything
                  if wa.valid(kj)[0] <= col < wa.valid(kj)[1]]
-        lines.append(PAD * ind + f"{yr}[{col}] = {total(str(col), valid)};")
+        out.append(Assign(f"{yr}[{col}]", total(str(col), valid)))
     j = nm("i")
-    lines.append(PAD * ind + f"for (int64_t {j} = {c0}; {j} < {c1}; ++{j})")
-    lines.append(PAD * (ind + 1) + f"{yr}[{j}] = {total(j, everything)};")
-    return lines
+    out.append(For(j, c0, c1, [Assign(f"{yr}[{j}]", total(j, everything))], inline=True))
+    return out
 
 
-def _border_row(s: ConvShape, xc, yr, oh, bv, wk, nm, ind) -> list[str]:
+def _border_row(s: ConvShape, xc, yr, oh, bv, wk, nm) -> list[Stmt]:
     h, wa = s.win.h, s.win.w
     ki, ih, xr, j = nm("i"), nm("i"), nm("p"), nm("i")
-    lines = [
-        PAD * ind + f"for (int64_t {j} = 0; {j} < {wa.out}; ++{j}) {yr}[{j}] = {bv};",
-        PAD * ind + f"for (int64_t {ki} = 0; {ki} < {h.kernel}; ++{ki}) {{",
-        PAD * (ind + 1) + f"const int64_t {ih} = {oh}*{h.stride} + {ki}*{h.dilation}"
-        f" - {h.pad_begin};",
-        PAD * (ind + 1) + f"if ({ih} < 0 || {ih} >= {h.size}) continue;",
-        PAD * (ind + 1) + f"const float* restrict {xr} = {xc} + {ih}*{wa.size};",
+    taps: list[Stmt] = [
+        Decl("int64_t", ih, f"{oh}*{h.stride} + {ki}*{h.dilation} - {h.pad_begin}"),
+        If(f"{ih} < 0 || {ih} >= {h.size}", [Expr("continue")], inline=True),
+        Decl("float* restrict", xr, f"{xc} + {ih}*{wa.size}"),
     ]
     for kj in range(wa.kernel):
         lo, hi = wa.valid(kj)
@@ -119,10 +113,11 @@ def _border_row(s: ConvShape, xc, yr, oh, bv, wk, nm, ind) -> list[str]:
             continue
         v = nm("a")
         src = ix.add(ix.mul(j, wa.stride), wa.offset(kj))
-        lines += [
-            PAD * (ind + 1) + f"const float {v} = {wk}[{ki}*{wa.kernel} + {kj}];",
-            PAD * (ind + 1) + f"for (int64_t {j} = {lo}; {j} < {hi}; ++{j}) "
-            f"{yr}[{j}] += {v} * {xr}[{src}];",
+        taps += [
+            Decl("float", v, f"{wk}[{ki}*{wa.kernel} + {kj}]"),
+            For(j, lo, hi, [Assign(f"{yr}[{j}]", f"{v} * {xr}[{src}]", "+=")], inline=True),
         ]
-    lines.append(PAD * ind + "}")
-    return lines
+    return [
+        For(j, 0, wa.out, [Assign(f"{yr}[{j}]", bv)], inline=True),
+        For(ki, 0, h.kernel, taps),
+    ]

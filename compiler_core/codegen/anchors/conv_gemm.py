@@ -27,16 +27,11 @@ import onnx_ir as ir
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
-from compiler_core.codegen.anchors.gemm import sgemm_call
-from compiler_core.codegen.anchors.tiles import (
-    PAD,
-    WORKSPACE_SLOTS,
-    bounded,
-    parallel_region,
-    split,
-    tile_loop,
-)
+from compiler_core.codegen.anchors.gemm import sgemm
+from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, bounded, region, split, tiles
 from compiler_core.codegen.c.policy import parallel_policy
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, Expr, For, If, Omp, Raw, Stmt, extent
 from compiler_core.codegen.cnames import float_literal
 from compiler_core.codegen.context import KernelContext
 from compiler_core.ir.ecg import value_shape
@@ -104,7 +99,7 @@ def tiling(s: ConvShape, x_buffer: bool = True) -> Tiling:
 
 
 def _im2col(s: ConvShape, x: ir.Value, n: str, g: str, ws: str, h0: str, hn: str, cols: str,
-            ctx: KernelContext, ind: int, shared: bool = False) -> list[str]:
+            ctx: KernelContext, shared: bool = False) -> list[Stmt]:
     """Fill ``ws[K][cols]`` with the im2col panel of output rows ``[h0, h0 + hn)``; X is read
     from its buffer, or evaluated from the fused prologue once per panel element. ``shared``:
     the rows (c, ki) are an ``omp for`` inside the enclosing parallel region."""
@@ -113,117 +108,106 @@ def _im2col(s: ConvShape, x: ir.Value, n: str, g: str, ws: str, h0: str, hn: str
     c, ki, r, j = nm("i"), nm("i"), nm("i"), nm("i")
     d0, ih, xr = nm("p"), nm("i"), nm("p")
     buffered = x in ctx.buffers
-    if shared:
-        q = nm("i")
-        lines = [PAD * ind + "#pragma omp for schedule(static)",
-                 PAD * ind + f"for (int64_t {q} = 0; {q} < {s.cg * h.kernel}; ++{q}) {{",
-                 PAD * (ind + 1) + f"const int64_t {c} = {q} / {h.kernel};",
-                 PAD * (ind + 1) + f"const int64_t {ki} = {q} % {h.kernel};"]
-    else:
-        lines = [PAD * ind + f"for (int64_t {c} = 0; {c} < {s.cg}; ++{c}) {{",
-                 PAD * (ind + 1) + f"for (int64_t {ki} = 0; {ki} < {h.kernel}; ++{ki}) {{"]
-    lines.append(PAD * (ind + 2) + f"for (int64_t {r} = 0; {r} < {hn}; ++{r}) {{")
+    q = nm("i") if shared else None
+    row: list[Stmt] = []
     if buffered:
-        lines.append(PAD * (ind + 3) + f"const float* restrict {xr} = {ctx.ptr(x)} + "
-                                       f"({n}*{s.c} + {g}*{s.cg} + {c})*{s.hw};")
-    lines += [
-        PAD * (ind + 3) + f"float* restrict {d0} = {ws} + (({c}*{h.kernel} + {ki})*{w.kernel})"
-        f"*{cols} + {r}*{w.out};",
-        PAD * (ind + 3) + f"const int64_t {ih} = ({h0} + {r})*{h.stride} + "
-        f"{ki}*{h.dilation} - {h.pad_begin};",
+        row.append(Decl("float* restrict", xr,
+                        f"{ctx.ptr(x)} + ({n}*{s.c} + {g}*{s.cg} + {c})*{s.hw}"))
+    row += [
+        Decl("float* restrict", d0,
+             f"{ws} + (({c}*{h.kernel} + {ki})*{w.kernel})*{cols} + {r}*{w.out}", const=False),
+        Decl("int64_t", ih, f"({h0} + {r})*{h.stride} + {ki}*{h.dilation} - {h.pad_begin}"),
     ]
     if h.pad_begin or h.pad_end or h.dilation * (h.kernel - 1) + 1 > h.size:
-        lines.append(PAD * (ind + 3) + f"if ({ih} < 0 || {ih} >= {h.size}) {{")
-        for kj in range(w.kernel):
-            lines.append(PAD * (ind + 4)
-                         + f"memset({d0} + {kj}*{cols}, 0, {w.out}*sizeof(float));")
-        lines += [PAD * (ind + 4) + "continue;", PAD * (ind + 3) + "}"]
+        row.append(If(f"{ih} < 0 || {ih} >= {h.size}", [
+            *(Expr(f"memset({d0} + {kj}*{cols}, 0, {w.out}*sizeof(float))")
+              for kj in range(w.kernel)),
+            Expr("continue"),
+        ]))
     channel = ix.add(ix.mul(g, s.cg), c)
     for kj in range(w.kernel):
         lo, hi = w.valid(kj)
         d = f"({d0} + {kj}*{cols})"
         if lo > 0:
-            lines.append(PAD * (ind + 3) + f"memset({d}, 0, {lo}*sizeof(float));")
+            row.append(Expr(f"memset({d}, 0, {lo}*sizeof(float))"))
         src = ix.add(ix.mul(j, w.stride), w.offset(kj))
-        head = f"for (int64_t {j} = {lo}; {j} < {hi}; ++{j})"
         if buffered:
-            lines.append(PAD * (ind + 3) + f"{head} {d}[{j}] = {xr}[{ih}*{w.size} + {src}];")
+            row.append(For(j, lo, hi, [Assign(f"{d}[{j}]", f"{xr}[{ih}*{w.size} + {src}]")],
+                           inline=True))
         else:
-            gen = ctx.gen(ind + 4)
+            gen = ctx.gen(0)
             rank = len(value_shape(x))
             idx = (n, channel, ih, src) if rank == 4 else (n, channel, src)
             v = gen.at(x, idx)
-            lines += [PAD * (ind + 3) + head + " {", *gen.lines,
-                      PAD * (ind + 4) + f"{d}[{j}] = {v};", PAD * (ind + 3) + "}"]
+            row.append(For(j, lo, hi, [Raw(gen.lines), Assign(f"{d}[{j}]", v)]))
         if hi < w.out:
-            lines.append(PAD * (ind + 3)
-                         + f"memset({d} + {hi}, 0, {w.out - hi}*sizeof(float));")
-    lines += [PAD * (ind + 2) + "}", *([] if shared else [PAD * (ind + 1) + "}"]),
-              PAD * ind + "}"]
-    return lines
+            row.append(Expr(f"memset({d} + {hi}, 0, {w.out - hi}*sizeof(float))"))
+    rows = For(r, 0, hn, row)
+    if shared:
+        return [For(q, 0, s.cg * h.kernel, [
+            Decl("int64_t", c, f"{q} / {h.kernel}"),
+            Decl("int64_t", ki, f"{q} % {h.kernel}"),
+            rows,
+        ], omp=Omp.FOR)]
+    return [For(c, 0, s.cg, [For(ki, 0, h.kernel, [rows])])]
 
 
 def _gemm_tile(s: ConvShape, node: ir.Node, ctx: KernelContext, epilogue: Epilogue | None,
                n: str, g: str, m0: str, mn: str, h0: str, hn: str, src: str, ldb: str,
-               ind: int, full_planes: bool) -> list[str]:
+               full_planes: bool) -> list[Stmt]:
     """sgemm of output channels ``[m0, m0 + mn)`` x rows ``[h0, h0 + hn)``, bias, epilogue."""
     nm = ctx.names.fresh
     oh, ow = s.win.h.out, s.win.w.out
     b = bias_of(node)
     yt, cols = nm("p"), nm("i")
     first = f"({n}*{s.m} + {g}*{s.mg} + {m0})"  # first output plane of the tile
-    lines = [
-        PAD * ind + f"const int64_t {cols} = {hn}*{ow};",
-        PAD * ind + f"float* restrict {yt} = {ctx.ptr(node.outputs[0])} + {first}*{s.ohw}"
-        f" + {h0}*{ow};",
-    ]
     wt = f"{ctx.ptr(node.inputs[1])} + ({g}*{s.mg} + {m0})*{s.k}"
     one, zero = float_literal(1.0), float_literal(0.0)
-    lines.append(PAD * ind + sgemm_call(mn, cols, s.k, one, wt, s.k, False, src, ldb, False,
-                                   zero, yt, s.ohw))
+    out: list[Stmt] = [
+        Decl("int64_t", cols, f"{hn}*{ow}"),
+        Decl("float* restrict", yt,
+             f"{ctx.ptr(node.outputs[0])} + {first}*{s.ohw} + {h0}*{ow}", const=False),
+        sgemm(mn, cols, s.k, one, wt, s.k, False, src, ldb, False, zero, yt, s.ohw),
+    ]
     if b is not None:
         m, j, bv = nm("i"), nm("i"), nm("a")
-        lines += [
-            PAD * ind + f"for (int64_t {m} = 0; {m} < {mn}; ++{m}) {{",
-            PAD * (ind + 1) + f"const float {bv} = {ctx.ptr(b)}[{g}*{s.mg} + {m0} + {m}];",
-            PAD * (ind + 1) + f"for (int64_t {j} = 0; {j} < {cols}; ++{j}) "
-            f"{yt}[{m}*{s.ohw} + {j}] += {bv};",
-            PAD * ind + "}",
-        ]
+        out.append(For(m, 0, mn, [
+            Decl("float", bv, f"{ctx.ptr(b)}[{g}*{s.mg} + {m0} + {m}]"),
+            For(j, 0, cols, [Assign(f"{yt}[{m}*{s.ohw} + {j}]", bv, "+=")], inline=True),
+        ]))
     if epilogue is not None:
         if full_planes:
-            lines += epilogue(f"{first}*{oh}", f"({first} + {mn})*{oh}", ind)
+            out.append(Raw(epilogue(f"{first}*{oh}", f"({first} + {mn})*{oh}", 0)))
         else:
             m, r0 = nm("i"), nm("i")
-            lines.append(PAD * ind + f"for (int64_t {m} = 0; {m} < {mn}; ++{m}) {{")
-            lines.append(PAD * (ind + 1) + f"const int64_t {r0} = ({first} + {m})*{oh}"
-                                           f" + {h0};")
-            lines += epilogue(r0, f"{r0} + {hn}", ind + 1)
-            lines.append(PAD * ind + "}")
-    return lines
+            out.append(For(m, 0, mn, [
+                Decl("int64_t", r0, f"({first} + {m})*{oh} + {h0}"),
+                Raw(epilogue(r0, f"{r0} + {hn}", 0)),
+            ]))
+    return out
 
 
 def emit_gemm(ctx: KernelContext, node: ir.Node, s: ConvShape, epilogue: Epilogue | None):
     x = node.inputs[0]
     t = tiling(s, x in ctx.buffers)
     if t.mode == "shared":
-        return _emit_shared(ctx, node, s, t, epilogue)
+        return render(_emit_shared(ctx, node, s, t, epilogue), 1)
     nm = ctx.names.fresh
     slot = s.k * t.hb * s.win.w.out if t.parallel and t.mode == "tile" else 0
 
-    def body(tv: str, ws: str | None, ind: int) -> list[str]:
-        lines: list[str] = []
+    def body(tv: str, ws: str | None) -> list[Stmt]:
+        out: list[Stmt] = []
         names = {}
         for key, part in zip("ngHM", ix.unravel(tv, (s.n, s.g, t.n_hb, t.n_mb)), strict=True):
             names[key] = nm("i")
-            lines.append(PAD * ind + f"const int64_t {names[key]} = {part};")
+            out.append(Decl("int64_t", names[key], part))
         n, g, hblk, mblk = names["n"], names["g"], names["H"], names["M"]
         h0, hn, m0, mn = nm("i"), nm("i"), nm("i"), nm("i")
-        lines += [
-            PAD * ind + f"const int64_t {h0} = {hblk}*{t.hb};",
-            PAD * ind + f"const int64_t {hn} = {bounded(hblk, t.hb, s.win.h.out)};",
-            PAD * ind + f"const int64_t {m0} = {mblk}*{t.mb};",
-            PAD * ind + f"const int64_t {mn} = {bounded(mblk, t.mb, s.mg)};",
+        out += [
+            Decl("int64_t", h0, f"{hblk}*{t.hb}"),
+            Decl("int64_t", hn, bounded(hblk, t.hb, s.win.h.out)),
+            Decl("int64_t", m0, f"{mblk}*{t.mb}"),
+            Decl("int64_t", mn, bounded(mblk, t.mb, s.mg)),
         ]
         if t.mode == "direct":
             src = f"{ctx.ptr(x)} + ({n}*{s.c} + {g}*{s.cg})*{s.hw} + {h0}*{s.win.w.out}"
@@ -232,44 +216,36 @@ def emit_gemm(ctx: KernelContext, node: ir.Node, s: ConvShape, epilogue: Epilogu
             if ws is None:
                 ws = ctx.ptr(ctx.workspace)
             cols = f"{hn}*{s.win.w.out}"
-            lines += _im2col(s, x, n, g, ws, h0, hn, f"({cols})", ctx, ind)
+            out += _im2col(s, x, n, g, ws, h0, hn, f"({cols})", ctx)
             src, ldb = ws, cols
-        return lines + _gemm_tile(s, node, ctx, epilogue, n, g, m0, mn, h0, hn, src, ldb, ind,
-                                  t.n_hb == 1)
+        return out + _gemm_tile(s, node, ctx, epilogue, n, g, m0, mn, h0, hn, src, ldb,
+                                t.n_hb == 1)
 
     n_tiles = s.n * s.g * t.n_hb * t.n_mb
-    return tile_loop(ctx, n_tiles, s.macs if t.parallel else 0, body, slot_floats=slot)
+    return render(tiles(ctx, n_tiles, s.macs if t.parallel else 0, body, slot_floats=slot), 1)
 
 
 def _emit_shared(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
-                 epilogue: Epilogue | None) -> list[str]:
+                 epilogue: Epilogue | None) -> list[Stmt]:
     nm = ctx.names.fresh
     ng, n, g, mt, m0, mn, mb, nb = (nm("i") for _ in range(8))
     panel = ctx.ptr(ctx.workspace)
     oh = s.win.h.out
-
-    def body(ind: int) -> list[str]:
-        # One block of output channels per thread (a multiple of 16): one sgemm call each.
-        lines = [
-            PAD * ind + f"const int64_t {mb} = ({s.mg} + 16*omp_get_num_threads() - 1) / "
-            f"(16*omp_get_num_threads())*16;",
-            PAD * ind + f"const int64_t {nb} = ({s.mg} + {mb} - 1) / {mb};",
-            PAD * ind + f"for (int64_t {ng} = 0; {ng} < {s.n * s.g}; ++{ng}) {{",
-            PAD * (ind + 1) + f"const int64_t {n} = {ng} / {s.g};",
-            PAD * (ind + 1) + f"const int64_t {g} = {ng} % {s.g};",
-        ]
-        lines += _im2col(s, node.inputs[0], n, g, panel, "0", str(oh), str(s.ohw), ctx,
-                         ind + 1, shared=True)
-        lines += [
-            PAD * (ind + 1) + "#pragma omp for schedule(static)",
-            PAD * (ind + 1) + f"for (int64_t {mt} = 0; {mt} < {nb}; ++{mt}) {{",
-            PAD * (ind + 2) + f"const int64_t {m0} = {mt}*{mb};",
-            PAD * (ind + 2) + f"const int64_t {mn} = {m0} + {mb} <= {s.mg} ? {mb} : "
-            f"{s.mg} - {m0};",
-        ]
-        lines += _gemm_tile(s, node, ctx, epilogue, n, g, m0, mn, "0", str(oh), panel,
-                            str(s.ohw), ind + 2, True)
-        lines += [PAD * (ind + 1) + "}", PAD * ind + "}"]
-        return lines
-
-    return parallel_region(ctx, body)
+    # One block of output channels per thread (a multiple of 16): one sgemm call each.
+    images = For(ng, 0, s.n * s.g, [
+        Decl("int64_t", n, f"{ng} / {s.g}"),
+        Decl("int64_t", g, f"{ng} % {s.g}"),
+        *_im2col(s, node.inputs[0], n, g, panel, "0", str(oh), str(s.ohw), ctx, shared=True),
+        For(mt, 0, nb, [
+            Decl("int64_t", m0, f"{mt}*{mb}"),
+            Decl("int64_t", mn, extent(m0, mb, s.mg)),
+            *_gemm_tile(s, node, ctx, epilogue, n, g, m0, mn, "0", str(oh), panel,
+                        str(s.ohw), True),
+        ], omp=Omp.FOR),
+    ])
+    return region(ctx, [
+        Decl("int64_t", mb, f"({s.mg} + 16*omp_get_num_threads() - 1) / "
+                            "(16*omp_get_num_threads())*16"),
+        Decl("int64_t", nb, f"({s.mg} + {mb} - 1) / {mb}"),
+        images,
+    ])

@@ -24,17 +24,23 @@ import onnx_ir as ir
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_shape import bias_of, float_only
-from compiler_core.codegen.anchors.gemm import sgemm_call
-from compiler_core.codegen.anchors.tiles import (
-    PAD,
-    WORKSPACE_SLOTS,
-    bounded,
-    split,
-    tile_loop,
-)
+from compiler_core.codegen.anchors.gemm import sgemm
+from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, bounded, split, tiles
 from compiler_core.codegen.anchors.window import Axis, int_list
 from compiler_core.codegen.attrs import attr, unsupported
 from compiler_core.codegen.c.policy import parallel_policy
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import (
+    Assign,
+    Decl,
+    Expr,
+    For,
+    If,
+    Raw,
+    Stmt,
+    extent,
+    tile_for,
+)
 from compiler_core.codegen.cnames import float_literal
 from compiler_core.codegen.context import KernelContext
 from compiler_core.ir.ecg import value_shape
@@ -175,99 +181,85 @@ class ConvTransposeAnchor:
         n_hb = -(-h.size // s.hb) if s.tiles_h else 1
         nm = ctx.names.fresh
 
-        def body(tv: str, ws: str | None, ind: int) -> list[str]:
-            lines: list[str] = []
+        def body(tv: str, ws: str | None) -> list[Stmt]:
+            out: list[Stmt] = []
             vs = {}
             for key, part in zip("ngMH", ix.unravel(tv, (s.n, s.g, n_mb, n_hb)), strict=True):
                 vs[key] = nm("i")
-                lines.append(PAD * ind + f"const int64_t {vs[key]} = {part};")
+                out.append(Decl("int64_t", vs[key], part))
             n, g, mblk, hblk = vs["n"], vs["g"], vs["M"], vs["H"]
             m0, mn, xg, yg, wg = nm("i"), nm("i"), nm("p"), nm("p"), nm("p")
             plane0 = f"({n}*{s.m} + {g}*{s.mg} + {m0})"
-            lines += [
-                PAD * ind + f"const int64_t {m0} = {mblk}*{s.mb};",
-                PAD * ind + f"const int64_t {mn} = {bounded(mblk, s.mb, s.mg)};",
-                PAD * ind + f"const float* restrict {xg} = {px} + ({n}*{s.c} + {g}*{s.cg})"
-                f"*{hw};",
-                PAD * ind + f"float* restrict {yg} = {py} + {plane0}*{ohw};",
-                PAD * ind + f"const float* restrict {wg} = {pw} + {g}*{s.cg * s.mg * s.kk}"
-                f" + {m0}*{s.kk};",
+            out += [
+                Decl("int64_t", m0, f"{mblk}*{s.mb}"),
+                Decl("int64_t", mn, bounded(mblk, s.mb, s.mg)),
+                Decl("float* restrict", xg, f"{px} + ({n}*{s.c} + {g}*{s.cg})*{hw}"),
+                Decl("float* restrict", yg, f"{py} + {plane0}*{ohw}", const=False),
+                Decl("float* restrict", wg, f"{pw} + {g}*{s.cg * s.mg * s.kk} + {m0}*{s.kk}"),
             ]
             mm, j = nm("i"), nm("i")
             bias = (lambda m: f"{ctx.ptr(b)}[{g}*{s.mg} + {m0} + {m}]") if b is not None \
                 else (lambda m: "0.0f")
             if not s.exact:  # start the tile's planes at the bias
-                lines.append(PAD * ind + f"for (int64_t {mm} = 0; {mm} < {mn}; ++{mm}) "
-                             f"for (int64_t {j} = 0; {j} < {ohw}; ++{j}) "
-                             f"{yg}[{mm}*{ohw} + {j}] = {bias(mm)};")
+                out.append(For(mm, 0, mn, [For(j, 0, ohw, [
+                    Assign(f"{yg}[{mm}*{ohw} + {j}]", bias(mm))], inline=True)], inline=True))
             h0, hn, cols = nm("i"), nm("i"), nm("i")
-            if s.tiles_h:
-                lines.append(PAD * ind + f"const int64_t {h0} = {hblk}*{s.hb};")
-                chunk_ind = ind
-            else:  # chunks of input rows, one after the other
-                lines.append(PAD * ind + f"for (int64_t {h0} = 0; {h0} < {h.size}; "
-                                         f"{h0} += {s.hb}) {{")
-                chunk_ind = ind + 1
-            ci = chunk_ind
-            lines += [
-                PAD * ci + f"const int64_t {hn} = {h0} + {s.hb} <= {h.size} ? {s.hb} : "
-                f"{h.size} - {h0};",
-                PAD * ci + f"const int64_t {cols} = {hn}*{wa.size};",
-                PAD * ci + sgemm_call(f"{mn}*{s.kk}", cols, s.cg, float_literal(1.0), wg,
-                                 s.mg * s.kk, True, f"{xg} + {h0}*{wa.size}", hw, False,
-                                 float_literal(0.0), ws, cols),
+            chunk: list[Stmt] = [
+                Decl("int64_t", cols, f"{hn}*{wa.size}"),
+                sgemm(f"{mn}*{s.kk}", cols, s.cg, float_literal(1.0), wg, s.mg * s.kk, True,
+                      f"{xg} + {h0}*{wa.size}", hw, False, float_literal(0.0), ws, cols),
+                *_col2im(s, ctx, ws, yg, h0, hn, cols, mn, bias),
             ]
-            lines += _col2im(s, ctx, ws, yg, h0, hn, cols, mn, bias, ci)
-            if not s.tiles_h:
-                lines.append(PAD * ind + "}")
+            if s.tiles_h:
+                out += [Decl("int64_t", h0, f"{hblk}*{s.hb}"),
+                        Decl("int64_t", hn, extent(h0, s.hb, h.size)), *chunk]
+            else:  # chunks of input rows, one after the other
+                out.append(tile_for(h0, hn, h.size, s.hb, chunk))
             if epilogue is not None:
                 if s.tiles_h:  # rows [h0*sh, (h0 + hn)*sh) of each plane
                     r0 = nm("i")
-                    lines.append(PAD * ind + f"for (int64_t {mm} = 0; {mm} < {mn}; ++{mm}) {{")
-                    lines.append(PAD * (ind + 1) + f"const int64_t {r0} = ({plane0} + {mm})"
-                                                   f"*{h.out} + {h0}*{h.stride};")
-                    lines += epilogue(r0, f"{r0} + {hn}*{h.stride}", ind + 1)
-                    lines.append(PAD * ind + "}")
+                    out.append(For(mm, 0, mn, [
+                        Decl("int64_t", r0, f"({plane0} + {mm})*{h.out} + {h0}*{h.stride}"),
+                        Raw(epilogue(r0, f"{r0} + {hn}*{h.stride}", 0)),
+                    ]))
                 else:
-                    lines += epilogue(f"{plane0}*{h.out}", f"({plane0} + {mn})*{h.out}", ind)
-            return lines
+                    out.append(Raw(epilogue(f"{plane0}*{h.out}", f"({plane0} + {mn})*{h.out}",
+                                            0)))
+            return out
 
         n_tiles = s.n * s.g * n_mb * n_hb
         work = s.n * s.m * s.kk * hw * s.cg
-        return tile_loop(ctx, n_tiles, work, body, slot_floats=s.ws)
+        return render(tiles(ctx, n_tiles, work, body, slot_floats=s.ws), 1)
 
 
-def _col2im(s: TShape, ctx, ws, yg, h0, hn, cols, mn, bias, ind) -> list[str]:
+def _col2im(s: TShape, ctx, ws, yg, h0, hn, cols, mn, bias) -> list[Stmt]:
     """Scatter ``ws[(m, ki, kj)][rows hn x W]`` into the planes ``yg`` (add, or write the
     single product plus the bias when ``s.exact``)."""
     nm = ctx.names.fresh
     h, wa = s.h, s.w
     mm, ki, r, j, oh, src, dst = nm("i"), nm("i"), nm("i"), nm("i"), nm("i"), nm("p"), nm("p")
-    lines = [
-        PAD * ind + f"for (int64_t {mm} = 0; {mm} < {mn}; ++{mm}) {{",
-        PAD * (ind + 1) + f"for (int64_t {ki} = 0; {ki} < {h.kernel}; ++{ki}) {{",
-        PAD * (ind + 2) + f"for (int64_t {r} = 0; {r} < {hn}; ++{r}) {{",
-        PAD * (ind + 3) + f"const int64_t {oh} = ({h0} + {r})*{h.stride} + {ki}*{h.dilation}"
-        f" - {h.pad_begin};",
+    row: list[Stmt] = [
+        Decl("int64_t", oh, f"({h0} + {r})*{h.stride} + {ki}*{h.dilation} - {h.pad_begin}"),
     ]
     if not s.exact:
-        lines.append(PAD * (ind + 3) + f"if ({oh} < 0 || {oh} >= {h.out}) continue;")
-    lines += [
-        PAD * (ind + 3) + f"const float* restrict {src} = {ws} + (({mm}*{h.kernel} + {ki})"
-        f"*{wa.kernel})*{cols} + {r}*{wa.size};",
-        PAD * (ind + 3) + f"float* restrict {dst} = {yg} + {mm}*{h.out * wa.out} + "
-        f"{oh}*{wa.out};",
+        row.append(If(f"{oh} < 0 || {oh} >= {h.out}", [Expr("continue")], inline=True))
+    row += [
+        Decl("float* restrict", src,
+             f"{ws} + (({mm}*{h.kernel} + {ki})*{wa.kernel})*{cols} + {r}*{wa.size}"),
+        Decl("float* restrict", dst, f"{yg} + {mm}*{h.out * wa.out} + {oh}*{wa.out}",
+             const=False),
     ]
+    bv = None
     if s.exact:
         bv = nm("a")
-        lines.append(PAD * (ind + 3) + f"const float {bv} = {bias(mm)};")
+        row.append(Decl("float", bv, bias(mm)))
     for kj in range(wa.kernel):
         lo, hi = _valid_in(wa, kj)
         if lo >= hi:
             continue
         o = ix.add(ix.mul(j, wa.stride), kj * wa.dilation - wa.pad_begin)
         val = f"{src}[{kj}*{cols} + {j}]"
-        stmt = f"{dst}[{o}] = {bv} + {val};" if s.exact else f"{dst}[{o}] += {val};"
-        lines.append(PAD * (ind + 3) + f"for (int64_t {j} = {lo}; {j} < {hi}; ++{j}) {stmt}")
-    lines += [PAD * (ind + 2) + "}", PAD * (ind + 1) + "}", PAD * ind + "}"]
-    return lines
+        stmt = Assign(f"{dst}[{o}]", f"{bv} + {val}") if s.exact \
+            else Assign(f"{dst}[{o}]", val, "+=")
+        row.append(For(j, lo, hi, [stmt], inline=True))
+    return [For(mm, 0, mn, [For(ki, 0, h.kernel, [For(r, 0, hn, row)])])]

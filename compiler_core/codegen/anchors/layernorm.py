@@ -9,11 +9,13 @@ import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
-from compiler_core.codegen.anchors.reduce import PAD, reduce_loops
+from compiler_core.codegen.anchors.reduce import reduce_nest
 from compiler_core.codegen.attrs import attr, norm_axis, unsupported
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, Stmt
 from compiler_core.codegen.cnames import ctype_of, float_literal
 from compiler_core.codegen.context import KernelContext
-from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.loops import row_nest
 from compiler_core.ir.ecg import value_shape
 
 
@@ -38,10 +40,9 @@ class LayerNormAnchor:
         outer_shape = shape[:axis]
         fn = float_literal(n)
 
-        def outer(idx: ix.Index, indent: int) -> list[str]:
+        def outer(idx: ix.Index) -> list[Stmt]:
             s, q = ctx.names.fresh("a"), ctx.names.fresh("a")
             mean, inv = ctx.names.fresh("a"), ctx.names.fresh("a")
-            lines = [PAD * indent + f"float {s} = 0.0f;"]
 
             def total(full, g):
                 g.line(f"{s} += {g.at(x, full)};")
@@ -57,20 +58,21 @@ class LayerNormAnchor:
                     val += f" + {g.at_broadcast(bias, full, shape)}"
                 g.line(f"{ctx.ptr(y)}[{ix.linear(full, shape)}] = {val};")
 
-            lines += reduce_loops(ctx, shape, axes, idx, indent, total, f"reduction(+:{s})")
-            lines.append(PAD * indent + f"const float {mean} = {s} / {fn};")
-            lines.append(PAD * indent + f"float {q} = 0.0f;")
-            lines += reduce_loops(ctx, shape, axes, idx, indent, sq, f"reduction(+:{q})")
-            lines.append(
-                PAD * indent
-                + f"const float {inv} = 1.0f / sqrtf({q} / {fn} + {float_literal(eps)});"
-            )
-            lines += reduce_loops(ctx, shape, axes, idx, indent, write, "")
-            stat_idx = tuple(idx) + ("0",) * len(axes)
+            out: list[Stmt] = [
+                Decl("float", s, "0.0f", const=False),
+                *reduce_nest(ctx, shape, axes, idx, total, f"reduction(+:{s})"),
+                Decl("float", mean, f"{s} / {fn}"),
+                Decl("float", q, "0.0f", const=False),
+                *reduce_nest(ctx, shape, axes, idx, sq, f"reduction(+:{q})"),
+                Decl("float", inv, f"1.0f / sqrtf({q} / {fn} + {float_literal(eps)})"),
+                *reduce_nest(ctx, shape, axes, idx, write, ""),
+            ]
+            stat_idx = (*idx, *(ix.ZERO,) * len(axes))
             for v, val in ((mean_v, mean), (inv_v, inv)):
                 if v is not None and v in ctx.buffers:
-                    off = ix.linear(stat_idx, value_shape(v))
-                    lines.append(PAD * indent + f"{ctx.ptr(v)}[{off}] = {val};")
-            return lines
+                    out.append(Assign(f"{ctx.ptr(v)}[{ix.linear(stat_idx, value_shape(v))}]",
+                                      val))
+            return out
 
-        return row_loops(ctx.names, outer_shape, outer, inner=0, work_per_element=3 * n)
+        return render(row_nest(ctx.names, outer_shape, outer, inner=0, work_per_element=3 * n),
+                      1)

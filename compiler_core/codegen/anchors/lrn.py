@@ -15,8 +15,10 @@ import onnx_ir as ir
 
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_shape import float_only
-from compiler_core.codegen.anchors.tiles import PAD, tile_loop
+from compiler_core.codegen.anchors.tiles import tiles
 from compiler_core.codegen.attrs import attr, unsupported
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, For, Raw, Stmt
 from compiler_core.codegen.cnames import float_literal
 from compiler_core.codegen.context import KernelContext
 from compiler_core.ir.ecg import value_shape
@@ -46,23 +48,32 @@ class LRNAnchor:
         px, py = ctx.ptr(x), ctx.ptr(y)
         nm = ctx.names.fresh
 
-        def body(plane: str, ws, ind: int) -> list[str]:
+        def body(plane: str, ws) -> list[Stmt]:
             c, k, j, yr, xr, xk = nm("i"), nm("i"), nm("i"), nm("p"), nm("p"), nm("p")
-            p = PAD * ind
-            return [
-                p + f"const int64_t {c} = {plane} % {c_};",
-                p + f"float* restrict {yr} = {py} + {plane}*{hw};",
-                p + f"const float* restrict {xr} = {px} + {plane}*{hw};",
-                p + f"for (int64_t {j} = 0; {j} < {hw}; ++{j}) {yr}[{j}] = 0.0f;",
-                p + f"for (int64_t {k} = ({c} < {below} ? 0 : {c} - {below}); "
+            # The channel window's loop runs to an inclusive bound: the one loop the tree's
+            # For (an exclusive bound) does not spell, kept as raw C.
+            window = Raw([
+                f"for (int64_t {k} = ({c} < {below} ? 0 : {c} - {below}); "
                 f"{k} <= ({c} + {above} < {c_} ? {c} + {above} : {c_ - 1}); ++{k}) {{",
-                p + PAD + f"const float* restrict {xk} = {xr} + ({k} - {c})*{hw};",
-                p + PAD + f"for (int64_t {j} = 0; {j} < {hw}; ++{j}) "
-                f"{yr}[{j}] += {xk}[{j}] * {xk}[{j}];",
-                p + "}",
-                p + f"for (int64_t {j} = 0; {j} < {hw}; ++{j}) "
-                f"{yr}[{j}] = {xr}[{j}] * powf({bias} + {alpha} * {yr}[{j}], {beta});",
-                *(epilogue(f"{plane}*{rows}", f"({plane} + 1)*{rows}", ind) if epilogue else []),
+                *render([
+                    Decl("float* restrict", xk, f"{xr} + ({k} - {c})*{hw}"),
+                    For(j, 0, hw, [Assign(f"{yr}[{j}]", f"{xk}[{j}] * {xk}[{j}]", "+=")],
+                        inline=True),
+                ], 1),
+                "}",
+            ])
+            out: list[Stmt] = [
+                Decl("int64_t", c, f"{plane} % {c_}"),
+                Decl("float* restrict", yr, f"{py} + {plane}*{hw}", const=False),
+                Decl("float* restrict", xr, f"{px} + {plane}*{hw}"),
+                For(j, 0, hw, [Assign(f"{yr}[{j}]", "0.0f")], inline=True),
+                window,
+                For(j, 0, hw, [Assign(f"{yr}[{j}]",
+                                      f"{xr}[{j}] * powf({bias} + {alpha} * {yr}[{j}], {beta})")],
+                    inline=True),
             ]
+            if epilogue:
+                out.append(Raw(epilogue(f"{plane}*{rows}", f"({plane} + 1)*{rows}", 0)))
+            return out
 
-        return tile_loop(ctx, n_ * c_, n_ * c_ * hw * (size + 8), body)
+        return render(tiles(ctx, n_ * c_, n_ * c_ * hw * (size + 8), body), 1)

@@ -13,25 +13,24 @@ from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.attrs import attr, const_input, norm_axis, unsupported
 from compiler_core.codegen.c.printer import render
-from compiler_core.codegen.c.stmt import For, Omp, Raw, Stmt
+from compiler_core.codegen.c.stmt import Assign, Decl, For, Omp, Raw, Stmt
 from compiler_core.codegen.cnames import CType, ctype_of, float_literal, literal
 from compiler_core.codegen.context import KernelContext
-from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.loops import row_nest
 from compiler_core.ir.ecg import value_shape
 from compiler_core.ir.ops.spec import Reduction
 
 PAD = "    "
 
 
-def reduce_loops(
+def reduce_nest(
     ctx: KernelContext,
     in_shape: Sequence[int],
     axes: Sequence[int],
     outer_idx: ix.Index,
-    indent: int,
     body,
     simd: str | None,
-) -> list[str]:
+) -> list[Stmt]:
     """Nested loops over ``axes`` of ``in_shape``; ``outer_idx`` gives the other axes (in
     order). ``body(full_index, gen)`` adds statements to ``gen``. ``simd`` is an OpenMP
     reduction clause for the innermost loop, e.g. ``reduction(+:t3)``."""
@@ -47,7 +46,13 @@ def reduce_loops(
     for k, a in enumerate(reversed(loops)):
         omp = Omp.SIMD if k == 0 and simd else Omp.SERIAL
         nest = [For(vars_[a], 0, in_shape[a], nest, omp=omp, clause=simd or "")]
-    return render(nest, indent)
+    return nest
+
+
+def reduce_loops(ctx: KernelContext, in_shape: Sequence[int], axes: Sequence[int],
+                 outer_idx: ix.Index, indent: int, body, simd: str | None) -> list[str]:
+    """Lines of :func:`reduce_nest` at ``indent``."""
+    return render(reduce_nest(ctx, in_shape, axes, outer_idx, body, simd), indent)
 
 
 def _kept(idx: ix.Index, axes: Sequence[int], rank: int, keepdims: bool) -> ix.Index:
@@ -115,21 +120,21 @@ class ReduceAnchor:
             init = literal(r.init, ct)
         clause = r.clause
 
-        def outer(idx: ix.Index, indent: int) -> list[str]:
+        def outer(idx: ix.Index) -> list[Stmt]:
             acc = ctx.names.fresh("a")
-            lines = [PAD * indent + f"{ct.c} {acc} = {init};"]
 
             def inner(full: ix.Index, g) -> None:
                 g.line(r.step.format(acc=acc, v=g.at(x, full)))
 
             kept = _kept(idx, axes, len(in_shape), keepdims)
-            lines += reduce_loops(ctx, in_shape, axes, kept, indent, inner,
-                                  f"reduction({clause}:{acc})")
-            val = r.finish.format(acc=acc, n=float_literal(count))
-            lines.append(PAD * indent + f"{ctx.ptr(y)}[{ix.linear(idx, out_shape)}] = {val};")
-            return lines
+            return [
+                Decl(ct.c, acc, init, const=False),
+                *reduce_nest(ctx, in_shape, axes, kept, inner, f"reduction({clause}:{acc})"),
+                Assign(f"{ctx.ptr(y)}[{ix.linear(idx, out_shape)}]",
+                       r.finish.format(acc=acc, n=float_literal(count))),
+            ]
 
-        return row_loops(ctx.names, out_shape, outer, inner=0, work_per_element=count)
+        return render(row_nest(ctx.names, out_shape, outer, inner=0, work_per_element=count), 1)
 
 
 class SoftmaxAnchor:
@@ -152,9 +157,8 @@ class SoftmaxAnchor:
         kept_shape = tuple(d for a, d in enumerate(shape) if a != axis)
         py = ctx.ptr(y)
 
-        def outer(idx: ix.Index, indent: int) -> list[str]:
+        def outer(idx: ix.Index) -> list[Stmt]:
             mx, s = ctx.names.fresh("a"), ctx.names.fresh("a")
-            lines = [PAD * indent + f"float {mx} = -INFINITY;"]
 
             def find_max(full, g):
                 v = g.at(x, full)
@@ -169,25 +173,27 @@ class SoftmaxAnchor:
                     g.line(f"{py}[{ix.linear(full, shape)}] = {e};")
                     g.line(f"{s} += {e};")
 
-            lines += reduce_loops(ctx, shape, [axis], idx, indent, find_max,
-                                  f"reduction(max:{mx})")
-            lines.append(PAD * indent + f"float {s} = 0.0f;")
-            lines += reduce_loops(ctx, shape, [axis], idx, indent, exp_sum, f"reduction(+:{s})")
+            out: list[Stmt] = [
+                Decl("float", mx, "-INFINITY", const=False),
+                *reduce_nest(ctx, shape, [axis], idx, find_max, f"reduction(max:{mx})"),
+                Decl("float", s, "0.0f", const=False),
+                *reduce_nest(ctx, shape, [axis], idx, exp_sum, f"reduction(+:{s})"),
+            ]
             if self.log:
                 lse = ctx.names.fresh("a")
-                lines.append(PAD * indent + f"const float {lse} = {mx} + logf({s});")
+                out.append(Decl("float", lse, f"{mx} + logf({s})"))
 
                 def write(full, g):
                     v = g.at(x, full)
                     g.line(f"{py}[{ix.linear(full, shape)}] = {v} - {lse};")
             else:
                 inv = ctx.names.fresh("a")
-                lines.append(PAD * indent + f"const float {inv} = 1.0f / {s};")
+                out.append(Decl("float", inv, f"1.0f / {s}"))
 
                 def write(full, g):
                     g.line(f"{py}[{ix.linear(full, shape)}] *= {inv};")
 
-            lines += reduce_loops(ctx, shape, [axis], idx, indent, write, "")
-            return lines
+            return [*out, *reduce_nest(ctx, shape, [axis], idx, write, "")]
 
-        return row_loops(ctx.names, kept_shape, outer, inner=0, work_per_element=shape[axis])
+        return render(row_nest(ctx.names, kept_shape, outer, inner=0,
+                               work_per_element=shape[axis]), 1)

@@ -5,7 +5,9 @@ An anchor that needs scratch memory (an im2col panel, a col2im panel) declares
 :func:`workspace_value`). A parallel tile loop with per-thread scratch reserves
 ``WORKSPACE_SLOTS`` slots, runs on at most that many threads and each thread uses the slot of
 its OpenMP thread number, so the arena stays static whatever the thread count chosen at run
-time.
+time. Loops are statements of :mod:`compiler_core.codegen.c.stmt` (:func:`tiles`,
+:func:`region`); whether one runs in parallel is :func:`~compiler_core.codegen.c.policy.parallel_policy`'s
+call; :func:`tile_loop` and :func:`parallel_region` print them for line-based callers.
 """
 
 from __future__ import annotations

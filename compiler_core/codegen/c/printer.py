@@ -35,8 +35,12 @@ def render(stmts: list[Stmt], depth: int = 0) -> list[str]:
 
 
 def _simple(body: list[Stmt]) -> bool:
-    """One statement printed on one line."""
-    return len(body) == 1 and isinstance(body[0], (Decl, Assign, Expr))
+    """One statement printed on one line (a simple statement or an inline loop of one)."""
+    if len(body) != 1:
+        return False
+    s = body[0]
+    return isinstance(s, (Decl, Assign, Expr)) or (
+        isinstance(s, For) and s.inline and s.omp is Omp.SERIAL and _simple(s.body))
 
 
 def _emit(s: Stmt, d: int, out: list[str]) -> None:
