@@ -105,3 +105,26 @@ def test_resources_and_helpers_on_demand():
     assert "static inline float dnf_erff(float a)" in both
     assert "dnf_erff" not in source.helpers_for("h = dnf_row_tile(64);")
     assert source.helpers_for("my_dnf_erff(x)") == ""  # a whole identifier only
+
+
+def test_printer_simd_clause_and_one_line_forms():
+    inner = For("j", 0, 16, [Assign("y[i*16 + j]", "0.0f")], inline=True)
+    body = [
+        For("i", 0, 4, [inner], inline=True),
+        For("k", 2, 9, [Assign("s", "x[k]", "+=")], omp=Omp.SIMD, clause="reduction(+:s)"),
+        If("h < 0", [Expr("continue")], inline=True),
+        If("h < 0", [Expr("continue")], [Assign("h", "0")], inline=True),  # else: braces
+    ]
+    assert render(body) == [
+        "for (int64_t i = 0; i < 4; ++i) for (int64_t j = 0; j < 16; ++j) y[i*16 + j] = 0.0f;",
+        "#pragma omp simd reduction(+:s)",
+        "for (int64_t k = 2; k < 9; ++k) {",
+        "    s += x[k];",
+        "}",
+        "if (h < 0) continue;",
+        "if (h < 0) {",
+        "    continue;",
+        "} else {",
+        "    h = 0;",
+        "}",
+    ]
