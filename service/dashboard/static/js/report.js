@@ -27,7 +27,7 @@ function markReady(extra = {}) {
 function blockLabel(b) {
   const ops = b.ops.length <= 3 ? b.ops.join("+") : `${b.ops.slice(0, 3).join("+")}+${b.ops.length - 3}`;
   const label = `#${b.id} ${ops}`;
-  return label.length > 24 ? `${label.slice(0, 23)}…` : label;
+  return label.length > 22 ? `${label.slice(0, 21)}…` : label;
 }
 
 function buildLegend() {
@@ -39,8 +39,22 @@ function buildLegend() {
   }));
 }
 
+// A long model fitted whole is unreadably small: start at a readable zoom on its inputs ("Fit"
+// shows all of it).
+function readableStart(cy) {
+  if (cy.zoom() >= READABLE_ZOOM || cy.nodes().length === 0) return;
+  let top = cy.nodes()[0];
+  cy.nodes().forEach((n) => { if (n.position("y") < top.position("y")) top = n; });
+  cy.zoom(READABLE_ZOOM);
+  cy.pan({ x: graphBox.clientWidth / 2 - top.position("x") * READABLE_ZOOM, y: 30 - top.position("y") * READABLE_ZOOM });
+}
+
 function drawGraph(graph) {
+  const started = performance.now();
   const big = graph.blocks.length > 400;
+  const engine = graph.blocks.length <= DAGRE_MAX_BLOCKS ? "dagre" : "layered";
+  // The fast layout's positions go straight into the elements (no second layout pass).
+  const positions = engine === "layered" ? layeredPositions(graph.blocks, graph.edges, { width: 150 }) : null;
   const elements = [
     ...graph.blocks.map((b) => ({
       group: "nodes",
@@ -49,6 +63,7 @@ function drawGraph(graph) {
         color: MAPPING_COLORS[b.mapping_type] || "#ffffff",
         search: b.nodes.join("\n").toLowerCase(),
       },
+      position: positions ? positions.get(b.id) : undefined,
     })),
     ...graph.edges.map((e) => ({
       group: "edges",
@@ -56,7 +71,6 @@ function drawGraph(graph) {
               reasons: Object.keys(e.reasons).join(", ") },
     })),
   ];
-  const started = performance.now();
   const cy = window.cytoscape({
     container: graphBox,
     elements,
@@ -80,31 +94,21 @@ function drawGraph(graph) {
       { selector: "node.match", style: { "border-width": 3, "border-color": "#d97706" } },
       { selector: ".faded", style: { opacity: 0.18 } },
     ],
-    layout: { name: "preset" },
+    layout: { name: "preset", fit: true, padding: 16 },
   });
   window.dnfGraph = cy;
   graphBox.dataset.createMs = String(Math.round(performance.now() - started));
-  const engine = graph.blocks.length <= DAGRE_MAX_BLOCKS ? "dagre" : "layered";
-  let options = { name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 34, edgeSep: 6 };
-  if (engine === "layered") {
-    const t0 = performance.now();
-    const positions = layeredPositions(graph.blocks, graph.edges, { width: 150 });
-    graphBox.dataset.positionsMs = String(Math.round(performance.now() - t0));
-    options = { name: "preset", positions: (node) => positions.get(node.data("block")) };
-  }
-  const layout = cy.layout({ ...options, fit: true, padding: 16, animate: false });
-  layout.one("layoutstop", () => {
-    // A long model fitted whole is unreadably small: start at a readable zoom on its inputs
-    // ("Fit" shows all of it).
-    if (cy.zoom() < READABLE_ZOOM) {
-      let top = cy.nodes()[0];
-      cy.nodes().forEach((n) => { if (n.position("y") < top.position("y")) top = n; });
-      cy.zoom(READABLE_ZOOM);
-      cy.pan({ x: graphBox.clientWidth / 2 - top.position("x") * READABLE_ZOOM, y: 30 - top.position("y") * READABLE_ZOOM });
-    }
+  const finish = () => {
+    readableStart(cy);
     markReady({ layoutMs: String(Math.round(performance.now() - started)), blocks: String(graph.blocks.length), layout: engine });
-  });
-  layout.run();
+  };
+  if (engine === "dagre") {
+    const layout = cy.layout({ name: "dagre", rankDir: "TB", nodeSep: 18, rankSep: 34, edgeSep: 6, fit: true, padding: 16, animate: false });
+    layout.one("layoutstop", finish);
+    layout.run();
+  } else {
+    finish();
+  }
   cy.on("tap", "node", (evt) => showBlock(evt.target.data("block")));
   return cy;
 }
