@@ -34,6 +34,13 @@ def _expect_block_panel(page, block: dict) -> None:
     assert "for (" in source.inner_text()
 
 
+def _chart(page, canvas_id: str) -> list:
+    """The first dataset a Chart.js chart on the page draws."""
+    return page.evaluate(
+        "(id) => window.Chart.getChart(id).data.datasets[0].data", canvas_id
+    )
+
+
 def test_report_graph_block_ops_and_source(page, service, cls_report, shots):
     blocks = cls_report.report["blocks"]
     assert cls_report.job["summary"]["fused_blocks"] == len(blocks)
@@ -59,6 +66,18 @@ def test_report_charts_and_download(page, service, cls_report):
     open_report(page, cls_report.job["id"])
     for chart in ("#chart-latency", "#chart-bytes", "#chart-arena", "#chart-rules"):
         expect(page.locator(f"canvas{chart}")).to_be_attached()
+    summary, rep = cls_report.job["summary"], cls_report.report
+    page.wait_for_function("['chart-latency', 'chart-bytes', 'chart-arena', 'chart-rules']"
+                           ".every(id => window.Chart && window.Chart.getChart(id))")
+    assert _chart(page, "chart-latency") == [summary["latency_ms"], summary["ort_latency_ms"]]
+    assert _chart(page, "chart-bytes") == [
+        rep["intermediate_bytes_before"], rep["intermediate_bytes_after"]]
+    assert _chart(page, "chart-arena") == [
+        rep["arena_bytes"], rep["arena_bytes_without_reuse"], rep["weights_bytes"]]
+    rules = page.evaluate("(() => { const c = window.Chart.getChart('chart-rules');"
+                          " return Object.fromEntries(c.data.labels.map("
+                          "(l, i) => [l, c.data.datasets[0].data[i]])); })()")
+    assert rules == rep["rewrites"]
     expect(page.locator("#chart-profile, #chart-profile-empty")).to_have_count(1)
     link = page.locator("a#download-artifact")
     href = link.get_attribute("href")
