@@ -128,8 +128,9 @@ def _page(request: Request, s: DashboardSession, name: str, nav: str, **context:
 
 @router.get("/", response_class=HTMLResponse)
 def compilations_page(request: Request, s: PageSession):
-    return _page(request, s, "compilations.html", "compilations",
-                 targets=request.app.state.settings.targets)
+    settings = request.app.state.settings
+    return _page(request, s, "compilations.html", "compilations", targets=settings.targets,
+                 max_upload_bytes=settings.max_upload_bytes)
 
 
 def not_found_page(request: Request, s: DashboardSession | None, what: str) -> HTMLResponse:

@@ -45,11 +45,12 @@ def test_pages_keep_the_dom_contract_and_headers(dash, path):
     assert not re.search(r"\son[a-z]+=", r.text)  # no inline event handlers
 
 
-def test_targets_come_from_the_settings(dash):
+def test_targets_and_upload_cap_come_from_the_settings(dash):
     b, _ = dash.signed_in(dash.alice)
     html = b.get("/").text
     for target in dash.settings.targets:
         assert f'<option value="{target}">{target}</option>' in html
+    assert f'data-max-upload-bytes="{dash.settings.max_upload_bytes}"' in html
 
 
 def test_report_page_contract_and_escaped_model_name(dash, hostile_job):

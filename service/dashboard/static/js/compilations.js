@@ -1,6 +1,6 @@
 // The compilations page: the table (newest first, filterable, live states), the upload form
 // (XMLHttpRequest with upload progress), starting a compilation.
-import { API, ApiError, api, csrfToken, el, fmtMs, fmtWhen, setText } from "./common.js";
+import { API, ApiError, api, csrfToken, el, fmtBytes, fmtMs, fmtWhen, setText } from "./common.js";
 
 const FINAL = new Set(["succeeded", "failed"]);
 const POLL_MS = 1500;
@@ -174,6 +174,12 @@ async function onSubmit(event) {
   }
   if (!file) {
     setText("model-file-error", "choose an .onnx file (or a .zip / .tar.gz with external data)");
+    return;
+  }
+  // The API refuses it too (413), but the browser may only see the connection cut mid-upload.
+  const maxBytes = Number(document.getElementById("upload-form").dataset.maxUploadBytes);
+  if (maxBytes && file.size > maxBytes) {
+    setText("model-file-error", `upload exceeds the limit of ${maxBytes} bytes (${fmtBytes(maxBytes)}); this file is ${fmtBytes(file.size)}`);
     return;
   }
   const button = document.getElementById("upload-submit");
