@@ -55,6 +55,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 
 def page_session(request: Request, db: Db) -> DashboardSession:
+    """The page's session; without one the page answers a redirect to /signin."""
     found = sessions_of(request).verify(db, request.cookies.get(SESSION_COOKIE))
     if found is None:
         raise NotSignedIn()
@@ -128,12 +129,15 @@ def _page(request: Request, s: DashboardSession, name: str, nav: str, **context:
 
 @router.get("/", response_class=HTMLResponse)
 def compilations_page(request: Request, s: PageSession):
+    """The compilations table and the upload form (targets and the upload cap from the
+    settings)."""
     settings = request.app.state.settings
     return _page(request, s, "compilations.html", "compilations", targets=settings.targets,
                  max_upload_bytes=settings.max_upload_bytes)
 
 
 def not_found_page(request: Request, s: DashboardSession | None, what: str) -> HTMLResponse:
+    """The 404 page (``h1#not-found``) for a missing or another user's ``what``."""
     return render(request, "not_found.html", 404, what=what, nav="",
                   user=s.user.name if s else None, csrf_token=s.csrf_token if s else "")
 
@@ -160,9 +164,11 @@ def report_page(
 
 @router.get("/devices", response_class=HTMLResponse)
 def devices_page(request: Request, s: PageSession):
+    """The device farm (GET /api/v1/devices, fetched by static/js/devices.js)."""
     return _page(request, s, "devices.html", "devices")
 
 
 @router.get("/profiling", response_class=HTMLResponse)
 def profiling_page(request: Request, s: PageSession):
+    """The profiling database (GET /api/v1/profiling/..., fetched by static/js/profiling.js)."""
     return _page(request, s, "profiling.html", "profiling")
