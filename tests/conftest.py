@@ -31,3 +31,11 @@ def real_models_dir() -> Path:
 def light_model_path() -> Callable[[str], str]:
     """``light_model_path("resnet50")`` -> path of the onnx package's ``light_resnet50.onnx``."""
     return _light_model_path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests (headless Chromium against a served app) are slow tests too: the fast
+    lane, ``pytest -m "not slow"``, leaves them to the full suite."""
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)

@@ -50,6 +50,7 @@ def test_light_entries_point_into_the_onnx_package(name):
     } == entry.input_shapes
 
 
+@pytest.mark.slow  # exports transformers with torch, compiles them
 @pytest.mark.parametrize("name", ["bert_tiny_test", "distilbert_tiny_test"])
 def test_tiny_transformer_builds_and_runs(fresh_zoo, name):
     entry = fresh_zoo[name]

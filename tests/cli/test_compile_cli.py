@@ -37,6 +37,7 @@ def run_cli(*args, env=None, cwd=None):
                           capture_output=True, text=True, timeout=300, env=full, cwd=cwd)
 
 
+@pytest.mark.slow  # a real model compiled and compared
 def test_compile_prints_progress_and_summary(mlp_path, tmp_path):
     out = tmp_path / "art"
     r = run_cli("compile", mlp_path, "-o", out, "--tar")

@@ -23,6 +23,7 @@ def assert_one_error_line(res) -> str:
     (int_min_div_model, "compiled model"),
     (zero_div_model, "by zero"),
 ])
+@pytest.mark.slow  # compiles and runs in the sandbox
 def test_compile_of_a_trapping_model_exits_2(build, expect, tmp_path):
     path = tmp_path / "trap.onnx"
     onnx.save(build(), path)
@@ -45,6 +46,7 @@ def image_model(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # CLI processes
 @pytest.mark.parametrize("verb", ["plan", "compile"])
 def test_huge_input_shape_is_refused_with_the_estimate(verb, image_model, tmp_path):
     args = [verb, image_model, "--input-shape", "x=1x3x100000x100000"]
@@ -63,6 +65,7 @@ def test_int64_overflowing_shape_is_a_shape_error(image_model):
     assert "tensor 'x' of shape [1, 3, 4294967296, 4294967296] (FLOAT)" in line, line
 
 
+@pytest.mark.slow  # CLI processes
 def test_limit_from_the_environment(image_model):
     # 1x3x64x64 float32: 48 KiB per tensor, 144 KiB in all; a 100 KiB limit refuses it.
     res = run_cli("plan", image_model, "--input-shape", "x=1x3x64x64",

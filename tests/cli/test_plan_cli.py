@@ -59,6 +59,7 @@ def _run_cli(*args):
         (["plan", CLS, "--input-shape", "nope=1x3x48x192"], "nope"),
     ],
 )
+@pytest.mark.slow  # one CLI process per bad input
 def test_bad_input_exits_2_with_one_line(args, needle):
     r = _run_cli(*args, "-q")
     assert r.returncode == 2, r.stderr

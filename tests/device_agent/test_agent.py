@@ -35,6 +35,8 @@ from tests.profiling.test_cost_model import _ecg
 from tests.service.conftest import add_user, embedded_settings, headers
 from workers.embedded import EmbeddedWorker
 
+pytestmark = pytest.mark.slow  # the agent against a simulated phone through adb, waits and leases
+
 
 def phone_class(profile: dict) -> str:
     """The class key the agent must derive, from the profile file's raw values."""

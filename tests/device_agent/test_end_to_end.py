@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from onnx import numpy_helper
 from sqlalchemy import create_engine, func, select
 
@@ -33,6 +34,8 @@ from tests.device_agent.test_agent import phone_class
 from tests.service.conftest import pg_database, stack  # noqa: F401 - fixtures
 from tests.service.helpers import upload, wait_final
 from tests.service.procs import REPO, Proc, free_port, health_up
+
+pytestmark = pytest.mark.slow  # the agent subprocess against uvicorn + Celery on PostgreSQL/Redis
 
 
 def _model(rows: int = 16):

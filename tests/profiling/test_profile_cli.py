@@ -39,6 +39,7 @@ def db_url(tmp_path, monkeypatch):
     return url
 
 
+@pytest.mark.slow  # builds and times micro-benchmarks
 def test_profile_measures_then_skips_and_plan_uses_it(model_path, db_url, tmp_path, capsys):
     summary = tmp_path / "s.json"
     args = ["profile", "--device", "host", "--model", str(model_path), "--min-ms", "5",

@@ -232,6 +232,7 @@ def test_release_puts_work_back(farm):
     {"serial": ""},
     {"idempotency_key": ""},
 ])
+@pytest.mark.slow  # one post per bad sample set, two databases
 def test_invalid_samples_are_422_and_store_nothing(farm, bad):
     farm.plan()
     _register(farm, farm.agent)

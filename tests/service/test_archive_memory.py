@@ -20,6 +20,8 @@ from tests.service.helpers import upload
 from tests.service.procs import Proc, free_port, health_up
 from tests.service.test_serve import CLI
 
+pytestmark = pytest.mark.slow  # crafted archives in a memory-capped process
+
 MiB = 1 << 20
 BOUND = 100 * MiB
 

@@ -88,6 +88,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow  # one upload per bad file
 @pytest.mark.parametrize("case", list(CASES))
 def test_refused_upload_stores_nothing(embedded, case):
     data, status, reason = CASES[case]

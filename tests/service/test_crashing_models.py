@@ -6,6 +6,8 @@ sandbox a single trapping model killed the API, and the reaper re-ran it at ever
 
 from __future__ import annotations
 
+import pytest
+
 import compiler_core.codegen.build as build
 from tests.helpers.crashing import build_fake_library, int_min_div_model
 from tests.service import onnx_models as m
@@ -70,6 +72,7 @@ def test_huge_input_shape_fails_at_import_with_the_estimate(embedded):
     assert "planning" not in final["timings"]["stages_ms"]
 
 
+@pytest.mark.slow  # a Celery worker process
 def test_int_min_div_model_through_a_celery_worker(stack):
     """The deployment shape: the job fails once and the same worker takes the next job."""
     h = {"X-API-Key": stack.alice}

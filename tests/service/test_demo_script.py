@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import helper, numpy_helper
+
+pytestmark = pytest.mark.slow  # the README's demo, a real compile over REST
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo_rest.py"
 

@@ -11,6 +11,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 
 from tests.service import onnx_models as m
@@ -21,6 +22,7 @@ UPLOADS = 50
 COMPILATIONS = 20
 
 
+@pytest.mark.slow  # many compilations at once
 def test_concurrent_uploads_and_compilations(stack):
     key, _ = add_user(stack.settings, f"load-{uuid.uuid4().hex[:8]}")
     h = {"X-API-Key": key}

@@ -16,6 +16,8 @@ from service.settings import Settings
 from tests.helpers.pg import scratch_database
 from tests.service.procs import REPO
 
+pytestmark = pytest.mark.slow  # every migration up and down on PostgreSQL
+
 TABLES = {"users", "api_keys", "models", "compilations", "device_classes", "devices",
           "profile_entries", "profiling_requests"}
 

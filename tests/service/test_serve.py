@@ -12,10 +12,13 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from tests.service import onnx_models as m
 from tests.service.helpers import assert_compiler_outcome, upload, wait_final
 from tests.service.procs import Proc, free_port, health_up
+
+pytestmark = pytest.mark.slow  # dnnfusion serve started, stopped, restarted
 
 CLI = [sys.executable, "-c", "import sys; from dnnfusion.cli import main; sys.exit(main())"]
 

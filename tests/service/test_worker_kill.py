@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from service.main import create_app
 from tests.service import onnx_models as m
 from tests.service.helpers import assert_compiler_outcome, upload, wait_final
+
+pytestmark = pytest.mark.slow  # a Celery worker killed mid-job
 
 
 def test_killed_worker_job_is_rerun_to_a_final_state(stack):
