@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from fuzz.diff_run import run_diff
 from fuzz.mutate import mutate
 from fuzz.mutate_run import run_mutations
 from fuzz.seeds import load_seeds
+
+pytestmark = pytest.mark.slow  # hundreds of mutated models and random graphs through plan, upload and compile
 
 
 def _assert_clean(summary: dict, target: str, allowed: set[str]) -> dict:

@@ -10,6 +10,8 @@ from fuzz.case import regression_dirs
 from fuzz.child import Runner
 from fuzz.replay import replay
 
+pytestmark = pytest.mark.slow  # every saved fuzz input replayed in a child process
+
 DIRS = regression_dirs()
 
 

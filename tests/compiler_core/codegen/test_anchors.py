@@ -10,6 +10,8 @@ import pytest
 
 from tests.compiler_core.codegen.util import compile_and_check, const, model, node, vi, weight
 
+pytestmark = pytest.mark.slow  # the anchor x epilogue matrix compiled and compared
+
 
 def test_matmul_bias_gelu_one_block(tmp_path):
     nodes = [

@@ -10,6 +10,8 @@ import pytest
 
 from tests.compiler_core.codegen.util import compile_and_check, const, model, node, vi, weight
 
+pytestmark = pytest.mark.slow  # 28 convolutions, each compiled for three ISAs and compared with ONNX Runtime
+
 
 def _conv(x_shape, w_shape, y_shape, *, bias=True, act=None, seed=0, **attrs):
     nodes = [node("Conv", ["x", "w", "b"] if bias else ["x", "w"], ["c" if act else "y"],

@@ -6,6 +6,8 @@ import pytest
 
 from tests.compiler_core.codegen.util import compile_and_check, model, node, vi, weight
 
+pytestmark = pytest.mark.slow  # transposed convolutions compiled and compared
+
 
 @pytest.mark.parametrize(
     ("x_shape", "w_shape", "y_shape", "attrs"),

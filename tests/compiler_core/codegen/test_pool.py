@@ -8,6 +8,8 @@ import pytest
 
 from tests.compiler_core.codegen.util import compile_and_check, const, model, node, vi, weight
 
+pytestmark = pytest.mark.slow  # 24 pooling variants compiled and compared
+
 
 @pytest.mark.parametrize(
     ("x_shape", "y_shape", "attrs"),

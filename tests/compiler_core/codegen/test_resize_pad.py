@@ -9,6 +9,8 @@ import pytest
 
 from tests.compiler_core.codegen.util import compile_and_check, const, model, node, vi
 
+pytestmark = pytest.mark.slow  # 20 Resize/Pad variants compiled and compared
+
 EMPTY = np.zeros([0], np.float32)
 
 
