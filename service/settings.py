@@ -60,8 +60,8 @@ class Settings(BaseSettings):
     memory_limit_bytes: int = Field(default=8 * GiB, gt=0)
 
     # Dashboard sign-in: the key that signs session cookies (default: a random key kept in
-    # <data_dir>/session.key; set it when several API processes share no data_dir) and how long
-    # a session lasts.
+    # <storage root>/session.key; set it when API processes share no storage directory) and how
+    # long a session lasts.
     session_secret: str | None = Field(default=None, repr=False)
     session_max_age_s: int = Field(default=8 * 3600, gt=0)
 

@@ -13,7 +13,8 @@ pre-session cookie ``dnf_signin`` (login CSRF). Requests with an ``X-API-Key`` h
 the cookie and need no token.
 
 The secret is ``settings.session_secret`` (at least 32 characters), else a random key kept in
-``<data_dir>/session.key`` (created once, mode 0600).
+``<storage root>/session.key`` (created once, mode 0600; the storage directory is the one place
+every API process may write, and all of them share it).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def load_secret(settings: Settings) -> bytes:
             raise ValueError(f"DNNFUSION_SESSION_SECRET must have at least {_MIN_SECRET} "
                              "characters")
         return settings.session_secret.encode("utf-8")
-    return _read_or_create_key(settings.data_dir.absolute() / "session.key")
+    return _read_or_create_key(settings.storage_root / "session.key")
 
 
 def _mac(secret: bytes, purpose: str, text: str) -> str:
