@@ -76,13 +76,12 @@ def boundary(ecg: ECG, members: Collection[int]) -> Boundary:
         for pos, v in enumerate(node.inputs):
             if v is None or v in produced or v in inputs:
                 continue
-            if compile_time_use(node, pos, v):
+            if is_constant(v) and compile_time_use(node, pos, v):
                 params.setdefault(v, None)
             else:
                 inputs[v] = None
         for v in node.outputs:
-            users = ecg.value_consumers[v]
-            if v in ecg.graph_outputs or any(u not in inside for u in users):
+            if v in ecg.graph_outputs or not inside.issuperset(ecg.value_consumers[v]):
                 outputs.append(v)
             else:
                 internal.append(v)
