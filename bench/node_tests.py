@@ -188,10 +188,11 @@ def _opset(model: onnx.ModelProto) -> int:
 
 def _wants_constants(e: Exception) -> bool:
     """True for the compile errors freezing operands may cure: a shape that depends on an
-    input's value, or an operand code generation reads at compile time (an axis, ``k``)."""
+    input's value, or an operand code generation reads at compile time (an axis, ``k``,
+    Dropout's ratio and training_mode)."""
     from compiler_core.errors import ShapeError
 
-    return isinstance(e, ShapeError) or "must be a constant for code generation" in str(e)
+    return isinstance(e, ShapeError) or "must be a constant" in str(e)
 
 
 def _freeze_operands(model: onnx.ModelProto, inputs: list[np.ndarray], keep: int = 1):

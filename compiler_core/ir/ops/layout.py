@@ -41,8 +41,8 @@ ROWS = [
           nonneg="if_first"),
     index("Gather", O2M, "ops_index:emit_gather", repeats=True, nonneg="if_first"),
     index("GatherND", O2M, "ops_index:emit_gather_nd"),
-    # nearest/linear, per-axis maps; roi, scales and sizes read at compile time
-    index("Resize", O2M, "ops_resize:emit_resize", const_inputs=(1, 2, 3), repeats=True),
+    # nearest/linear/cubic, per-axis maps; roi, scales and sizes read at compile time
+    index("Resize", O2M, "ops_resize_cubic:emit_resize", const_inputs=(1, 2, 3), repeats=True),
     # constant (a branch), edge, reflect, wrap; pads and axes read at compile time
     index("Pad", O2M, "ops_pad:emit_pad", const_inputs=(1, 3)),
     op("Upsample", O2M),  # Tile, GatherElements: indexing.py

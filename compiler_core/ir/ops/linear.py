@@ -67,8 +67,8 @@ ROWS = [
     op("ConvTranspose", M2M, anchor=_anchor("conv_transpose:ConvTransposeAnchor"),
        estimate=conv_flops),
     # direct window loops, padding excluded by loop bounds
-    op("MaxPool", M2M, anchor=_anchor("pool:PoolAnchor", "max"), nonneg="if_all"),
-    op("AveragePool", M2M, anchor=_anchor("pool:PoolAnchor", "avg"), nonneg="if_all"),
+    op("MaxPool", M2M, anchor=_anchor("pool3d:Pool3dAnchor", "max"), nonneg="if_all"),
+    op("AveragePool", M2M, anchor=_anchor("pool3d:Pool3dAnchor", "avg"), nonneg="if_all"),
     # ReduceMean / ReduceMax over the spatial axes
     op("GlobalAveragePool", M2M, anchor=_anchor("pool:GlobalPoolAnchor", MEAN),
        nonneg="if_all"),
