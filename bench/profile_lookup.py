@@ -66,9 +66,9 @@ def _fill(db, ecg, cands, total: int, seed: int = 0) -> dict[str, int]:
     from sqlalchemy import insert, select, update
 
     from compiler_core.bench.signature import CODEGEN_VERSION, fusion_signature
+    from dnfstore.profiling_models import ProfileEntry, ProfilingRequest
     from profiling import queries
     from profiling.cost import ProfilingCostModel
-    from profiling.models import ProfileEntry, ProfilingRequest
 
     rng = random.Random(seed)
     sigs = [fusion_signature(ecg, a, b, THREADS) for a, b in cands]

@@ -66,11 +66,11 @@ class Uploader:
     def _start(self) -> None:
         from fastapi.testclient import TestClient
 
-        from service import migrate
+        from dnfstore import migrate
+        from dnfstore.db import make_engine, make_sessionmaker
+        from dnfstore.settings import Settings
         from service.crud.users import create_api_key, create_user
-        from service.db import make_engine, make_sessionmaker
         from service.main import create_app
-        from service.settings import Settings
         from workers.embedded import EmbeddedWorker
 
         self.close()

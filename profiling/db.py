@@ -47,7 +47,7 @@ def database_url(url: str | None = None) -> str:
     """The URL to use: ``url``, else ``DATABASE_URL``, else the embedded SQLite file."""
     if url:
         return url
-    from service.settings import Settings
+    from dnfstore.settings import Settings
 
     return Settings().sqlalchemy_url
 
@@ -64,8 +64,8 @@ def open_database(url: str | None = None, *, create: bool = False) -> ProfilingD
     the schema to the latest version (``alembic upgrade head``, as ``dnnfusion serve`` does).
 
     Raises :class:`ProfilingDatabaseError` (one line) when the database cannot be used."""
-    from service.db import make_engine, make_sessionmaker
-    from service.settings import Settings
+    from dnfstore.db import make_engine, make_sessionmaker
+    from dnfstore.settings import Settings
 
     raw = database_url(url)
     shown = _shown(raw)
@@ -83,7 +83,7 @@ def open_database(url: str | None = None, *, create: bool = False) -> ProfilingD
     settings = Settings(database_url=raw)
     try:
         if create:
-            from service import migrate
+            from dnfstore import migrate
 
             migrate.upgrade(settings)
         engine = make_engine(settings)

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dnfstore.base import utcnow
+from dnfstore.profiling_models import Device, DeviceClass
 from profiling import queries
 from profiling.device import DeviceClassInfo
 from profiling.lease import queue_lengths
-from profiling.models import Device, DeviceClass
-from service.models import utcnow
 
 ONLINE_WINDOW_S = 120.0
 

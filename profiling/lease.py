@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from profiling.models import ProfilingRequest as R
-from service.models import utcnow
+from dnfstore.base import utcnow
+from dnfstore.profiling_models import ProfilingRequest as R
 
 MAX_LEASE_S = 3600.0
 

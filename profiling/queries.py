@@ -17,10 +17,10 @@ if TYPE_CHECKING:  # the API process reads and writes requests without loading t
     from compiler_core.bench.run import BenchResult
     from compiler_core.bench.signature import FusionSignature
 
+from dnfstore.base import utcnow
+from dnfstore.profiling_models import Device, DeviceClass, ProfileEntry, ProfilingRequest
 from profiling.candidate import StoredCandidate
 from profiling.device import DeviceClassInfo
-from profiling.models import Device, DeviceClass, ProfileEntry, ProfilingRequest
-from service.models import utcnow
 
 
 def get_device_class(session: Session, *, key: str) -> DeviceClass | None:

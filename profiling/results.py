@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from profiling.models import Device, ProfileEntry, ProfilingRequest
+from dnfstore.base import utcnow
+from dnfstore.profiling_models import Device, ProfileEntry, ProfilingRequest
 from profiling.queries import _stats
-from service.models import utcnow
 
 
 class ResultRefused(Exception):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from dnfstore.db import make_engine, make_sessionmaker
+from dnfstore.settings import Settings
 from service.crud.users import count_users, create_api_key, create_user
-from service.db import make_engine, make_sessionmaker
-from service.settings import Settings
 
 FIRST_USER = "admin"
 

@@ -13,10 +13,8 @@ import threading
 import uuid
 from typing import Protocol
 
-from service.settings import Settings
-
-COMPILE_TASK = "dnnfusion.compile"
-REAP_TASK = "dnnfusion.reap"
+from dnfstore.settings import Settings
+from workers.names import COMPILE_TASK
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dnfstore.models import Model, User
+from dnfstore.settings import Settings
+from dnfstore.storage import Storage
 from service.archive import ArchiveError, Limits, extract_archive, sniff_format
 from service.crud import models as crud
-from service.models import Model, User
-from service.settings import Settings
-from service.storage import Storage
 from service.text import short
 from service.upload import ReceivedFile, UploadError
 from service.validation import ModelRejected, inspect_model

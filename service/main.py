@@ -7,14 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from dnfstore.db import make_engine, make_sessionmaker
+from dnfstore.settings import Settings, get_settings
+from dnfstore.storage import Storage
 from service.api.router import api_router
 from service.bodylimit import BodyLimit
 from service.dashboard.app import install_dashboard
-from service.db import make_engine, make_sessionmaker
 from service.dispatch import CeleryDispatcher, Dispatcher
 from service.errors import install_error_handlers
-from service.settings import Settings, get_settings
-from service.storage import Storage
 
 API_PREFIX = "/api/v1"
 

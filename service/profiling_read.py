@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from profiling.models import DeviceClass, ProfileEntry
+from dnfstore.profiling_models import DeviceClass, ProfileEntry
 
 MAX_ENTRIES = 1000  # entries of one structure returned at most (newest first)
 

@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from service.storage import Storage
+from dnfstore.storage import Storage
 
 SUMMARY_FIELDS = {
     "original_nodes": int,

@@ -19,8 +19,8 @@ import uuid
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
-from service.dispatch import COMPILE_TASK
-from service.settings import get_settings
+from dnfstore.settings import get_settings
+from workers.names import COMPILE_TASK
 from workers.reaper import ReaperThread, reap
 
 log = logging.getLogger(__name__)

@@ -18,11 +18,11 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 
 from compiler_core.errors import DnnFusionError
-from service.crud import compilations as crud
-from service.db import process_sessionmaker
-from service.models import Compilation, Model
-from service.settings import Settings
-from service.storage import Storage
+from dnfstore import compilations as crud
+from dnfstore.db import process_sessionmaker
+from dnfstore.models import Compilation, Model
+from dnfstore.settings import Settings
+from dnfstore.storage import Storage
 from workers.artifacts import read_summary, store_artifact
 from workers.compile_step import run_compiler
 from workers.heartbeat import Heartbeat

@@ -17,8 +17,8 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from service.models import utcnow
-from service.settings import Settings
+from dnfstore.base import utcnow
+from dnfstore.settings import Settings
 from workers.compile_job import run_compilation
 from workers.reaper import ReaperThread, reap
 

@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.crud.compilations import beat
+from dnfstore.compilations import beat
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,11 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from service.crud import compilations as crud
-from service.db import process_sessionmaker
-from service.models import Compilation, utcnow
-from service.settings import Settings
+from dnfstore import compilations as crud
+from dnfstore.base import utcnow
+from dnfstore.db import process_sessionmaker
+from dnfstore.models import Compilation
+from dnfstore.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from service.dispatch import COMPILE_TASK, REAP_TASK
 from workers.celery_app import celery_app, send_compile, settings
 from workers.compile_job import run_compilation
+from workers.names import COMPILE_TASK, REAP_TASK
 from workers.reaper import reap
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 # This project's own top-level packages: a missing one means a stale install, not a missing extra.
 OWN_PACKAGES = frozenset(
-    {"bench", "compiler_core", "device_agent", "dnnfusion", "fuzz", "profiling", "service",
-     "workers"}
+    {"bench", "compiler_core", "device_agent", "dnfstore", "dnnfusion", "fuzz", "profiling",
+     "service", "workers"}
 )
 
 

@@ -40,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from service import bootstrap, migrate
+        from dnfstore import migrate
+        from dnfstore.settings import Settings
+        from service import bootstrap
         from service.main import create_app
-        from service.settings import Settings
         from workers.embedded import EmbeddedWorker
     except ImportError as err:
         print(missing_extra_message(err, "dnnfusion serve"), file=sys.stderr)

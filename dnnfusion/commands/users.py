@@ -46,9 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _session(args: argparse.Namespace):
     """A session on the service database, or None (message printed) if it is not usable."""
     try:
+        from dnfstore.db import make_engine, make_sessionmaker
+        from dnfstore.settings import Settings
         from service.bootstrap import schema_ready
-        from service.db import make_engine, make_sessionmaker
-        from service.settings import Settings
     except ImportError as err:
         print(missing_extra_message(err, f"dnnfusion {args.verb}"), file=sys.stderr)
         return None

@@ -9,12 +9,12 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
+from dnfstore.models import ApiKey, User
+from dnfstore.settings import Settings
+from dnfstore.storage import Storage
 from service.crud.users import authenticate
 from service.dashboard.session import cookie_user
 from service.dispatch import Dispatcher
-from service.models import ApiKey, User
-from service.settings import Settings
-from service.storage import Storage
 
 # Paging of the list endpoints; bounded so the OFFSET always fits the database's integer type.
 MAX_SKIP = 2**31 - 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.models import ApiKey, User
+from dnfstore.models import ApiKey, User
 from service.security import hash_key, new_key
 
 

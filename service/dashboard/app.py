@@ -9,10 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from dnfstore.settings import Settings
 from service.dashboard.headers import SecurityHeaders
 from service.dashboard.pages import NotSignedIn, router
 from service.dashboard.session import Sessions, load_secret
-from service.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from dnfstore.compilations import get_compilation
 from service.api.deps import get_session
-from service.crud.compilations import get_compilation
 from service.crud.models import get_model
 from service.crud.users import authenticate
 from service.dashboard.session import (

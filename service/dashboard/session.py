@@ -32,8 +32,8 @@ from pathlib import Path
 from fastapi import HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
-from service.models import ApiKey, User
-from service.settings import Settings
+from dnfstore.models import ApiKey, User
+from dnfstore.settings import Settings
 
 SESSION_COOKIE = "dnf_session"
 SIGNIN_COOKIE = "dnf_signin"

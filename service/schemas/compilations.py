@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from service.models import Compilation
+from dnfstore.models import Compilation
 from service.schemas.compile_options import CompileOptions
 
 MAX_INPUTS = 1024  # input_shapes entries

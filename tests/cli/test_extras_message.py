@@ -11,7 +11,7 @@ def test_missing_third_party_module_names_the_extra():
 
 
 def test_missing_own_package_asks_for_a_reinstall():
-    err = ModuleNotFoundError("No module named 'profiling.models'", name="profiling.models")
+    err = ModuleNotFoundError("No module named 'dnfstore.profiling_models'", name="dnfstore.profiling_models")
     text = missing_extra_message(err, "dnnfusion serve")
-    assert "'profiling'" in text and "pip install -e . again" in text
+    assert "'dnfstore'" in text and "pip install -e . again" in text
     assert "extra" not in text

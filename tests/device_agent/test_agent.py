@@ -24,13 +24,13 @@ from device_agent.client import ServiceClient
 from device_agent.discovery import status
 from device_agent.simphone import Faults
 from device_agent.spool import Spool
+from dnfstore import migrate
+from dnfstore.base import utcnow
+from dnfstore.db import make_engine, make_sessionmaker
+from dnfstore.profiling_models import Device, ProfileEntry, ProfilingRequest
 from profiling.cost import ProfilingCostModel
 from profiling.device import DeviceClassInfo, host_device_class
-from profiling.models import Device, ProfileEntry, ProfilingRequest
-from service import migrate
-from service.db import make_engine, make_sessionmaker
 from service.main import create_app
-from service.models import utcnow
 from tests.profiling.test_cost_model import _ecg
 from tests.service.conftest import add_user, embedded_settings, headers
 from workers.embedded import EmbeddedWorker

@@ -13,7 +13,7 @@ import pytest
 from device_agent.client import ServiceClient, ServiceError
 from device_agent.samples import MAX_POSTED_PER_SIDE, cap_samples
 from device_agent.spool import Spool
-from profiling.models import ProfileEntry
+from dnfstore.profiling_models import ProfileEntry
 from tests.device_agent.test_agent import phone_class, service  # noqa: F401 - fixture
 from tests.service.procs import REPO
 

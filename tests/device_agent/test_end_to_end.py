@@ -28,7 +28,7 @@ from device_agent.client import ServiceClient
 from device_agent.discovery import status
 from device_agent.simphone import Faults
 from device_agent.spool import Spool
-from profiling.models import ProfileEntry, ProfilingRequest
+from dnfstore.profiling_models import ProfileEntry, ProfilingRequest
 from tests.compiler_core.planner.graphs import make_model, node, tensor, weight
 from tests.device_agent.test_agent import phone_class
 from tests.service.conftest import pg_database, stack  # noqa: F401 - fixtures

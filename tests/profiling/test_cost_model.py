@@ -11,9 +11,9 @@ from compiler_core.bench import signature as sigmod
 from compiler_core.bench.run import BenchResult
 from compiler_core.bench.signature import fusion_signature
 from compiler_core.planner.run import plan_ecg
+from dnfstore.profiling_models import ProfilingRequest
 from profiling import queries
 from profiling.cost import ProfilingCostModel
-from profiling.models import ProfilingRequest
 from tests.compiler_core.planner.graphs import make_ecg, node, tensor, weight
 
 CLASS = "test-class-2c"

@@ -11,13 +11,13 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from compiler_core.bench.signature import fusion_signature
+from dnfstore.base import utcnow
+from dnfstore.profiling_models import ProfileEntry, ProfilingRequest
 from profiling import farm, queries
 from profiling.candidate import StoredCandidate
 from profiling.device import DeviceClassInfo
 from profiling.lease import lease_requests
-from profiling.models import ProfileEntry, ProfilingRequest
 from profiling.results import Samples, store_result
-from service.models import utcnow
 from tests.profiling.test_cost_model import FIRST, SECOND, _ecg
 
 INFO = DeviceClassInfo("sim-soc", "armv8.2-a", 8, 2000, "android-13", "aarch64")

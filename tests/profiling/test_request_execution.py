@@ -13,6 +13,7 @@ from sqlalchemy import select
 from compiler_core.bench.run import BenchmarkError, run_benchmark
 from compiler_core.bench.signature import fusion_signature
 from compiler_core.target.targets import TARGETS
+from dnfstore.profiling_models import ProfileEntry, ProfilingRequest
 from profiling import queries
 from profiling.candidate import StoredCandidate
 from profiling.device import host_device_class
@@ -24,7 +25,6 @@ from profiling.executable import (
     stored_candidate,
 )
 from profiling.host_runner import run_host_requests
-from profiling.models import ProfileEntry, ProfilingRequest
 from tests.compiler_core.planner.graphs import make_ecg, node, tensor, weight
 from tests.profiling.test_cost_model import FIRST, SECOND, _ecg, _plan
 

@@ -21,11 +21,11 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from service import migrate
+from dnfstore import migrate
+from dnfstore.db import make_engine, make_sessionmaker
+from dnfstore.settings import Settings
 from service.crud.users import create_api_key, create_user
-from service.db import make_engine, make_sessionmaker
 from service.main import create_app
-from service.settings import Settings
 from tests.helpers.pg import scratch_database
 from tests.service.procs import REPO, Proc, free_port, health_up
 from workers.embedded import EmbeddedWorker

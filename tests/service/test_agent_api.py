@@ -14,16 +14,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from compiler_core.bench.signature import fusion_signature
+from dnfstore import migrate
+from dnfstore.base import utcnow
+from dnfstore.db import make_engine, make_sessionmaker
+from dnfstore.profiling_models import Device, ProfileEntry, ProfilingRequest
 from profiling import queries
 from profiling.candidate import StoredCandidate
 from profiling.cost import ProfilingCostModel
 from profiling.device import DeviceClassInfo
 from profiling.farm import ONLINE_WINDOW_S
-from profiling.models import Device, ProfileEntry, ProfilingRequest
-from service import migrate
-from service.db import make_engine, make_sessionmaker
 from service.main import create_app
-from service.models import utcnow
 from tests.helpers.pg import scratch_database
 from tests.profiling.test_cost_model import FIRST, SECOND, _ecg
 from tests.service import onnx_models as m

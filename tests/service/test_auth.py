@@ -32,8 +32,8 @@ def test_agent_key_only_for_agent_endpoints(embedded):
 def test_keys_are_stored_hashed(embedded):
     from sqlalchemy import select
 
-    from service.db import make_engine, make_sessionmaker
-    from service.models import ApiKey
+    from dnfstore.db import make_engine, make_sessionmaker
+    from dnfstore.models import ApiKey
 
     engine = make_engine(embedded.settings)
     with make_sessionmaker(engine)() as session:

@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from service.settings import Settings
+from dnfstore.settings import Settings
 from tests.service.procs import REPO
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())

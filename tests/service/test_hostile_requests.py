@@ -475,7 +475,7 @@ def test_long_symbolic_dim_is_cut_in_the_response(embedded):
 
 def test_job_error_text_is_guarded(embedded, model_id):
     """A worker's error text is shown through the same guard (one line, no server path)."""
-    from service.models import Compilation
+    from dnfstore.models import Compilation
 
     r = _compile(embedded, model_id)
     location = r.headers["location"]

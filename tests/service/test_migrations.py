@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from service import migrate
-from service.models import Base
-from service.settings import Settings
+from dnfstore import migrate
+from dnfstore.models import Base
+from dnfstore.settings import Settings
 from tests.helpers.pg import scratch_database
 from tests.service.procs import REPO
 

@@ -6,12 +6,12 @@ import time
 
 from fastapi.testclient import TestClient
 
-from service import migrate
-from service.dispatch import COMPILE_TASK, REAP_TASK
+from dnfstore import migrate
 from service.main import create_app
 from tests.service import onnx_models as m
 from tests.service.conftest import add_user, embedded_settings
 from tests.service.helpers import upload
+from workers.names import COMPILE_TASK, REAP_TASK
 
 
 def test_celery_app_settings():

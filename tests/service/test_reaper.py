@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from service import migrate
-from service.crud import compilations as crud
+from dnfstore import compilations as crud
+from dnfstore import migrate
+from dnfstore.base import utcnow
+from dnfstore.db import process_sessionmaker
+from dnfstore.models import Compilation
 from service.crud.models import create_model
 from service.crud.users import create_user
-from service.db import process_sessionmaker
-from service.models import Compilation, utcnow
 from tests.service.conftest import embedded_settings
 from workers.compile_job import run_compilation
 

@@ -7,10 +7,10 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from dnfstore.settings import Settings
+from dnfstore.storage import Storage
 from service.archive import ArchiveError, safe_member_path
 from service.security import hash_key, new_key
-from service.settings import Settings
-from service.storage import Storage
 from workers.artifacts import read_summary, store_artifact
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from dnfstore import migrate
+from dnfstore.db import make_engine, make_sessionmaker
 from dnnfusion.cli import main
-from service import migrate
 from service.crud.users import authenticate
-from service.db import make_engine, make_sessionmaker
 from tests.service.conftest import embedded_settings
 
 

@@ -7,9 +7,9 @@ from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from dnfstore.profiling_models import DeviceClass
 from profiling import farm, queries
 from profiling.lease import lease_requests, release_request
-from profiling.models import DeviceClass
 from profiling.results import ResultRefused, Samples, find_posted, store_result
 from service.api.deps import CurrentAgent, SessionDep
 from service.schemas.agent import (

@@ -8,6 +8,8 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
+from dnfstore import compilations as crud
+from dnfstore.models import Compilation
 from service.api.deps import (
     CurrentUser,
     DispatcherDep,
@@ -17,10 +19,8 @@ from service.api.deps import (
     Skip,
     StorageDep,
 )
-from service.crud import compilations as crud
 from service.crud.models import get_model
 from service.errors import safe_detail
-from service.models import Compilation
 from service.schemas.common import ErrorPublic
 from service.schemas.compilations import (
     CompilationCreate,

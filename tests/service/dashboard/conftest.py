@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from onnx import TensorProto, helper, numpy_helper
 
-from service import migrate
+from dnfstore import migrate
+from dnfstore.settings import Settings
 from service.main import create_app
-from service.settings import Settings
 from tests.service.conftest import add_user, embedded_settings
 from workers.embedded import EmbeddedWorker
 

@@ -111,7 +111,7 @@ def test_static_files_need_no_session_and_are_not_listed(dash):
     b = dash.browser()
     assert b.get("/static/css/app.css").status_code == 200
     assert b.get("/static/").status_code == 404
-    assert b.get("/static/../service/settings.py").status_code == 404
+    assert b.get("/static/../dnfstore/settings.py").status_code == 404
 
 
 def test_vendored_libraries_carry_their_licences(dash):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from profiling.models import DeviceClass, ProfileEntry
-from service.db import make_engine, make_sessionmaker
-from service.models import utcnow
+from dnfstore.base import utcnow
+from dnfstore.db import make_engine, make_sessionmaker
+from dnfstore.profiling_models import DeviceClass, ProfileEntry
 
 
 def _entry(dc: DeviceClass, structure: str, shape: list[int], fused: float, separate: float,

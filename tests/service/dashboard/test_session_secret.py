@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from dnfstore.settings import Settings
 from service.dashboard.session import Sessions, load_secret
-from service.settings import Settings
 
 
 def _settings(tmp_path, **values) -> Settings:

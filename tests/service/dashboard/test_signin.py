@@ -6,9 +6,10 @@ import re
 
 from sqlalchemy import update
 
+from dnfstore.base import utcnow
+from dnfstore.db import make_engine, make_sessionmaker
+from dnfstore.models import ApiKey
 from service.crud.users import create_api_key, create_user
-from service.db import make_engine, make_sessionmaker
-from service.models import ApiKey, utcnow
 from tests.service.dashboard.conftest import form_token, page_token
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.settings import Settings
+from dnfstore.settings import Settings
 
 
 def make_engine(settings: Settings) -> Engine:

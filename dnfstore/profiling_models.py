@@ -1,4 +1,4 @@
-"""Profiling tables, declared on ``service.models.Base`` so the service's Alembic history
+"""Profiling tables, declared on ``dnfstore.base.Base`` so the service's Alembic history
 (``migrations/versions/0002_profiling.py``) creates them.
 
 - ``device_classes``: devices that give the same numbers: a stable ``key`` derived from the
@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.models import Base, UTCDateTime, utcnow
+from dnfstore.base import Base, UTCDateTime, utcnow
 
 
 class DeviceClass(Base):

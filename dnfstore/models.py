@@ -4,49 +4,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime; use service.models.utcnow()")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
+from dnfstore.base import Base, UTCDateTime, utcnow
 
 
 class User(Base):
@@ -139,6 +112,6 @@ class Compilation(Base):
     ort_latency_ms: Mapped[float | None] = mapped_column(Float)
 
 
-# The profiling tables share this metadata (one Alembic history); imported last because they
-# subclass Base.
-import profiling.models  # noqa: E402, F401
+# The profiling tables share this metadata (one Alembic history): importing this module
+# registers every table, so ``Base.metadata`` here is the whole schema.
+import dnfstore.profiling_models  # noqa: E402, F401

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-from service.settings import Settings
+from dnfstore.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from service.models import Compilation, utcnow
+from dnfstore.base import utcnow
+from dnfstore.models import Compilation
 
 FINAL_STATES = ("succeeded", "failed")
 

@@ -1,4 +1,5 @@
-"""Service settings: one pydantic-settings class, read from the environment.
+"""Deployment settings: one pydantic-settings class, read from the environment, that the API
+process and the workers share (database, storage, Redis, limits, the dashboard's session).
 
 Every field is set by ``DNNFUSION_<FIELD>`` except the two well-known URLs, ``DATABASE_URL`` and
 ``REDIS_URL``. ``.env.example`` lists them all. Paths left unset derive from ``data_dir``: the
