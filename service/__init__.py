@@ -5,5 +5,6 @@ Flow of an upload: ``api/routes/models.py`` -> ``upload.py`` (stream to storage)
 ``ingest.py`` (``archive.py`` safe extraction, ``validation.py`` ONNX checks) -> ``crud/``.
 Flow of a compilation: ``api/routes/compilations.py`` -> ``dnfstore/compilations.py`` (commit) ->
 ``dispatch.py`` (by task name) -> ``workers/`` -> ``compiler_core``.
-The service never imports ``workers``; ``dnnfusion serve`` passes it the embedded worker.
+Of ``workers`` the service imports only the task names (``workers/names.py``); ``dnnfusion
+serve`` passes it the embedded worker.
 """

@@ -1,4 +1,5 @@
-"""Handing a compilation to a worker, by task name only (the service never imports workers).
+"""Handing a compilation to a worker, by task name only (of the workers the service imports only
+``workers/names.py``, the task names).
 
 ``CeleryDispatcher`` publishes ``dnnfusion.compile(<id>)`` to Redis. The embedded mode of
 ``dnnfusion serve`` passes its own dispatcher (``workers.embedded.EmbeddedWorker``) to
