@@ -29,6 +29,8 @@ import numpy as np
 import onnx_ir as ir
 
 from compiler_core.codegen.c import source
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, Expr, If, Stmt
 from compiler_core.codegen.cnames import Names, comment, ctype_of, fill
 from compiler_core.codegen.kernel import BlockKernel, analyze_block
 from compiler_core.codegen.memory import Interval, plan_arena
@@ -128,16 +130,16 @@ def generate(ecg: ECG, blocks: BlockGraph) -> GeneratedModel:
         body.append("")
 
     # Graph outputs no kernel writes: copies of inputs, weights or of an earlier output.
-    copies: list[str] = []
+    copies: list[Stmt] = []
     for j, v in enumerate(out_values):
         n = value_bytes(v)
         if out_index[v] != j:
-            copies.append(f"    memcpy(out[{j}], out[{out_index[v]}], {n});")
+            copies.append(Expr(f"memcpy(out[{j}], out[{out_index[v]}], {n})"))
         elif v not in produced:
             if v in in_index:
-                copies.append(f"    memcpy(out[{j}], in[{in_index[v]}], {n});")
+                copies.append(Expr(f"memcpy(out[{j}], in[{in_index[v]}], {n})"))
             elif is_constant(v):
-                copies.append(f"    memcpy(out[{j}], m->map + {w_off[v]}, {n});")
+                copies.append(Expr(f"memcpy(out[{j}], m->map + {w_off[v]}, {n})"))
             else:
                 raise UnsupportedOperatorError(
                     f"graph output {comment(v.name or '?')!r} is not computed by any node"
@@ -156,21 +158,27 @@ def generate(ecg: ECG, blocks: BlockGraph) -> GeneratedModel:
     )
 
 
-def _assemble(kernels, body, copies, w_bytes, a_bytes) -> str:
-    calls = []
+def _assemble(kernels, body, copies: list[Stmt], w_bytes, a_bytes) -> str:
+    """model.c: the prelude, the helpers the kernels call, the kernels, the entry points with
+    the call sequence (each block traced, stopped at its error, timed when asked)."""
+    calls: list[Stmt] = []
     for i, k in enumerate(kernels):
-        calls.append(f"    if (trace) *trace = {i};")
+        calls.append(If("trace", [Assign("*trace", str(i))], inline=True))
         if k.checked:  # stop at the first block reporting an error
-            calls.append(f"    if ((err = {k.name}(c)) != 0) {{ m->err_block = {i}; goto done; }}")
+            calls.append(If(f"(err = {k.name}(c)) != 0",
+                            [Assign("m->err_block", str(i)), Expr("goto done")]))
         else:
-            calls.append(f"    {k.name}(c);")
-        calls.append(f"    if (us) {{ double t1 = dnf_now_us(); us[{i}] = t1 - t0; t0 = t1; }}")
+            calls.append(Expr(f"{k.name}(c)"))
+        calls.append(If("us", [Decl("double", "t1", "dnf_now_us()", const=False),
+                               Assign(f"us[{i}]", "t1 - t0"), Assign("t0", "t1")]))
     checked = any(k.checked for k in kernels)
-    head = fill(source.text("prelude.c"), {"ABI": ABI_VERSION, "WEIGHTS_BYTES": w_bytes, "ARENA_BYTES": a_bytes,
-                           "NUM_BLOCKS": len(kernels), "FIRST_ERROR_CODE": FIRST_CODE})
+    head = fill(source.text("prelude.c"), {
+        "ABI": ABI_VERSION, "WEIGHTS_BYTES": w_bytes, "ARENA_BYTES": a_bytes,
+        "NUM_BLOCKS": len(kernels), "FIRST_ERROR_CODE": FIRST_CODE,
+    })
     tail = fill(source.text("entry.c"), {
-        "CALLS": "\n".join(calls),
-        "COPIES": "\n".join(copies) or "    (void)out;",
+        "CALLS": "\n".join(render(calls, 1)),
+        "COPIES": "\n".join(render(copies or [Expr("(void)out")], 1)),
         "DONE": "done:\n" if checked else "",  # where a run stopped by an error jumps
     })
     kernel_text = "\n".join(body)
