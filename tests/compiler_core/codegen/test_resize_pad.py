@@ -92,8 +92,10 @@ def test_resize_fused_between_convs_no_buffer(tmp_path):
 def test_resize_unsupported_mode_names_node(tmp_path):
     from compiler_core.errors import UnsupportedOperatorError
 
-    p = _resize_model([1, 1, 4, 4], [1, 1, 8, 8], {"mode": "cubic"}, [1, 1, 2, 2])
-    with pytest.raises(UnsupportedOperatorError, match="Resize.*cubic"):
+    # cubic is supported (codegen/ops_resize_cubic.py); antialiasing is not
+    p = _resize_model([1, 1, 4, 4], [1, 1, 8, 8], {"mode": "cubic", "antialias": 1},
+                      [1, 1, 2, 2])
+    with pytest.raises(UnsupportedOperatorError, match="Resize.*antialias"):
         compile_and_check(p, tmp_path)
 
 
