@@ -49,7 +49,8 @@ def store_model(
     try:
         model_file = _stage(received.path, staging, fmt, settings)
         with _validation_slots(settings.max_concurrent_validations):
-            facts = inspect_model(staging / model_file, root=staging)
+            shown = received.filename if fmt == "onnx" else None
+            facts = inspect_model(staging / model_file, root=staging, shown_as=shown)
     except (ArchiveError, ModelRejected) as err:
         storage.discard(staging)
         raise UploadError(422, str(err)) from None

@@ -34,15 +34,19 @@ class ModelFacts:
     inputs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def inspect_model(path: Path, *, root: Path) -> ModelFacts:
+def inspect_model(path: Path, *, root: Path, shown_as: str | None = None) -> ModelFacts:
     """Validate the model at ``path`` (external data resolved only in its own directory).
 
     Messages name files relative to ``root`` (the upload's staging directory), never by their
-    server path.
+    server path; ``shown_as`` (the uploaded file's name, for a lone .onnx upload) replaces the
+    stored file's own name in them. Raises :class:`ModelRejected` with a one-line reason.
     """
 
     def reason(err: BaseException) -> str:
-        text = str(err).replace(str(root) + os.sep, "").replace(str(root), "the upload")
+        text = str(err)
+        if shown_as is not None:
+            text = text.replace(str(path), short(repr(shown_as), 200))
+        text = text.replace(str(root) + os.sep, "").replace(str(root), "the upload")
         return one_line(text, 1000)
 
     try:

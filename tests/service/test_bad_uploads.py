@@ -166,3 +166,12 @@ def test_malformed_multipart_is_400(embedded):
     )
     assert r.status_code in (400, 422), r.text
     assert tmp_entries(embedded.settings.storage_root) == []
+
+
+def test_refusal_names_the_uploaded_file(embedded):
+    """A lone .onnx is stored as model.onnx; the message names the file the user sent."""
+    r = upload(embedded.client, embedded.alice, b"plain text\n" * 10, "notes.txt")
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("'notes.txt': not an ONNX model"), detail
+    assert "model.onnx" not in detail

@@ -207,7 +207,7 @@ async function onSubmit(event) {
     try {
       const job = await api("/compilations", { method: "POST", body: { model_id: model.id, input_shapes: shapes, target } });
       updateRow(job);
-      setText("upload-status", "compilation queued");
+      setText("upload-status", `compilation ${job.id.slice(0, 8)} started: its state is in the table below`);
       fileInput.value = "";
     } catch (err) {
       setText(fieldFor(err.message), err.message);
