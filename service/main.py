@@ -13,6 +13,7 @@ from dnfstore.storage import Storage
 from service.api.router import api_router
 from service.bodylimit import BodyLimit
 from service.dashboard.app import install_dashboard
+from service.dashboard.docs import install_docs
 from service.dispatch import CeleryDispatcher, Dispatcher
 from service.errors import install_error_handlers
 
@@ -41,7 +42,8 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         version="0.1.0",
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served from vendored files by install_docs (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.sessionmaker = make_sessionmaker(engine)
@@ -52,4 +54,5 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.add_middleware(BodyLimit, exempt=frozenset({("POST", f"{API_PREFIX}/models")}))
     app.include_router(api_router, prefix=API_PREFIX)
     install_dashboard(app, settings)  # pages at /, /static, security headers
+    install_docs(app)  # /docs: Swagger UI from /static/vendor
     return app
