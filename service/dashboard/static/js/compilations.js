@@ -47,8 +47,13 @@ function nodesBlocks(s) {
   return `${s.original_nodes} → ${s.fused_blocks}`;
 }
 
+const STAGE_CHARS = 140;  // a failed job's reason is cut here; the cell's title and the report show it whole
+
 function stageText(job) {
-  if (job.state === "failed") return job.error || "";
+  if (job.state === "failed") {
+    const error = job.error || "";
+    return error.length > STAGE_CHARS ? `${error.slice(0, STAGE_CHARS)}…` : error;
+  }
   if (job.state === "succeeded") return job.timings.run_ms != null ? `done in ${fmtMs(job.timings.run_ms)}` : "done";
   return job.stage || "";
 }
