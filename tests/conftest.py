@@ -33,9 +33,18 @@ def light_model_path() -> Callable[[str], str]:
     return _light_model_path
 
 
+# Folders whose every test is slow: each case compiles an operator variant for three ISAs and
+# compares it with ONNX Runtime (measured 1.4-3 s a case on a loaded 2-core machine, up to 18 s).
+SLOW_FOLDERS = ("compiler_core/ops_coverage",)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests (headless Chromium against a served app) are slow tests too: the fast
-    lane, ``pytest -m "not slow"``, leaves them to the full suite."""
+    """Browser tests (headless Chromium against a served app) and the operator-coverage
+    compiles are slow tests too: the fast lane, ``pytest -m "not slow"``, leaves them to the
+    full suite."""
+    here = Path(__file__).parent
+    folders = [here / f for f in SLOW_FOLDERS]
     for item in items:
-        if item.get_closest_marker("browser") is not None:
+        in_slow_folder = any(item.path.is_relative_to(f) for f in folders)
+        if in_slow_folder or item.get_closest_marker("browser") is not None:
             item.add_marker(pytest.mark.slow)
