@@ -27,6 +27,7 @@ ORT_MAX_IR_VERSION = 10  # onnxruntime 1.31 refuses IR versions above 13; 10 is 
 # What validate_artifact runs next: loading the artifact, ONNX Runtime, or the artifact.
 PHASES = ("loading", "reference", "artifact")
 BLOCK = 5  # consecutive runs of one runtime per turn when timing; the first is not timed
+PROFILE_RUNS = 3  # profiled runs after timing, for the per-block times (block_us)
 _ONNX_TYPE_NAMES = {"float": "float32", "double": "float64"}  # others match numpy's names
 
 
@@ -47,6 +48,9 @@ class Validation:
     latency_p90_ms: float | None = None
     ort_latency_p10_ms: float | None = None
     ort_latency_p90_ms: float | None = None
+    # Each fused block's kernel time: [{"block": id, "kernel": name, "us": median µs}] over
+    # PROFILE_RUNS profiled runs, in the order the kernels run; None when not timed.
+    block_us: list[dict] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -192,6 +196,8 @@ def validate_artifact(
                 mark(name)
                 timed(run)
                 times.extend(timed(run) for _ in range(BLOCK - 1))
+        mark("artifact")
+        block_us = block_times(session, names, feeds, PROFILE_RUNS)
     return Validation(
         max_abs_error=max_abs,
         max_rel_error=max_rel,
@@ -204,4 +210,24 @@ def validate_artifact(
         latency_p90_ms=float(np.percentile(ours_ms, 90)),
         ort_latency_p10_ms=float(np.percentile(ort_ms, 10)),
         ort_latency_p90_ms=float(np.percentile(ort_ms, 90)),
+        block_us=block_us,
     )
+
+
+def block_times(session: InferenceSession, names: Sequence[str],
+                feeds: Mapping[str, np.ndarray], runs: int) -> list[dict]:
+    """Median time of each fused block's kernel over ``runs`` profiled runs (per-kernel timers
+    compiled into the artifact, as ``dnnfusion run --profile``), in µs:
+    ``[{"block": id, "kernel": name, "us": t}]`` in the order the kernels run."""
+    per_kernel: list[list[float]] = []
+    for _ in range(runs):
+        _, times = session.run_profiled(names, feeds)
+        per_kernel = per_kernel or [[] for _ in times]
+        for i, t in enumerate(times):
+            per_kernel[i].append(float(t))
+    blocks = session.blocks
+    out = []
+    for i, ts in enumerate(per_kernel):
+        b = blocks[i] if i < len(blocks) else {}
+        out.append({"block": b.get("id", i), "kernel": b.get("kernel"), "us": statistics.median(ts)})
+    return out

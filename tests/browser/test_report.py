@@ -78,7 +78,14 @@ def test_report_charts_and_download(page, service, cls_report):
                           " return Object.fromEntries(c.data.labels.map("
                           "(l, i) => [l, c.data.datasets[0].data[i]])); })()")
     assert rules == rep["rewrites"]
-    expect(page.locator("#chart-profile, #chart-profile-empty")).to_have_count(1)
+    # time per block: the validation's profiled kernel times, the slowest 15, as the API has them
+    times = rep["validation"]["block_us"]
+    assert times, "the compilation's validation recorded no per-block times"
+    expect(page.locator("canvas#chart-profile")).to_be_attached()
+    expect(page.locator("#chart-profile-empty")).to_have_count(0)
+    page.wait_for_function("window.Chart && window.Chart.getChart('chart-profile')")
+    slowest = sorted((t["us"] for t in times), reverse=True)[:15]
+    assert _chart(page, "chart-profile") == slowest
     link = page.locator("a#download-artifact")
     href = link.get_attribute("href")
     assert href, "download link has no href"

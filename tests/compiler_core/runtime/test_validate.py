@@ -59,4 +59,10 @@ def test_compile_option_puts_the_comparison_in_the_report(tmp_path):
     v = report["validation"]  # the spread the dashboard's latency chart draws
     assert v["latency_p10_ms"] <= v["latency_ms"] <= v["latency_p90_ms"]
     assert v["ort_latency_p10_ms"] <= v["ort_latency_ms"] <= v["ort_latency_p90_ms"]
+    # every fused block's kernel timed, in the plan's blocks (the dashboard's time-per-block chart)
+    plan_blocks = {b["id"] for b in json.loads((artifact / "plan.json").read_text())["blocks"]}
+    times = v["block_us"]
+    assert {t["block"] for t in times} == plan_blocks and len(times) == len(plan_blocks)
+    assert all(t["us"] >= 0 and t["kernel"] for t in times)
+    assert sum(t["us"] for t in times) / 1e3 <= 2 * v["latency_p90_ms"] + 1.0
     InferenceSession(artifact).close()  # the manifest's hash of report.json still verifies

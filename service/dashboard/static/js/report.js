@@ -200,7 +200,7 @@ function latencyChart(report) {
   barChart("chart-latency", ["dnnfusion", "ONNX Runtime"], datasets, { format: fmtMs });
 }
 
-function charts(report) {
+function charts(report, graph) {
   latencyChart(report);
   barChart("chart-bytes", ["before fusion", "after fusion"],
     [{ label: "bytes", data: [report.intermediate_bytes_before, report.intermediate_bytes_after], backgroundColor: [ORT, OURS] }],
@@ -215,10 +215,34 @@ function charts(report) {
     document.getElementById("chart-rules").hidden = true;
     document.getElementById("rules-empty").hidden = false;
   }
-  // The service keeps no per-block times: `dnnfusion run --profile` measures them where the
-  // artifact runs, and nothing stores them here yet.
-  document.getElementById("chart-profile-slot").replaceChildren(el("p", { id: "chart-profile-empty", class: "empty" },
-    "No data: the service stores no per-block times. Run the downloaded artifact with `dnnfusion run OUT --inputs IN.npz --profile` to time every block."));
+  profileChart(report, graph);
+}
+
+const PROFILE_TOP = 15;  // blocks shown in the time-per-block chart (the slowest)
+
+// Time per block: the validation's profiled runs (report.validation.block_us, µs per kernel).
+function profileChart(report, graph) {
+  const times = (report.validation || {}).block_us;
+  if (!Array.isArray(times) || times.length === 0) {
+    document.getElementById("chart-profile-slot").replaceChildren(el("p", { id: "chart-profile-empty", class: "empty" },
+      "No data: this compilation was not timed (an emulated target, or the comparison was off). `dnnfusion run OUT --inputs IN.npz --profile` times every block where the artifact runs."));
+    return;
+  }
+  const ops = new Map(graph.blocks.map((b) => [b.id, b.ops]));
+  const total = times.reduce((a, t) => a + t.us, 0) || 1;
+  const top = [...times].sort((a, b) => b.us - a.us).slice(0, PROFILE_TOP);
+  const label = (t) => {
+    const o = ops.get(t.block) || [];
+    const text = `#${t.block} ${o.slice(0, 3).join("+")}${o.length > 3 ? "+…" : ""}`;
+    return text.length > 32 ? `${text.slice(0, 31)}…` : text;
+  };
+  const canvas = el("canvas", { id: "chart-profile" });
+  const box = el("div", { class: "profile-box" }, canvas);
+  const note = el("p", { class: "muted", id: "profile-note" },
+    `The ${top.length} slowest of ${times.length} blocks: median of 3 profiled runs, ${fmtUs(total)} in kernels; the rest take ${fmtUs(total - top.reduce((a, t) => a + t.us, 0))}.`);
+  document.getElementById("chart-profile-slot").replaceChildren(box, note);
+  barChart("chart-profile", top.map(label), [{ label: "µs", data: top.map((t) => t.us), backgroundColor: OURS }],
+    { horizontal: true, format: fmtUs });
 }
 
 // ---- the page ----------------------------------------------------------------------------
@@ -260,7 +284,7 @@ async function main() {
     showBlock(first.data("block"));
   });
   document.getElementById("graph-fit").addEventListener("click", () => cy.fit(undefined, 16));
-  charts(report);
+  charts(report, graph);
 }
 
 main().catch((err) => {
