@@ -247,29 +247,32 @@ def test_compile_after_503_when_the_list_fails_too(stub):
     assert stub.count("POST", "/api/v1/compilations") == 1
 
 
-def test_upload_streams_without_holding_the_file(stub, tmp_path):
+def _upload_peak(stub, path) -> int:
+    """Upload ``path`` to the stub; the peak Python allocation during the upload, in bytes."""
     import tracemalloc
 
+    stub.on("POST", "/api/v1/models", Answer(201, model_body()))
+    with client(stub) as c:
+        tracemalloc.start()
+        try:
+            c.upload_model(path)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+def test_upload_streams_without_holding_the_file(stub, tmp_path):
     big = tmp_path / "big.onnx"
     with open(big, "wb") as f:  # 64 MiB of incompressible-enough bytes
         block = hashlib.sha256(b"seed").digest() * (1 << 15)
         for _ in range(64):
             f.write(block)
-    stub.on("POST", "/api/v1/models", Answer(201, model_body()))
-    with client(stub) as c:
-        tracemalloc.start()
-        try:
-            c.upload_model(big)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+    peak = _upload_peak(stub, big)
     assert stub.requests("POST", "/api/v1/models")[0].body_bytes > 64 << 20
     assert peak < 16 << 20, f"peak Python allocation {peak} bytes for a 64 MiB upload"
 
 
 def test_archive_upload_streams_without_holding_the_files(stub, tmp_path):
-    import tracemalloc
-
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "model.onnx").write_bytes(b"graph")
@@ -277,14 +280,7 @@ def test_archive_upload_streams_without_holding_the_files(stub, tmp_path):
         block = hashlib.sha256(b"w").digest() * (1 << 15)
         for _ in range(64):
             f.write(block)
-    stub.on("POST", "/api/v1/models", Answer(201, model_body()))
-    with client(stub) as c:
-        tracemalloc.start()
-        try:
-            c.upload_model(folder)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+    peak = _upload_peak(stub, folder)
     seen = stub.requests("POST", "/api/v1/models")[0]
     assert seen.headers.get("Transfer-Encoding") == "chunked"
     assert peak < 16 << 20, f"peak Python allocation {peak} bytes for a 64 MiB folder"

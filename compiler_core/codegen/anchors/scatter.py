@@ -58,15 +58,19 @@ def _check_types(node: ir.Node) -> None:
     _combine(node, "a", "b", ct.is_float)
 
 
-class ScatterElementsAnchor:
-    """out = data; out[idx with idx[axis] := indices[idx]] (op)= updates[idx] for every idx of
-    ``indices`` (same shape as ``updates``)."""
+class _ScatterAnchor:
+    """What both scatters share: they read data, indices and updates, and run no tiled epilogue."""
 
     tiled_epilogue = False
 
     def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
         _check_types(node)
         return {v for v in list(node.inputs)[:3] if v is not None}
+
+
+class ScatterElementsAnchor(_ScatterAnchor):
+    """out = data; out[idx with idx[axis] := indices[idx]] (op)= updates[idx] for every idx of
+    ``indices`` (same shape as ``updates``)."""
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         data, indices, updates = list(node.inputs)[:3]
@@ -106,15 +110,9 @@ class ScatterElementsAnchor:
         return lines
 
 
-class ScatterNDAnchor:
+class ScatterNDAnchor(_ScatterAnchor):
     """out = data; for every index prefix m of ``indices`` ([..., k]): the slice
     out[indices[m, 0..k-1], ...] (op)= updates[m, ...]."""
-
-    tiled_epilogue = False
-
-    def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
-        _check_types(node)
-        return {v for v in list(node.inputs)[:3] if v is not None}
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         data, indices, updates = list(node.inputs)[:3]
