@@ -114,4 +114,5 @@ class Compilation(Base):
 
 # The profiling tables share this metadata (one Alembic history): importing this module
 # registers every table, so ``Base.metadata`` here is the whole schema.
+import dnfstore.limits_models  # noqa: E402, F401
 import dnfstore.profiling_models  # noqa: E402, F401

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     # option can lower it, never raise it. The compiler reads the same variable on its own.
     memory_limit_bytes: int = Field(default=8 * GiB, gt=0)
 
+    # Per-user limits: the value for a user whose ``user_limits`` row leaves it NULL
+    # (``dnnfusion users limits``). Generous; 0 allows none.
+    default_max_concurrent_compilations: int = Field(default=64, ge=0)  # queued + running
+    default_max_stored_bytes: int = Field(default=1024 * GiB, ge=0)  # models + own artifacts
+    default_max_uploads_per_minute: int = Field(default=600, ge=0)  # models created in 60 s
+
     # Dashboard sign-in: the key that signs session cookies (default: a random key kept in
     # <storage root>/session.key; set it when API processes share no storage directory) and how
     # long a session lasts.

@@ -7,6 +7,9 @@ Create Date: 2026-11-30
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -14,8 +17,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # One optional row per user; NULL = the server's default (dnfstore.limits_models).
+    op.create_table(
+        "user_limits",
+        sa.Column("user_id", sa.Uuid(), sa.ForeignKey("users.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("max_concurrent_compilations", sa.Integer()),
+        sa.Column("max_stored_bytes", sa.BigInteger()),
+        sa.Column("max_uploads_per_minute", sa.Integer()),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("user_limits")
