@@ -63,6 +63,7 @@ def compile_model(
         planned = model
     else:
         from compiler_core.pipeline import plan_planned
+        from compiler_core.planner.constraints import Constraints
 
         planned = plan_planned(
             model,
@@ -70,6 +71,7 @@ def compile_model(
             fast_math=bool(opts["fast_math"]),
             rewrite=bool(opts["rewrite"]),
             cost_model=cost_model,
+            constraints=None if opts["fusion"] else Constraints(max_operators=1),
             progress=progress,
             memory_limit_bytes=opts["memory_limit_bytes"],
         )

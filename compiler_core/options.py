@@ -25,6 +25,12 @@ class Option:
 
 OPTION_LIST: tuple[Option, ...] = (
     Option("rewrite", True, "algebraic rewriting (paper section 4.2)"),
+    Option(
+        "fusion",
+        True,
+        "operator fusion (paper section 4.3); off: every operator is its own kernel (the "
+        "ablation's baseline, bench.ablation)",
+    ),
     Option("fast_math", False, "allow rewrites that are not exact for every float32 input"),
     # The estimate after import, then arena + weights exactly (compiler_core.limits).
     Option(

@@ -22,6 +22,7 @@ class Constraints:
 
     max_inputs: int = 32
     max_live: int = 16
+    max_operators: int | None = None  # 1: no fusion at all (the ablation's baseline)
 
 
 def max_live_values(ecg: ECG, members: Collection[int]) -> int:
@@ -43,6 +44,8 @@ def max_live_values(ecg: ECG, members: Collection[int]) -> int:
 
 def check_constraints(ecg: ECG, members: Collection[int], limits: Constraints) -> str | None:
     """``None`` when the block fits, else a reason such as ``"inputs 40 > 32"``."""
+    if limits.max_operators is not None and len(members) > limits.max_operators:
+        return f"operators {len(members)} > {limits.max_operators} (fusion off)"
     n_in = len(boundary(ecg, members).inputs)
     if n_in > limits.max_inputs:
         return f"inputs {n_in} > {limits.max_inputs}"

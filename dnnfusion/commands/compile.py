@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fast-math", action="store_true", help="allow rewrites that are not exact "
                    "in float32 for every input")
     p.add_argument("--no-rewrite", action="store_true", help="skip algebraic rewriting")
+    p.add_argument("--no-fusion", action="store_true",
+                   help="every operator its own kernel (the ablation's baseline)")
     p.add_argument("--tar", action="store_true", help="also write OUT_DIR.tar.gz")
     p.add_argument("--no-compare", action="store_true", help="skip running the artifact "
                    "against ONNX Runtime on random inputs (max error, and both latencies where "
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from compiler_core.compile import compile_planned, pack_artifact
     from compiler_core.errors import ModelLoadError
     from compiler_core.pipeline import plan_planned
+    from compiler_core.planner.constraints import Constraints
     from compiler_core.planner.report import human_bytes
 
     if not Path(args.model).is_file():
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         planned = plan_planned(args.model, shapes, fast_math=args.fast_math,
                                rewrite=not args.no_rewrite, cost_model=choice.cost_model,
-                               progress=progress)
+                               constraints=Constraints(max_operators=1) if args.no_fusion
+                               else None, progress=progress)
     finally:
         print_notes(choice.finish(), args)
     out = compile_planned(
@@ -68,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         output_dir=args.output,
         target=args.target,
         options={"fast_math": args.fast_math, "rewrite": not args.no_rewrite,
+                 "fusion": not args.no_fusion,
                  "compare_with_onnxruntime": not args.no_compare},
         progress=progress,
         reference_model=None if args.no_compare else args.model,

@@ -26,6 +26,7 @@ class CompileOptions(BaseModel):
 
     rewrite: bool = Field(default=OPTIONS["rewrite"], description=D["rewrite"])
     fast_math: bool = Field(default=OPTIONS["fast_math"], description=D["fast_math"])
+    fusion: bool = Field(default=OPTIONS["fusion"], description=D["fusion"])
     memory_limit_bytes: int | None = Field(
         default=OPTIONS["memory_limit_bytes"],
         gt=0,
