@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     session_secret: str | None = Field(default=None, repr=False)
     session_max_age_s: int = Field(default=8 * 3600, gt=0)
 
+    # Logs and metrics: log lines as one JSON object each (json: what deployments set) or as
+    # readable text; the bearer token GET /metrics requires (unset: it answers loopback only).
+    log_format: Literal["json", "text"] = "text"
+    metrics_token: str | None = Field(default=None, repr=False)
+
     # TEST ONLY: sleep this long in the compile adapter before calling the compiler, so a test
     # can kill a worker mid-task. Never set it in a deployment.
     test_compile_delay_s: float = Field(default=0.0, ge=0)
