@@ -26,7 +26,12 @@ def create_compilation(
     input_shapes: dict[str, list[int]],
     options: dict[str, Any],
     device_class: str | None = None,
+    cache_key: str | None = None,
+    idempotency_key: str | None = None,
+    idempotency_hash: str | None = None,
 ) -> Compilation:
+    """Insert and commit a queued job. Raises ``IntegrityError`` when ``idempotency_key`` is
+    already taken by this owner (``dnfstore.compile_cache``)."""
     now = utcnow()
     job = Compilation(
         owner_id=owner_id,
@@ -38,6 +43,9 @@ def create_compilation(
         state="queued",
         created_at=now,
         enqueued_at=now,
+        cache_key=cache_key,
+        idempotency_key=idempotency_key,
+        idempotency_hash=idempotency_hash,
     )
     session.add(job)
     session.commit()

@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +30,8 @@ class User(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Other users' identical compilations may be answered with this user's results (0005).
+    share_cache: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ApiKey(Base):
@@ -67,9 +71,22 @@ class Model(Base):
 
 
 class Compilation(Base):
-    """A compilation job: queued -> running (with its stage) -> succeeded | failed."""
+    """A compilation job: queued -> running (with its stage) -> succeeded | failed.
+
+    The compile cache (0005): ``cache_key`` identifies what decides the result (model bytes,
+    input shapes, target, options, device class, compiler versions; ``service.compile_cache``);
+    ``profile_class``/``profile_fingerprint`` name the profiling data the plan was decided by,
+    as it stood when planning began (None: the result may not be reused). A cache hit is a row
+    born succeeded with ``cached_from_id`` set: it shares the original's artifact and report
+    storage keys (it never owns them; whoever deletes files must first check that no other row
+    names the same ``artifact_path``). ``idempotency_key``/``idempotency_hash``: the client's
+    ``Idempotency-Key`` header and the sha256 of the request it came with.
+    """
 
     __tablename__ = "compilations"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "idempotency_key", name="uq_compilations_idempotency"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[uuid.UUID] = mapped_column(
@@ -110,6 +127,15 @@ class Compilation(Base):
     max_abs_error: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     ort_latency_ms: Mapped[float | None] = mapped_column(Float)
+
+    cache_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # No foreign key: the pointer outlives the original row, so a row with it set is never
+    # taken for the owner of the files it shares.
+    cached_from_id: Mapped[uuid.UUID | None] = mapped_column()
+    profile_class: Mapped[str | None] = mapped_column(String(128))
+    profile_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    idempotency_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 # The profiling tables share this metadata (one Alembic history): importing this module

@@ -19,12 +19,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from compiler_core.errors import DnnFusionError
 from dnfstore import compilations as crud
+from dnfstore.compile_cache import profile_fingerprint
 from dnfstore.db import process_sessionmaker
 from dnfstore.models import Compilation, Model
 from dnfstore.settings import Settings
 from dnfstore.storage import Storage
 from workers.artifacts import read_summary, store_artifact
-from workers.compile_step import run_compiler
+from workers.compile_step import ProfileUse, run_compiler
 from workers.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -67,10 +68,16 @@ def run_compilation(compilation_id: uuid.UUID, *, settings: Settings) -> str:
     work = job_dir / f"work-{attempt}"
     storage.discard(work)
     work.mkdir(parents=True)
+
+    def fingerprint(device_class: str) -> str:
+        with sessions() as s:
+            return profile_fingerprint(s, device_class)
+
     outcome: dict[str, Any]
     try:
         with Heartbeat(sessions, compilation_id, attempt, settings.heartbeat_interval_s):
-            outcome = _compile(model_path, work, job_dir, storage, settings, progress, request)
+            outcome = _compile(model_path, work, job_dir, storage, settings, progress,
+                               {**request, "profile_use": ProfileUse(fingerprint)})
     finally:
         storage.discard(work)
     if outcome.get("error"):
@@ -130,8 +137,12 @@ def _compile(
         log.exception("compilation failed with an internal error")
         text = " ".join(str(err).split())[:500]
         return {"state": "failed", "error": f"internal error: {type(err).__name__}: {text}"}
+    use = request["profile_use"]
     return {
         "state": "succeeded",
+        # The compile cache reuses this result while the class's profiling data is unchanged.
+        "profile_class": use.device_class,
+        "profile_fingerprint": use.profile_fingerprint,
         "artifact_path": storage.relative(tarball),
         "report_path": storage.relative(report_path),
         "artifact_bytes": size,

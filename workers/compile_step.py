@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,18 @@ def _compile_model() -> Callable[..., Path]:
     return fn
 
 
+@dataclass
+class ProfileUse:
+    """Whose profiling data decides a plan, for the compile cache. ``fingerprint(class_key)``
+    reads the class's data as it is before planning; :func:`run_compiler` fills in
+    ``device_class`` and ``profile_fingerprint``, or leaves both None when the plan was decided
+    without the database (analytic), fully or partly (a database error during planning)."""
+
+    fingerprint: Callable[[str], str]
+    device_class: str | None = None
+    profile_fingerprint: str | None = None
+
+
 def run_compiler(
     model_path: Path,
     *,
@@ -41,6 +54,7 @@ def run_compiler(
     test_delay_s: float = 0.0,
     device_class: str | None = None,
     database_url: str | None = None,
+    profile_use: ProfileUse | None = None,
 ) -> Path:
     """Compile ``model_path`` into ``output_dir``; returns the artifact directory.
 
@@ -53,6 +67,9 @@ def run_compiler(
     The compiler runs the artifact only in its validation sandbox (a child process under
     limits), so a model whose code crashes fails its job with the reason instead of killing
     this worker.
+
+    ``profile_use``: filled in with the class and its profiling data's fingerprint (read
+    before planning), see :class:`ProfileUse`.
 
     ``test_delay_s`` (setting ``DNNFUSION_TEST_COMPILE_DELAY_S``) is for TESTS ONLY: it sleeps
     before calling the compiler so a test can kill a worker in the middle of a task.
@@ -74,7 +91,10 @@ def run_compiler(
 
     choice = choose_cost_model(target=target, device_class=device_class, url=database_url)
     try:
-        return Path(
+        fingerprint = None
+        if profile_use is not None and choice.device_class is not None:
+            fingerprint = profile_use.fingerprint(choice.device_class)
+        artifact = Path(
             compile_model(
                 model_path,
                 shapes or None,
@@ -85,5 +105,9 @@ def run_compiler(
                 cost_model=choice.cost_model,
             )
         )
+        if profile_use is not None and not getattr(choice.cost_model, "warnings", None):
+            profile_use.device_class, profile_use.profile_fingerprint = (
+                choice.device_class, fingerprint)
+        return artifact
     finally:
         choice.finish()

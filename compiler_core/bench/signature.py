@@ -34,9 +34,7 @@ import numpy as np
 import onnx_ir as ir
 
 from compiler_core.ir.ecg import ECG, is_constant, value_shape
-
-# Bump when the code generator's kernels change in a way that can change their speed.
-CODEGEN_VERSION = 1
+from compiler_core.version import CODEGEN_VERSION  # also read from here by other modules
 
 SMALL_CONSTANT = 16  # elements of a constant whose values enter the signature
 

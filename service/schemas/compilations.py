@@ -41,6 +41,14 @@ class CompilationCreate(BaseModel):
     options: CompileOptions = Field(
         default_factory=CompileOptions, description="compiler options (unknown names: 422)"
     )
+    cache: bool = Field(
+        default=True,
+        strict=True,
+        description="answer with an earlier identical succeeded compilation when there is one "
+        "(same model bytes, input shapes, target, options, device class, compiler version and "
+        "profiling data; yours, or of a user who shares the cache): a new compilation, "
+        "succeeded at once, with cache_hit true; false always compiles",
+    )
 
 
 class CompilationTimings(BaseModel):
@@ -75,6 +83,12 @@ class CompilationPublic(BaseModel):
     summary: CompilationSummary
     artifact_bytes: int | None
     artifact_sha256: str | None
+    cache_hit: bool = Field(
+        default=False, description="true: answered from the compile cache, nothing was compiled"
+    )
+    cached_from: uuid.UUID | None = Field(
+        default=None, description="the compilation whose results a cache hit reuses"
+    )
 
     @classmethod
     def from_row(cls, job: Compilation) -> CompilationPublic:
@@ -109,6 +123,8 @@ class CompilationPublic(BaseModel):
             ),
             artifact_bytes=job.artifact_bytes,
             artifact_sha256=job.artifact_sha256,
+            cache_hit=job.cached_from_id is not None,
+            cached_from=job.cached_from_id,
         )
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from datetime import timedelta
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import FileResponse
+from sqlalchemy.exc import IntegrityError
 
 from dnfstore import compilations as crud
+from dnfstore import compile_cache as cache_store
+from dnfstore.base import utcnow
 from dnfstore.models import Compilation
+from service import compile_cache, quotas
 from service.api.deps import (
     CurrentUser,
     DispatcherDep,
@@ -50,11 +55,57 @@ def _names(names: list[str], shown: int = 5) -> str:
     return f"[{text}{more}]"
 
 
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="any unique text (1-255 visible ASCII characters, e.g. a UUID): the same key "
+        "with the same body within 24 h returns the compilation the first request made (200) "
+        "instead of a new one; with a different body it is a 409",
+    ),
+]
+
+
+def _replay(request: Request, response: Response, job: Compilation, body_hash: str,
+            key: str) -> CompilationPublic:
+    """The answer to a repeated ``Idempotency-Key``: the same compilation (200), or a 409 when
+    the key came with another body."""
+    if job.idempotency_hash != body_hash:
+        raise HTTPException(
+            409,
+            f"Idempotency-Key {short(repr(key))} was already used with a different request "
+            f"body (compilation {job.id}); send a new key for a new request",
+        )
+    response.status_code = 200
+    return _located(request, response, job)
+
+
+def _located(request: Request, response: Response, job: Compilation) -> CompilationPublic:
+    response.headers["Location"] = request.app.url_path_for(
+        "read_compilation", compilation_id=str(job.id)
+    )
+    return _public(request, job)
+
+
 @router.post(
     "",
     status_code=202,
     response_model=CompilationPublic,
-    responses={**_NOT_FOUND, 422: {"model": ErrorPublic}},
+    responses={
+        200: {"model": CompilationPublic,
+              "description": "a repeated Idempotency-Key: the compilation the first request made"},
+        201: {"model": CompilationPublic,
+              "description": "a compile-cache hit: a new compilation, succeeded at once"},
+        **_NOT_FOUND,
+        409: {"model": ErrorPublic,
+              "description": "the Idempotency-Key was used with a different body"},
+        422: {"model": ErrorPublic},
+    },
 )
 def create_compilation(
     body: CompilationCreate,
@@ -64,8 +115,22 @@ def create_compilation(
     user: CurrentUser,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> CompilationPublic:
-    """Queue a compilation of one of your models; poll the ``Location`` for its state."""
+    """Queue a compilation of one of your models (202); poll the ``Location`` for its state.
+
+    An identical earlier compilation (see ``cache`` in the body) answers at once: 201, a new
+    compilation already succeeded, ``cache_hit`` true. With an ``Idempotency-Key`` a retried
+    request returns the first one's compilation (200) instead of starting another."""
+    body_hash = compile_cache.request_hash(body)
+    if idempotency_key is not None:
+        earlier = cache_store.find_by_idempotency_key(
+            session, owner_id=user.id, key=idempotency_key
+        )
+        if earlier is not None:
+            if earlier.created_at > utcnow() - IDEMPOTENCY_WINDOW:
+                return _replay(request, response, earlier, body_hash, idempotency_key)
+            cache_store.release_idempotency_key(session, compilation_id=earlier.id)
     model = get_model(session=session, owner_id=user.id, model_id=body.model_id)
     if model is None:
         raise HTTPException(404, "model not found")
@@ -83,20 +148,52 @@ def create_compilation(
             f"input_shapes names {_names(unknown)} are not inputs of the model "
             f"{_names(sorted(known))}",
         )
-    job = crud.create_compilation(
-        session=session,
-        owner_id=user.id,
-        model_id=model.id,
-        target=body.target,
-        device_class=body.device_class,
-        input_shapes=body.input_shapes,
-        options=body.options.stored(),
-    )  # committed: only now may a worker see it
-    dispatcher.enqueue_compilation(job.id)
-    response.headers["Location"] = request.app.url_path_for(
-        "read_compilation", compilation_id=str(job.id)
+    key = compile_cache.cache_key(model.sha256, body)
+    reusable = (
+        compile_cache.find_reusable(session, cache_key=key, owner_id=user.id)
+        if body.cache else None
     )
-    return _public(request, job)
+    idem = {"idempotency_key": idempotency_key,
+            "idempotency_hash": body_hash if idempotency_key is not None else None}
+    try:
+        if reusable is not None:
+            job = cache_store.create_cache_hit(
+                session,
+                source=reusable,
+                owner_id=user.id,
+                model_id=model.id,
+                request={"target": body.target, "device_class": body.device_class,
+                         "input_shapes": body.input_shapes, "options": body.options.stored()},
+                cache_key=key,
+                **idem,
+            )
+        else:
+            quotas.reserve_compilation_slot(session, settings, user)  # 429; locks until commit
+            job = crud.create_compilation(
+                session=session,
+                owner_id=user.id,
+                model_id=model.id,
+                target=body.target,
+                device_class=body.device_class,
+                input_shapes=body.input_shapes,
+                options=body.options.stored(),
+                cache_key=key,
+                **idem,
+            )  # committed: only now may a worker see it
+    except IntegrityError:  # a concurrent request with the same Idempotency-Key won
+        session.rollback()
+        earlier = cache_store.find_by_idempotency_key(
+            session, owner_id=user.id, key=idempotency_key or ""
+        )
+        if idempotency_key is None or earlier is None:
+            raise
+        return _replay(request, response, earlier, body_hash, idempotency_key)
+    if reusable is not None:
+        compile_cache.record_cache_hit(job)
+        response.status_code = 201
+    else:
+        dispatcher.enqueue_compilation(job.id)
+    return _located(request, response, job)
 
 
 @router.get("", response_model=CompilationsPublic)

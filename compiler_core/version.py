@@ -1,0 +1,12 @@
+"""The code generator's version, standard library only (the API process reads it for the
+compile cache's key without loading the compiler).
+
+Bump :data:`CODEGEN_VERSION` when the code generator's kernels change in a way that can change
+their speed or their output: profiling entries of other versions stop deciding plans
+(``compiler_core.bench.signature``) and cached compilations stop being reused
+(``service.compile_cache``).
+"""
+
+from __future__ import annotations
+
+CODEGEN_VERSION = 1
