@@ -33,6 +33,19 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "redis_url")
     )
 
+    # Stored models and artifacts: the storage directory (local) or an S3-compatible bucket
+    # (s3; credentials from the AWS_* variables). With s3, storage_dir only holds this host's
+    # scratch (uploads in progress, work dirs, the workers' model cache).
+    storage_backend: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None  # unset: AWS S3
+    s3_prefix: str = ""  # keys live under <prefix>/
+    s3_presign: bool = False  # artifact downloads: 307 to a presigned GET (else streamed)
+    s3_presign_endpoint_url: str | None = None  # the store's URL as clients reach it
+    s3_presign_expiry_s: int = Field(default=300, gt=0)
+    s3_multipart_threshold_bytes: int = Field(default=64 << 20, gt=0)
+    model_cache_max_bytes: int = Field(default=20 * GiB, ge=0)  # workers' fetched models
+
     # Who runs compilations: a Celery worker fleet, or a thread pool inside the API process.
     worker_mode: Literal["celery", "embedded"] = "celery"
     embedded_workers: int = Field(default=2, ge=1)
@@ -89,6 +102,8 @@ class Settings(BaseSettings):
             raise ValueError("broker_visibility_timeout_s must exceed compile_time_limit_s")
         if self.heartbeat_timeout_s <= self.heartbeat_interval_s:
             raise ValueError("heartbeat_timeout_s must exceed heartbeat_interval_s")
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ValueError("s3_bucket must be set when storage_backend is s3")
         return self
 
     @property
