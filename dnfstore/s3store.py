@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -129,10 +129,8 @@ class S3ObjectStore(ObjectStore):
                 done.append(key)
         except BaseException:
             for key in done:  # no half-stored directory
-                try:
+                with suppress(StoreUnavailable):
                     self.delete(key)
-                except StoreUnavailable:
-                    pass
             raise
         shutil.rmtree(path, ignore_errors=True)
 
