@@ -96,6 +96,12 @@ class Row:
     max_diff: float | None = None
     runs: int = 0
     note: str = ""
+    gflop: float | None = None  # the model's FLOPs (bench.roofline.model_bounds), 1e9
+    bound_ms: float | None = None  # roofline lower bound on this machine
+
+    def over_bound(self, ms: float | None) -> float | None:
+        """``ms`` over the roofline bound (>= 1; 1.0 would be the machine's peak)."""
+        return ms / self.bound_ms if ms and self.bound_ms else None
 
     @property
     def speedup(self) -> float | None:
@@ -104,7 +110,7 @@ class Row:
         return None
 
 
-def measure_model(name: str, runs: int, threads: int, warmup: int = 3) -> Row:
+def measure_model(name: str, runs: int, threads: int, warmup: int = 3, machine=None) -> Row:
     import onnxruntime as ort
 
     from bench.ort_baseline import _session_options, _static_model_bytes
@@ -120,6 +126,11 @@ def measure_model(name: str, runs: int, threads: int, warmup: int = 3) -> Row:
         return row
     ours = InferenceSession(art, threads=threads)
     row.blocks = len(ours.blocks)
+    if machine is not None:
+        from bench.roofline import model_bounds
+
+        b = model_bounds(entry.path(), entry.input_shapes)
+        row.gflop, row.bound_ms = b.flops / 1e9, machine.bound_ms(b.flops, b.min_bytes)
     theirs = ort.InferenceSession(
         _static_model_bytes(entry.path(), entry.input_shapes),
         _session_options(ort.GraphOptimizationLevel.ORT_ENABLE_ALL, threads),
@@ -186,7 +197,8 @@ def plot(rows: list[Row], path: Path) -> bool:
     return True
 
 
-def latency_markdown(rows, runs, threads, load_before, load_after, png: bool) -> str:
+def latency_markdown(rows, runs, threads, load_before, load_after, png: bool,
+                     machine=None) -> str:
     import onnxruntime as ort
 
     from compiler_core.runtime.threads import openmp_status
@@ -205,9 +217,19 @@ def latency_markdown(rows, runs, threads, load_before, load_after, png: bool) ->
         "Speedup = ORT ms / dnnfusion ms (>1: dnnfusion is faster). max |diff| = largest "
         "absolute difference between the two outputs on the same random inputs.",
         "",
+    ]
+    if machine is not None:
+        lines += [
+            f"Roofline (`bench.roofline`, measured at the start of this run, {threads} threads): "
+            f"SGEMM {machine.gemm_gflops:.1f} GFLOP/s, copy {machine.copy_gbs:.1f} GB/s. bound = "
+            "max(model FLOPs / SGEMM rate, (inputs + weights + outputs bytes) / copy rate); "
+            "ours/bound and ORT/bound: latency over that bound (1.0 = the machine's peak).",
+            "",
+        ]
+    lines += [
         "| model | kind | fused blocks | runs | dnnfusion ms | ORT ms | speedup | max abs diff "
-        "| note |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| GFLOP | bound ms | ours/bound | ORT/bound | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         def f(x, fmt):
@@ -217,6 +239,8 @@ def latency_markdown(rows, runs, threads, load_before, load_after, png: bool) ->
         lines.append(f"| {r.name} | {r.kind} | {f(r.blocks, 'd')} | {r.runs or ''} | "
                      f"{f(r.ours_ms, '.3f')} | "
                      f"{f(r.ort_ms, '.3f')} | {f(r.speedup, '.2f')} | {f(r.max_diff, '.2e')} "
+                     f"| {f(r.gflop, '.3f')} | {f(r.bound_ms, '.3f')} | "
+                     f"{f(r.over_bound(r.ours_ms), '.2f')} | {f(r.over_bound(r.ort_ms), '.2f')} "
                      f"| {note} |")
     done = [r.speedup for r in rows if r.speedup]
     if done:
@@ -232,11 +256,18 @@ def run_latency(args) -> int:
 
     names = args.models or list(ZOO)
     load_before = _load()
+    machine = None
+    if not args.no_roofline:
+        from bench.roofline import measure_machine
+
+        machine = measure_machine(args.threads)
+        print(f"roofline: SGEMM {machine.gemm_gflops:.1f} GFLOP/s, copy {machine.copy_gbs:.1f} "
+              f"GB/s at {args.threads} threads", flush=True)
     rows = []
     for name in names:
         t0 = time.perf_counter()
         try:
-            row = measure_model(name, args.runs, args.threads)
+            row = measure_model(name, args.runs, args.threads, machine=machine)
         except Exception as e:  # noqa: BLE001 - a zoo model that cannot be built here
             row = Row(name, "?", note=f"not measured: {type(e).__name__}: {str(e)[:120]}")
         rows.append(row)
@@ -246,7 +277,8 @@ def run_latency(args) -> int:
     load_after = _load()
     out = Path(args.out or RESULTS / "latency.md")
     png = plot(rows, out.with_suffix(".png"))
-    _write(out, latency_markdown(rows, args.runs, args.threads, load_before, load_after, png))
+    _write(out, latency_markdown(rows, args.runs, args.threads, load_before, load_after, png,
+                                 machine))
     print(f"wrote {out}" + (f" and {out.with_suffix('.png')}" if png else
                             " (no chart: pip install matplotlib)"), file=sys.stderr)
     return 0
@@ -372,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wait-policy", action="store_true",
                     help="run the OpenMP wait-policy study instead (bench/results/threads.md)")
     ap.add_argument("--load", type=int, default=2, help="busy processes for the loaded case")
+    ap.add_argument("--no-roofline", action="store_true",
+                    help="skip the roofline columns (bench.roofline: ~5 s of SGEMM and copies)")
     ap.add_argument("--rounds", type=int, default=8, help="wait-policy rounds (default 8)")
     args = ap.parse_args(argv)
     if args.runs < 20 and not args.wait_policy:
