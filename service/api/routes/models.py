@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from service import quotas
 from service.api.deps import CurrentUser, Limit, SessionDep, SettingsDep, Skip, StorageDep
 from service.crud import models as crud
 from service.ingest import store_model
@@ -61,12 +62,14 @@ async def upload_model(
     storage: StorageDep,
 ) -> ModelPublic:
     """Upload an ONNX model (form field ``file``); 201 new, 200 if these bytes exist already."""
+    await run_in_threadpool(quotas.check_upload_start, session, settings, user, request.headers)
     tmp = await run_in_threadpool(storage.new_tmp_file, ".upload")
     try:
         try:
             received = await receive_upload(request, dest=tmp, max_bytes=settings.max_upload_bytes)
         except ClientDisconnect:
             raise UploadError(400, "client disconnected during the upload") from None
+        await run_in_threadpool(quotas.check_upload_received, session, settings, user, received)
         model, created = await run_in_threadpool(
             store_model,
             session=session,
