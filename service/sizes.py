@@ -7,6 +7,7 @@ by ``B`` or ``iB`` (``10G`` = ``10GB`` = ``10GiB``), upper or lower case; a bare
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", re.IGNORECASE)
@@ -21,7 +22,7 @@ def parse_size(text: str) -> int:
     if match is None or (match.group(2) == "" and text.strip().lower().endswith("ib")):
         raise ValueError(f"{text!r} is not a size (expected e.g. 500M, 10G, 1T or a byte count)")
     number, unit = match.groups()
-    return int(float(number) * _UNITS[unit.upper()])
+    return int(Decimal(number) * _UNITS[unit.upper()])  # exact, even for 20-digit counts
 
 
 def format_bytes(n: int) -> str:

@@ -1,4 +1,5 @@
-"""``dnnfusion users create NAME`` and ``dnnfusion keys create USER [--agent]``.
+"""``dnnfusion users create NAME`` and ``dnnfusion keys create USER [--agent]`` (``users limits``,
+``users show`` and ``users list``: dnnfusion/commands/user_limits.py).
 
 Keys are printed once on stdout and stored only as their sha256. The database is the service's
 (``DATABASE_URL``, or the SQLite file under ``--data-dir`` / ``$DNNFUSION_DATA_DIR``).
@@ -29,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("name", help="user name (unique)")
     _add_db_option(create)
     create.set_defaults(handler=create_user)
+    from dnnfusion.commands.user_limits import register_verbs
+
+    register_verbs(users_sub, _add_db_option)  # limits, show, list
 
     keys = subparsers.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_verb", required=True)
