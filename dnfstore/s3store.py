@@ -64,7 +64,8 @@ def _translated(key: str) -> Iterator[None]:
 
 class S3ObjectStore(ObjectStore):
     """Objects in ``bucket`` under ``prefix``. ``multipart_threshold`` (bytes): files at least
-    this large are uploaded in parts of ``max(multipart_threshold, 5 MiB)``."""
+    this large are uploaded in parts of ``max(multipart_threshold, 5 MiB)``. A request is tried
+    ``max_attempts`` times (botocore's standard retry mode) before it is unavailable."""
 
     def __init__(
         self,
@@ -77,6 +78,7 @@ class S3ObjectStore(ObjectStore):
         presign_expiry_s: int = 300,
         multipart_threshold: int = 64 << 20,
         region: str | None = None,
+        max_attempts: int = 3,
     ) -> None:
         self.bucket = bucket
         self.prefix = check_key(prefix.strip("/")) if prefix.strip("/") else ""
@@ -90,7 +92,7 @@ class S3ObjectStore(ObjectStore):
         session = boto3.session.Session()
         region = region or session.region_name or "us-east-1"
         config = Config(
-            retries={"max_attempts": 3, "mode": "standard"},
+            retries={"max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=5,
             read_timeout=60,
             signature_version="s3v4",
@@ -119,10 +121,10 @@ class S3ObjectStore(ObjectStore):
     def put_dir(self, path: Path, prefix: str) -> None:
         check_key(prefix)
         files = sorted(p for p in Path(path).rglob("*") if p.is_file())
+        keys = [check_key(f"{prefix}/{f.relative_to(path).as_posix()}") for f in files]
         done: list[str] = []
         try:
-            for f in files:
-                key = f"{prefix}/{f.relative_to(path).as_posix()}"
+            for f, key in zip(files, keys, strict=True):
                 with _translated(key):
                     self.client.upload_file(str(f), self.bucket, self._key(key),
                                             Config=self.transfer)
