@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from dnfstore.db import make_engine, make_sessionmaker
 from dnfstore.settings import Settings, get_settings
 from dnfstore.storage import Storage
+from service.api.openapi import install_openapi
 from service.api.router import api_router
 from service.bodylimit import BodyLimit
 from service.dashboard.app import install_dashboard
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     # JSON bodies; the upload streams to disk under its own cap (service.upload).
     app.add_middleware(BodyLimit, exempt=frozenset({("POST", f"{API_PREFIX}/models")}))
     app.include_router(api_router, prefix=API_PREFIX)
+    install_openapi(app)  # every status a route sends, one error body
     install_dashboard(app, settings)  # pages at /, /static, security headers
     install_docs(app)  # /docs: Swagger UI from /static/vendor
     return app

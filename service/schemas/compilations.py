@@ -7,13 +7,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dnfstore.models import Compilation
+from service.schemas.common import json_int
 from service.schemas.compile_options import CompileOptions
 
 MAX_INPUTS = 1024  # input_shapes entries
 MAX_RANK = 64
 MAX_INPUT_NAME = 1024  # characters
 
-Dim = Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)]
+Dim = json_int(ge=0, le=2**31 - 1)
 InputName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_INPUT_NAME)]
 Shape = Annotated[list[Dim], Field(max_length=MAX_RANK)]
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compiler_core.options import DESCRIPTIONS as D
 from compiler_core.options import OPTIONS
+from service.schemas.common import json_int
 
 DAY_S = 86400.0
 
@@ -27,10 +28,9 @@ class CompileOptions(BaseModel):
     rewrite: bool = Field(default=OPTIONS["rewrite"], description=D["rewrite"])
     fast_math: bool = Field(default=OPTIONS["fast_math"], description=D["fast_math"])
     fusion: bool = Field(default=OPTIONS["fusion"], description=D["fusion"])
-    memory_limit_bytes: int | None = Field(
+    # At most 8 PiB: the largest bound the OpenAPI document (JSON numbers) states exactly.
+    memory_limit_bytes: json_int(gt=0, le=2**53) | None = Field(
         default=OPTIONS["memory_limit_bytes"],
-        gt=0,
-        le=2**63 - 1,
         description=D["memory_limit_bytes"],
     )
     build_timeout_s: float = Field(

@@ -3,7 +3,9 @@ requests, post results, give a lease back. An agent is identified by its key's i
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -12,6 +14,7 @@ from profiling import farm, queries
 from profiling.lease import lease_requests, release_request
 from profiling.results import ResultRefused, Samples, find_posted, store_result
 from service.api.deps import CurrentAgent, SessionDep
+from service.api.responses import errors
 from service.schemas.agent import (
     AgentPingPublic,
     HeartbeatIn,
@@ -28,6 +31,9 @@ from service.schemas.agent import (
 )
 
 router = APIRouter(prefix="/agent", tags=["agent"])
+
+# Profiling request ids are INTEGER columns: a larger one is a 422, not a database error.
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="profiling request id")]
 
 
 def _owner(agent) -> str:
@@ -66,7 +72,8 @@ def heartbeat(body: HeartbeatIn, agent: CurrentAgent, session: SessionDep) -> He
     return HeartbeatPublic(online=online, unknown=unknown)
 
 
-@router.post("/lease", response_model=LeasePublic)
+@router.post("/lease", response_model=LeasePublic,
+             responses=errors(s409="no devices registered yet: register before leasing"))
 def lease(body: LeaseIn, agent: CurrentAgent, session: SessionDep) -> LeasePublic:
     """Lease up to ``max_requests`` requests of this agent's device classes (or those of
     ``device_classes`` among them) for ``lease_seconds``; an expired lease returns to the queue."""
@@ -96,8 +103,16 @@ def lease(body: LeaseIn, agent: CurrentAgent, session: SessionDep) -> LeasePubli
     return LeasePublic(requests=out)
 
 
-@router.post("/requests/{request_id}/results", response_model=ResultPublic)
-def results(request_id: int, body: ResultIn, agent: CurrentAgent, session: SessionDep,
+@router.post(
+    "/requests/{request_id}/results",
+    response_model=ResultPublic,
+    responses={
+        201: {"model": ResultPublic, "description": "stored"},
+        **errors(404, s409="the request is not leased by this agent, or the idempotency key "
+                 "was used for another request"),
+    },
+)
+def results(request_id: RequestId, body: ResultIn, agent: CurrentAgent, session: SessionDep,
             response: Response) -> ResultPublic:
     """Store the samples of a request this agent leased: 201 once, 200 for a retried post
     with the same ``idempotency_key`` (nothing added)."""
@@ -121,8 +136,10 @@ def results(request_id: int, body: ResultIn, agent: CurrentAgent, session: Sessi
     return ResultPublic(entry_id=entry.id, request_id=request_id, created=created)
 
 
-@router.post("/requests/{request_id}/release", status_code=status.HTTP_204_NO_CONTENT)
-def release(request_id: int, body: ReleaseIn, agent: CurrentAgent, session: SessionDep) -> None:
+@router.post("/requests/{request_id}/release", status_code=status.HTTP_204_NO_CONTENT,
+             responses=errors(s409="the request is not leased by this agent"))
+def release(request_id: RequestId, body: ReleaseIn, agent: CurrentAgent,
+            session: SessionDep) -> None:
     """Give a lease back: to the queue, or ``failed`` (the benchmark cannot run)."""
     if not release_request(session, owner=_owner(agent), request_id=request_id,
                            failed=body.failed):

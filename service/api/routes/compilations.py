@@ -24,6 +24,7 @@ from service.api.deps import (
     Skip,
     StorageDep,
 )
+from service.api.responses import errors
 from service.crud.models import get_model
 from service.errors import safe_detail
 from service.schemas.common import ErrorPublic
@@ -105,6 +106,8 @@ def _located(request: Request, response: Response, job: Compilation) -> Compilat
         409: {"model": ErrorPublic,
               "description": "the Idempotency-Key was used with a different body"},
         422: {"model": ErrorPublic},
+        **errors(s429="too many of your compilations are queued or running; retry after "
+                 "Retry-After seconds"),
     },
 )
 def create_compilation(
@@ -242,6 +245,11 @@ def _stored_file(job: Compilation, relative: str | None, what: str, storage: Sto
         **_NOT_FOUND,
         409: {"model": ErrorPublic},
         200: {"content": {"application/gzip": {}}},
+        307: {
+            "description": "the artifact is in object storage: GET the Location (a URL valid "
+            "for a few minutes)",
+            "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+        },
     },
 )
 def download_artifact(

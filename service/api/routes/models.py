@@ -10,14 +10,16 @@ from starlette.requests import ClientDisconnect
 
 from service import quotas
 from service.api.deps import CurrentUser, Limit, SessionDep, SettingsDep, Skip, StorageDep
+from service.api.responses import errors
 from service.crud import models as crud
 from service.ingest import store_model
-from service.schemas.common import ErrorPublic
 from service.schemas.models import ModelPublic, ModelsPublic
 from service.upload import UploadError, receive_upload
 
 router = APIRouter(prefix="/models", tags=["models"])
 
+# The server reads the file's bytes, whatever the part's Content-Type says: an ONNX protobuf, or
+# a .zip / .tar.gz holding one .onnx and its external-data files (service.archive sniffs which).
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -30,13 +32,27 @@ _UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
+                            "contentMediaType": "application/octet-stream",
                             "description": ".onnx, or .zip / .tar.gz with an .onnx and its "
-                            "external-data files",
+                            "external-data files; anything else is a 422",
                         }
                     },
-                }
+                },
+                "encoding": {
+                    "file": {
+                        "contentType": "application/octet-stream, application/zip, "
+                        "application/gzip"
+                    }
+                },
             }
         },
+    }
+}
+_LOCATION = {
+    "Location": {
+        "description": "the model's URL",
+        "required": True,
+        "schema": {"type": "string"},
     }
 }
 
@@ -47,10 +63,20 @@ _UPLOAD_BODY = {
     response_model=ModelPublic,
     openapi_extra=_UPLOAD_BODY,
     responses={
-        200: {"model": ModelPublic, "description": "the same bytes were already uploaded"},
-        413: {"model": ErrorPublic},
-        415: {"model": ErrorPublic},
-        422: {"model": ErrorPublic},
+        200: {
+            "model": ModelPublic,
+            "description": "the same bytes were already uploaded",
+            "headers": _LOCATION,
+        },
+        201: {"description": "stored", "headers": _LOCATION},
+        **errors(
+            400,
+            413,
+            415,
+            429,
+            s422="no 'file' field, or the file is not an ONNX model (or an archive holding "
+            "one) the service accepts",
+        ),
     },
 )
 async def upload_model(
@@ -96,7 +122,7 @@ def list_models(
     return ModelsPublic(data=[ModelPublic.model_validate(m) for m in rows], count=count)
 
 
-@router.get("/{model_id}", response_model=ModelPublic, responses={404: {"model": ErrorPublic}})
+@router.get("/{model_id}", response_model=ModelPublic, responses=errors(404))
 def read_model(model_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> ModelPublic:
     model = crud.get_model(session=session, owner_id=user.id, model_id=model_id)
     if model is None:
