@@ -270,6 +270,23 @@ DISTILBERT_TINY_TEST = TransformerSpec(
     seq_len=16,
 )
 
+# GPT-2 (decoder: causal mask, GELU in its tanh form, LayerNorm, Conv1D = Gemm), no KV cache.
+GPT2 = TransformerSpec("gpt2", (("use_cache", False),))
+GPT2_TINY_TEST = TransformerSpec(
+    "gpt2",
+    (
+        ("vocab_size", 1024),
+        ("n_embd", 64),
+        ("n_layer", 2),
+        ("n_head", 4),
+        ("n_positions", 64),
+        ("bos_token_id", 0),
+        ("eos_token_id", 0),
+        ("use_cache", False),
+    ),
+    seq_len=16,
+)
+
 
 def _make_zoo() -> dict[str, ZooEntry]:
     entries = [
@@ -301,6 +318,10 @@ def _make_zoo() -> dict[str, ZooEntry]:
             "DistilBERT 2 layers, dim 64, seq 16 (fast tests)",
             DISTILBERT_TINY_TEST,
         ),
+        _transformer_entry("gpt2", "GPT-2 small (124M), seq 128, no KV cache (random weights)",
+                           GPT2),
+        _transformer_entry("gpt2_tiny_test", "GPT-2 2 layers, dim 64, seq 16 (fast tests)",
+                           GPT2_TINY_TEST),
     ]
     return {e.name: e for e in entries}
 

@@ -1,4 +1,4 @@
-"""BERT-family models exported to ONNX from transformers configs (random weights, no download).
+"""BERT-family and GPT-2 models exported to ONNX from transformers configs (random weights, no download).
 
 Export recipe (see `export_transformer`):
 - the model is built from a config with `torch.manual_seed(seed)` set, so builds are reproducible;
@@ -35,7 +35,7 @@ EXPORT_RECIPE = f"transformer-export-v1-opset{OPSET}"
 class TransformerSpec:
     """What to build: a transformers model type plus config overrides, and the input size."""
 
-    model_type: str  # "bert" | "distilbert"
+    model_type: str  # "bert" | "distilbert" | "gpt2"
     config: tuple[tuple[str, int], ...]  # overrides for AutoConfig.for_model
     seq_len: int = 128
     batch: int = 1

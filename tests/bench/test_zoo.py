@@ -140,3 +140,31 @@ def test_unknown_name_is_a_clean_error(capsys):
 
     assert main(["build", "no_such_model"]) == 2
     assert "unknown zoo model" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # exports GPT-2 with torch, compiles it
+def test_tiny_gpt2_is_causal_and_compiles_to_the_same_numbers(fresh_zoo, tmp_path):
+    from compiler_core.compile import compile_model
+    from compiler_core.runtime import InferenceSession
+
+    entry = fresh_zoo["gpt2_tiny_test"]
+    model = onnx.load(entry.path())
+    ops = collections.Counter(n.op_type for n in model.graph.node)
+    assert ops["Softmax"] == 2 and ops["Tanh"] == 2  # 2 layers: attention, GELU (tanh form)
+    session = _session(entry.path())
+    feeds = entry.random_inputs(0)
+    feeds["attention_mask"][:] = 1
+    (hidden,) = session.run(None, feeds)
+    changed = {k: v.copy() for k, v in feeds.items()}
+    changed["input_ids"][0, -1] = (changed["input_ids"][0, -1] + 1) % entry.vocab_size
+    (hidden2,) = session.run(None, changed)
+    # Causal: a later token never changes the states before it; it changes its own.
+    np.testing.assert_array_equal(hidden[0, :-1], hidden2[0, :-1])
+    assert not np.allclose(hidden[0, -1], hidden2[0, -1])
+    art = compile_model(entry.path(), entry.input_shapes, output_dir=tmp_path / "gpt2")
+    with InferenceSession(art, threads=2) as ours:
+        for seed in (0, 1):
+            f = entry.random_inputs(seed)
+            (got,) = ours.run(None, f)
+            (want,) = session.run(None, f)
+            np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
