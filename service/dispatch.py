@@ -1,7 +1,8 @@
 """Handing a compilation to a worker, by task name only (of the workers the service imports only
 ``workers/names.py``, the task names).
 
-``CeleryDispatcher`` publishes ``dnnfusion.compile(<id>)`` to Redis. The embedded mode of
+``CeleryDispatcher`` publishes ``dnnfusion.compile(<id>, request_id=<the current request's
+id>)`` to Redis (the request id from ``dnfstore.logs``'s context). The embedded mode of
 ``dnnfusion serve`` passes its own dispatcher (``workers.embedded.EmbeddedWorker``) to
 ``create_app``. Callers enqueue only after the job row is committed; a publish that fails leaves
 the job ``queued`` and the workers' reaper sends it again later.
@@ -14,6 +15,7 @@ import threading
 import uuid
 from typing import Protocol
 
+from dnfstore import logs
 from dnfstore.settings import Settings
 from workers.names import COMPILE_TASK
 
@@ -60,11 +62,14 @@ class CeleryDispatcher:
             self._app.close()
 
     def enqueue_compilation(self, compilation_id: uuid.UUID) -> bool:
+        # The request that queues the job names it in the task (the worker logs it).
+        request_id = logs.current("request_id")
         try:
             with self._lock:
                 self._celery().send_task(
                     COMPILE_TASK,
                     args=[str(compilation_id)],
+                    kwargs={"request_id": request_id} if request_id else {},
                     queue=self.settings.celery_queue,
                     retry=True,
                     retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
@@ -72,4 +77,6 @@ class CeleryDispatcher:
         except Exception:  # broker down: the job stays queued and is re-sent by the reaper
             log.exception("could not publish compilation %s", compilation_id)
             return False
+        with logs.log_context(job_id=compilation_id):
+            log.info("compilation queued")
         return True

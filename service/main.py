@@ -17,6 +17,7 @@ from service.dashboard.app import install_dashboard
 from service.dashboard.docs import install_docs
 from service.dispatch import CeleryDispatcher, Dispatcher
 from service.errors import install_error_handlers
+from service.observe import install_observability
 
 API_PREFIX = "/api/v1"
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     install_error_handlers(app)
     # JSON bodies; the upload streams to disk under its own cap (service.upload).
     app.add_middleware(BodyLimit, exempt=frozenset({("POST", f"{API_PREFIX}/models")}))
+    install_observability(app, settings)  # logs, X-Request-ID, HTTP metrics, GET /metrics
     app.include_router(api_router, prefix=API_PREFIX)
     install_openapi(app)  # every status a route sends, one error body
     install_dashboard(app, settings)  # pages at /, /static, security headers

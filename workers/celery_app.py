@@ -7,6 +7,9 @@ Reliability settings, and why:
   once the broker visibility timeout passes. The task is idempotent (see compile_job).
 * soft/hard time limits from the settings; the broker visibility timeout is validated to be
   longer than the hard limit, so a running task is never handed to a second worker.
+* logs: Celery's handlers get the DNNFUSION_LOG_FORMAT formatter (``dnfstore.logs``): one JSON
+  object a line, a compile job's lines with its job_id, user_id and the request_id of the API
+  request that queued it.
 * the reaper (workers/reaper.py) runs in every worker's main process: at start-up and then every
   ``reaper_interval_s``; it re-runs or fails jobs whose worker stopped beating.
 """
@@ -17,8 +20,14 @@ import logging
 import uuid
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_ready,
+    worker_shutdown,
+)
 
+from dnfstore import logs
 from dnfstore.settings import get_settings
 from workers.names import COMPILE_TASK
 from workers.reaper import ReaperThread, reap
@@ -51,6 +60,15 @@ def send_compile(compilation_id: uuid.UUID) -> bool:
         log.exception("could not re-send compilation %s", compilation_id)
         return False
     return True
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _log_format(logger: logging.Logger, **_: object) -> None:
+    """Celery's handlers write DNNFUSION_LOG_FORMAT (json or text) lines, with the job's ids."""
+    logs.install_record_factory()
+    for handler in logger.handlers:
+        handler.setFormatter(logs.formatter(settings.log_format))
 
 
 _reaper: ReaperThread | None = None

@@ -17,6 +17,7 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from dnfstore import logs
 from dnfstore.base import utcnow
 from dnfstore.settings import Settings
 from workers.compile_job import run_compilation
@@ -59,11 +60,12 @@ class EmbeddedWorker:
     def enqueue_compilation(self, compilation_id: uuid.UUID) -> bool:
         if self._pool is None:
             return False
-        self._pool.submit(self._run, compilation_id)
+        # The pool's threads do not inherit the caller's context: pass the request id along.
+        self._pool.submit(self._run, compilation_id, logs.current("request_id"))
         return True
 
-    def _run(self, compilation_id: uuid.UUID) -> None:
+    def _run(self, compilation_id: uuid.UUID, request_id: str | None = None) -> None:
         try:
-            run_compilation(compilation_id, settings=self.settings)
+            run_compilation(compilation_id, settings=self.settings, request_id=request_id)
         except Exception:
             log.exception("embedded compilation %s crashed", compilation_id)

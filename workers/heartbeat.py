@@ -6,6 +6,7 @@ its worker was killed, so the thread that beat for it died too.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import uuid
@@ -30,8 +31,10 @@ class Heartbeat:
         self._attempt = attempt
         self._interval = interval_s
         self._stop = threading.Event()
+        # In the job's log context (its ids in the thread's log lines).
         self._thread = threading.Thread(
-            target=self._run, name=f"heartbeat-{compilation_id}", daemon=True
+            target=contextvars.copy_context().run, args=(self._run,),
+            name=f"heartbeat-{compilation_id}", daemon=True,
         )
 
     def _run(self) -> None:

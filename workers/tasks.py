@@ -16,9 +16,10 @@ from workers.reaper import reap
     soft_time_limit=settings.compile_soft_time_limit_s,
     time_limit=settings.compile_time_limit_s,
 )
-def compile_task(compilation_id: str) -> str:
-    """Compile one queued job (a job that is not queued is skipped)."""
-    return run_compilation(uuid.UUID(compilation_id), settings=settings)
+def compile_task(compilation_id: str, request_id: str | None = None) -> str:
+    """Compile one queued job (a job that is not queued is skipped); ``request_id``: of the API
+    request that queued it, for the log lines (absent from re-sends by the reaper)."""
+    return run_compilation(uuid.UUID(compilation_id), settings=settings, request_id=request_id)
 
 
 @celery_app.task(name=REAP_TASK, acks_late=True)

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
+from dnfstore import logs
 from dnfstore.models import ApiKey, User
 from dnfstore.settings import Settings
 from dnfstore.storage import Storage
@@ -69,8 +70,10 @@ def get_current_user(
     """The owner of the ``X-API-Key``; without that header, of the dashboard's session cookie
     (a state-changing request then needs its CSRF token, service.dashboard.session)."""
     if not token and (user := cookie_user(request, session)) is not None:
+        logs.bind(user_id=user.id)  # this request's log lines name the user
         return user
     user, key = _key_owner(session, token)
+    logs.bind(user_id=user.id)
     if key.kind != "user":
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "a device-agent key is good only for /api/v1/agent"
@@ -82,6 +85,7 @@ def get_current_agent(
     session: SessionDep, token: Annotated[str | None, Depends(api_key_header)]
 ) -> tuple[User, ApiKey]:
     user, key = _key_owner(session, token)
+    logs.bind(user_id=user.id)
     if key.kind != "agent":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint needs a device-agent key")
     return user, key
