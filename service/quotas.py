@@ -87,10 +87,11 @@ def reserve_compilation_slot(session: Session, settings: Settings, user: User) -
         return
     if limit == 0:
         raise too_many("quota exceeded: max_concurrent_compilations is 0 for this user", None)
+    wait = _run_estimate(session, user.id)
     raise too_many(
         f"quota exceeded: max_concurrent_compilations is {limit} (jobs queued or running at "
-        f"once) and you have {active}; retry when one has finished",
-        _run_estimate(session, user.id),
+        f"once) and you have {active}; retry when one has finished (about {math.ceil(wait)} s)",
+        wait,
     )
 
 

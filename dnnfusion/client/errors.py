@@ -49,8 +49,10 @@ class ConflictError(DnnfusionError):
 
 
 class QuotaExceededError(DnnfusionError):
-    """429: a per-user limit was reached. ``retry_after``: seconds the API asks to wait
-    (from ``Retry-After``), or ``None`` when it did not say."""
+    """429: a per-user limit was reached (the detail names it and its value). ``retry_after``:
+    seconds the API asks to wait (from ``Retry-After``), or ``None`` when waiting does not help
+    (the stored-bytes limit, or a limit of 0). The client never retries a 429 by itself: the
+    caller decides whether to wait ``retry_after`` and send again."""
 
     def __init__(self, detail: str, status_code: int | None = 429,
                  retry_after: float | None = None) -> None:

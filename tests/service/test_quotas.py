@@ -115,7 +115,7 @@ def test_concurrent_compilations_limit(app):
     assert "max_concurrent_compilations is 2" in r.json()["detail"]
     assert "you have 2" in r.json()["detail"]
     # No finished job yet: the 10 s default run time, nothing running for long.
-    assert r.headers["retry-after"] == "10"
+    assert r.headers["retry-after"] == "10" and "(about 10 s)" in r.json()["detail"]
     assert app.client.get("/api/v1/compilations", headers=headers(app.alice)).json()["count"] == 2
 
     # Another user's slots are their own.
@@ -306,3 +306,24 @@ def test_defaults_come_from_settings(app):
             5, frozenset({"max_uploads_per_minute"}))
         crud.set_limits(s, user.id, {}, reset=True)
         assert crud.limits_for(s, app.settings, user.id).max_uploads_per_minute == 600
+
+
+def test_the_client_raises_quota_exceeded_with_retry_after_and_does_not_retry(app):
+    """dnnfusion.client against the real app: the 429 becomes QuotaExceededError carrying the
+    server's Retry-After, sent once (a 429 is never retried on its own)."""
+    from dnnfusion.client import Client, QuotaExceededError
+
+    app.limit("alice", max_concurrent_compilations=1)
+    model = _model(app, app.alice, 1)
+    assert app.compile(app.alice, model).status_code == 202
+    sent: list[str] = []
+    with Client("http://testserver", app.alice) as c:
+        c._http = TestClient(app.client.app, headers={"X-API-Key": app.alice})
+        c._http.event_hooks = {"request": [lambda r: sent.append(r.method)]}
+        for key in (None, "k-1"):  # an Idempotency-Key makes it retried like a GET: not a 429
+            sent.clear()
+            with pytest.raises(QuotaExceededError) as err:
+                c.compile(model, idempotency_key=key)
+            assert err.value.status_code == 429 and err.value.retry_after == 10.0
+            assert "max_concurrent_compilations is 1" in err.value.detail
+            assert sent.count("POST") == 1, sent
