@@ -15,7 +15,7 @@ import httpx
 from dnnfusion.client import config, retry
 from dnnfusion.client.errors import DnnfusionError, ServerUnreachableError
 from dnnfusion.client.files import save_stream
-from dnnfusion.client.job import CompileJob
+from dnnfusion.client.job import CompilationStatus, CompileJob
 from dnnfusion.client.packing import UploadBody, source_for
 
 _VERSION = "0.1.0"
@@ -132,9 +132,14 @@ class Client:
         target: str = "host",
         options: Mapping[str, Any] | None = None,
         device_class: str | None = None,
+        *,
+        cache: bool = True,
+        idempotency_key: str | None = None,
     ) -> CompileJob:
         """Queue a compilation and return its :class:`CompileJob` (at once; call
-        :meth:`CompileJob.wait`).
+        :meth:`CompileJob.wait`). Its ``last_status`` is the server's answer: when an identical
+        earlier compilation answered it (the compile cache), ``cache_hit`` is True and the job
+        has already succeeded; ``cache=False`` always compiles.
 
         ``model``: a :class:`Model`, a model id, or a path (uploaded first, see
         :meth:`upload_model`). ``input_shapes``: ``{"x": (1, 3, 640, 640)}`` pins dynamic dims;
@@ -143,7 +148,11 @@ class Client:
         ``validate``, ``compare_with_onnxruntime``); ``device_class``: the profiling-database
         class whose measurements decide "profile" fusions.
 
-        Not idempotent on the server, so it is re-sent only when the connection was never made.
+        With ``idempotency_key`` (any unique text of 1-255 visible ASCII characters, e.g.
+        ``uuid.uuid4().hex``) the request is sent with that ``Idempotency-Key`` and retried like
+        a GET: the server answers a repeat within 24 h with the compilation the first one made
+        (a reused key with other settings: :class:`ConflictError`). Without one it is re-sent
+        only when the connection was never made.
         After a 502/503/504 or a connection lost once the request was sent, the model's recent
         compilations are listed: one created since, with these settings, is returned; if there
         is none, :class:`OutcomeUnknownError` (a :class:`ServerError`) is raised. Raises
@@ -161,6 +170,17 @@ class Client:
         }
         if device_class is not None:
             body["device_class"] = device_class
+        if not cache:
+            body["cache"] = False
+        if idempotency_key is not None:
+            headers = {"Idempotency-Key": idempotency_key}
+
+            def build_keyed() -> httpx.Request:
+                return self._http.build_request("POST", "/api/v1/compilations", json=body,
+                                                headers=headers)
+
+            response = retry.send(self._http, build_keyed, self.retry_policy, idempotent=True)
+            return self._job(response.json())
         before = self._recent_compilations(model_id)
 
         def build() -> httpx.Request:
@@ -189,7 +209,13 @@ class Client:
                     err.status_code,
                 ) from None
             return CompileJob(self, found)
-        return CompileJob(self, str(response.json()["id"]))
+        return self._job(response.json())
+
+    def _job(self, answer: dict[str, Any]) -> CompileJob:
+        """The job of a POST /compilations answer, that answer as its ``last_status``."""
+        job = CompileJob(self, str(answer["id"]))
+        job.last_status = CompilationStatus.from_json(answer)
+        return job
 
     def compilation(self, compilation_id: str | uuid.UUID) -> CompileJob:
         """A handle on an existing compilation (nothing is requested until you call a method)."""

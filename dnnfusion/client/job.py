@@ -24,7 +24,8 @@ class CompilationStatus:
     last) stage name, e.g. ``import``, ``plan``, ``codegen``, ``build``, ``validate``,
     ``storing``; ``stages_ms``: milliseconds each finished stage took; ``summary``: original
     node count, fused blocks, max abs error, our and ONNX Runtime's latency (ms) once
-    succeeded; ``raw``: the whole JSON body.
+    succeeded; ``cache_hit``: True when the compile cache answered (nothing was compiled;
+    ``cached_from`` is the compilation whose results it reuses); ``raw``: the whole JSON body.
     """
 
     id: str
@@ -37,6 +38,8 @@ class CompilationStatus:
     artifact_bytes: int | None
     artifact_sha256: str | None
     raw: dict[str, Any] = field(repr=False)
+    cache_hit: bool = False
+    cached_from: str | None = None
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> CompilationStatus:
@@ -52,6 +55,8 @@ class CompilationStatus:
             artifact_bytes=body.get("artifact_bytes"),
             artifact_sha256=body.get("artifact_sha256"),
             raw=body,
+            cache_hit=bool(body.get("cache_hit")),
+            cached_from=str(body["cached_from"]) if body.get("cached_from") else None,
         )
 
     @property

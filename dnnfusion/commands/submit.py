@@ -3,7 +3,9 @@
 Uploads MODEL (an .onnx, an .onnx with external-data files beside it, or a folder: packed
 for you), starts a compilation, shows its stages while it runs (one live line on a terminal,
 plain lines otherwise, on stderr), downloads the artifact (.tar.gz) to OUT and prints the
-summary. The server and key come from --server/--api-key, else DNNFUSION_URL/DNNFUSION_API_KEY,
+summary. An identical earlier compilation on the service (same model bytes, shapes, target,
+options, device class, compiler and profiling data) answers at once ("cache hit"; --no-cache
+compiles anyway). The server and key come from --server/--api-key, else DNNFUSION_URL/DNNFUSION_API_KEY,
 else ~/.config/dnnfusion/client.toml (url = "...", api_key = "...").
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import TextIO
 
@@ -34,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device-class", metavar="KEY",
                    help="profiling-database device class whose measurements decide the "
                    "\"profile\" fusions (default: the server's choice for the target)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="compile even when the service holds an identical earlier compilation "
+                   "(default: such a request is answered at once from its compile cache)")
     p.add_argument("--server", metavar="URL", help="service root, e.g. http://127.0.0.1:8000 "
                    "(default: $DNNFUSION_URL, the config file, else http://127.0.0.1:8000)")
     p.add_argument("--api-key", metavar="KEY",
@@ -115,6 +121,9 @@ def summary_lines(model_path: Path, status, artifact: Path) -> list[str]:
     nodes, blocks = s.get("original_nodes"), s.get("fused_blocks")
     lines = [f"model          {model_path.name}"]
     lines.append(f"compilation    {status.id}")
+    if status.cache_hit:
+        lines.append(f"cache          hit: the results of compilation {status.cached_from} "
+                     "(nothing compiled)")
     if nodes is not None and blocks:
         lines.append(f"nodes          {nodes} -> {blocks} fused blocks ({nodes / blocks:.2f}x fewer "
                      "kernels)")
@@ -155,9 +164,16 @@ def run(args: argparse.Namespace) -> int:
             model = client.upload_model(model_path, on_upload=progress.upload)
             progress.note(f"model {model.id} ({'stored' if model.created else 'already stored'}, "
                           f"{_mib(model.size_bytes)} as {model.upload_format})")
+            # A fresh Idempotency-Key: a retried POST can never start a second compilation.
             job = client.compile(model, input_shapes=shapes, target=args.target,
-                                 device_class=args.device_class)
-            progress.note(f"compilation {job.id}")
+                                 device_class=args.device_class, cache=not args.no_cache,
+                                 idempotency_key=uuid.uuid4().hex)
+            first = job.last_status
+            if first is not None and first.cache_hit:
+                progress.note(f"compilation {job.id} (cache hit: the results of compilation "
+                              f"{first.cached_from})")
+            else:
+                progress.note(f"compilation {job.id}")
             try:
                 status = job.wait(args.timeout, on_progress=progress)
             finally:

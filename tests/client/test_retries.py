@@ -1,14 +1,17 @@
 """Retries against a scripted loopback server: 502/503/504 and lost connections are retried
 with backoff (bounded), 4xx never; a compile POST is never sent twice once it may have been
-received; uploads and downloads start over from the first byte."""
+received, unless it carries an Idempotency-Key (then it is resent with the same key); uploads
+and downloads start over from the first byte."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dnnfusion.client import (
@@ -21,7 +24,7 @@ from dnnfusion.client import (
     ServerError,
     ServerUnreachableError,
 )
-from dnnfusion.client.errors import DnnfusionError
+from dnnfusion.client.errors import ConflictError, DnnfusionError
 from tests.client.stub import Answer, Stub
 
 JOB = str(uuid.uuid4())
@@ -302,3 +305,53 @@ def test_compile_after_503_when_nothing_could_be_listed_before(stub):
             pytest.raises(OutcomeUnknownError, match="could not be listed before"):
         c.compile(MODEL)
     assert stub.count("POST", "/api/v1/compilations") == 1
+
+
+def test_compile_with_an_idempotency_key_is_resent_with_the_same_key(stub):
+    busy = Answer(503, {"detail": "proxy: upstream timeout"})
+    stub.on("POST", "/api/v1/compilations", busy, Answer(202, job_body(), cut_after=5),
+            Answer(200, job_body()))
+    with client(stub) as c:
+        job = c.compile(MODEL, input_shapes={"x": (1, 4)}, idempotency_key="key-1")
+    assert job.id == JOB and job.last_status.state == "queued"
+    sent = stub.requests("POST", "/api/v1/compilations")
+    assert len(sent) == 3
+    assert {s.headers.get("Idempotency-Key") for s in sent} == {"key-1"}
+    assert len({s.body_sha256 for s in sent}) == 1
+    assert stub.count("GET", "/api/v1/compilations") == 0  # no listing needed to find it
+
+
+def test_compile_reusing_a_key_with_other_settings_is_a_conflict(stub):
+    stub.on("POST", "/api/v1/compilations",
+            Answer(409, {"detail": "Idempotency-Key 'key-2' was already used with a different "
+                                   "request body"}))
+    with client(stub) as c, pytest.raises(ConflictError, match="already used"):
+        c.compile(MODEL, idempotency_key="key-2")
+    assert stub.count("POST", "/api/v1/compilations") == 1
+
+
+def test_a_cache_hit_answer_is_the_jobs_first_status(stub):
+    origin = str(uuid.uuid4())
+    stub.on("GET", "/api/v1/compilations", Answer(200, {"data": [], "count": 0}))
+    stub.on("POST", "/api/v1/compilations",
+            Answer(201, job_body(state="succeeded", cache_hit=True, cached_from=origin)))
+    with client(stub) as c:
+        job = c.compile(MODEL, cache=True)
+    assert job.last_status.cache_hit and job.last_status.cached_from == origin
+    assert job.last_status.done
+
+
+def test_cache_false_is_sent():
+    seen: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"data": [], "count": 0})
+        seen.append(json.loads(request.content))
+        return httpx.Response(202, json=job_body())
+
+    with Client("http://service.invalid", "key", retry_policy=FAST) as c:
+        c._http = httpx.Client(base_url=c.url, transport=httpx.MockTransport(handler))
+        c.compile(MODEL, cache=False)
+        c.compile(MODEL)
+    assert seen[0]["cache"] is False and "cache" not in seen[1]  # the server's default: on

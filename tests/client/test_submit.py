@@ -57,6 +57,33 @@ def test_submit_end_to_end(service, tmp_path):
     np.testing.assert_allclose(ours, want, rtol=1e-3, atol=1e-4)
 
 
+def _fields(stdout: str) -> dict[str, str]:
+    return dict(re.match(r"(\S+(?: \S+)*?)\s{2,}(.*)", ln).groups() for ln in stdout.splitlines())
+
+
+def test_submit_twice_is_a_cache_hit(service, tmp_path):
+    """The second identical submit is answered from the compile cache: the same artifact
+    bytes, "cache hit" in the progress and the summary; --no-cache compiles again."""
+    model = m.write(tmp_path / "cached.onnx", m.tiny_bytes(24))
+    env = clean_env(DNNFUSION_URL=service.base_url, DNNFUSION_API_KEY=service.keys["alice"])
+    runs = []
+    for name, extra in (("first", []), ("again", []), ("forced", ["--no-cache"])):
+        out = tmp_path / f"{name}.tar.gz"
+        done = subprocess.run([*CLI, "submit", str(model), "-o", str(out), *extra],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+        assert done.returncode == 0, done.stderr
+        runs.append((_fields(done.stdout), done.stderr, out.read_bytes()))
+    (first, _, art1), (again, progress, art2), (forced, _, _) = runs
+    assert "cache" not in first and "cache" not in forced
+    assert again["cache"] == (f"hit: the results of compilation {first['compilation']} "
+                              "(nothing compiled)")
+    assert again["compilation"] != first["compilation"] and art2 == art1
+    assert again["nodes"] == first["nodes"] and again["latency"] == first["latency"]
+    assert re.search(r"^\[\s+\d+\.\d s\] compilation \S+ \(cache hit: the results of "
+                     rf"compilation {first['compilation']}\)$", progress, re.M)
+    assert forced["compilation"] not in (first["compilation"], again["compilation"])
+
+
 def _submit(capsys, *argv: str) -> tuple[int, str]:
     code = main(["submit", *argv])
     err = capsys.readouterr().err
