@@ -1,4 +1,5 @@
-"""``dnnfusion users create NAME`` and ``dnnfusion keys create USER [--agent]`` (``users limits``,
+"""``dnnfusion users create NAME``, ``dnnfusion users share-cache NAME on|off`` and
+``dnnfusion keys create USER [--agent]`` (``users limits``,
 ``users show`` and ``users list``: dnnfusion/commands/user_limits.py).
 
 Keys are printed once on stdout and stored only as their sha256. The database is the service's
@@ -30,6 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("name", help="user name (unique)")
     _add_db_option(create)
     create.set_defaults(handler=create_user)
+    share = users_sub.add_parser(
+        "share-cache",
+        help="let other users' identical compilations reuse this user's results (or stop it)",
+    )
+    share.add_argument("name", help="user name")
+    share.add_argument("state", choices=("on", "off"),
+                       help="on: this user's succeeded compilations answer other users' "
+                       "identical requests (compile cache); off (the default): only their own")
+    _add_db_option(share)
+    share.set_defaults(handler=share_cache)
     from dnnfusion.commands.user_limits import register_verbs
 
     register_verbs(users_sub, _add_db_option)  # limits, show, list
@@ -79,6 +90,23 @@ def create_user(args: argparse.Namespace) -> int:
             return 2
         user = crud.create_user(session=session, name=args.name)
         print(f"created user {user.name} ({user.id})")
+    return 0
+
+
+def share_cache(args: argparse.Namespace) -> int:
+    from service.crud import users as crud
+
+    session = _session(args)
+    if session is None:
+        return 2
+    with session:
+        user = crud.get_user_by_name(session=session, name=args.name)
+        if user is None:
+            print(f"error: no user named {args.name!r}", file=sys.stderr)
+            return 2
+        user.share_cache = args.state == "on"
+        session.commit()
+    print(f"{args.name}: compile cache shared with other users {args.state}")
     return 0
 
 

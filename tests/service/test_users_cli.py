@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from dnfstore import migrate
 from dnfstore.db import make_engine, make_sessionmaker
+from dnfstore.models import User
 from dnnfusion.cli import main
 from service.crud.users import authenticate
 from tests.service.conftest import embedded_settings
@@ -42,6 +44,34 @@ def test_users_and_keys(data_dir, capsys):
         assert (user.name, key.kind) == ("alice", "user")
         assert authenticate(session=session, token=agent_key)[1].kind == "agent"
     engine.dispose()
+
+
+def test_share_cache_on_and_off(data_dir, capsys):
+    d = ["--data-dir", str(data_dir)]
+    settings = embedded_settings(data_dir)
+    migrate.upgrade(settings)
+    assert main(["users", "create", "carol", *d]) == 0
+    engine = make_engine(settings)
+    sessions = make_sessionmaker(engine)
+
+    def shared() -> bool:
+        with sessions() as s:
+            return s.scalar(select(User.share_cache).where(User.name == "carol"))
+
+    try:
+        assert shared() is False  # the default
+        assert main(["users", "share-cache", "carol", "on", *d]) == 0
+        assert "carol: compile cache shared with other users on" in capsys.readouterr().out
+        assert shared() is True
+        assert main(["users", "share-cache", "carol", "off", *d]) == 0
+        assert shared() is False
+        assert main(["users", "share-cache", "nobody", "on", *d]) == 2
+        assert capsys.readouterr().err.strip() == "error: no user named 'nobody'"
+        with pytest.raises(SystemExit) as err:
+            main(["users", "share-cache", "carol", "yes", *d])
+        assert err.value.code == 2
+    finally:
+        engine.dispose()
 
 
 def test_verbs_are_registered():
