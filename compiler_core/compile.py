@@ -70,6 +70,8 @@ def compile_model(
             input_shapes,
             fast_math=bool(opts["fast_math"]),
             rewrite=bool(opts["rewrite"]),
+            # one operator per kernel (fusion off) leaves no room for an attention block
+            beyond_floor=bool(opts["beyond_floor"]) and bool(opts["fusion"]),
             cost_model=cost_model,
             constraints=None if opts["fusion"] else Constraints(max_operators=1),
             progress=progress,
@@ -240,6 +242,8 @@ def _report(plan, gen) -> dict:
                 "nodes": b.nodes,
                 "anchor": k.anchor.op_type if k.anchor is not None else None,
                 "buffers": len(k.outputs) + len(k.scratch),
+                "kind": b.kind,  # "fused", or below the floor: "attention"
+                "floor_blocks": b.floor_blocks,
             }
             for k, b in zip(gen.kernels, plan.blocks, strict=True)
         ],

@@ -54,6 +54,7 @@ def plan_planned(
     prefer_epilogue: bool = True,
     progress: Progress | None = None,
     memory_limit_bytes: int | None = None,
+    beyond_floor: bool = True,
 ) -> PlannedModel:
     """Like :func:`plan_model` but also returns the ECG and block graph for code generation."""
     limit = memory_limit(memory_limit_bytes)
@@ -72,7 +73,8 @@ def plan_planned(
     cost = cost_model or AnalyticCostModel()
     limits = constraints or Constraints()
     planner, fields = plan_ecg(
-        ecg, cost_model=cost, constraints=limits, prefer_epilogue=prefer_epilogue
+        ecg, cost_model=cost, constraints=limits, prefer_epilogue=prefer_epilogue,
+        beyond_floor=beyond_floor,
     )
     t3 = time.perf_counter()
     timings = {
@@ -96,6 +98,7 @@ def plan_planned(
             "cost_model": getattr(cost, "name", type(cost).__name__),
             "constraints": asdict(limits),
             "prefer_epilogue": prefer_epilogue,
+            "beyond_floor": beyond_floor,
             "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()},
         },
         timings_ms={k: round(v, 3) for k, v in timings.items()},
@@ -120,6 +123,7 @@ def plan_model(
     prefer_epilogue: bool = True,
     progress: Progress | None = None,
     memory_limit_bytes: int | None = None,
+    beyond_floor: bool = True,
 ) -> FusionPlan:
     """Import, rewrite and plan an ONNX model (DNNFusion §3-§4.3).
 
@@ -146,6 +150,7 @@ def plan_model(
         cost_model=cost_model,
         constraints=constraints,
         prefer_epilogue=prefer_epilogue,
+        beyond_floor=beyond_floor,
         progress=progress,
         memory_limit_bytes=memory_limit_bytes,
     ).plan

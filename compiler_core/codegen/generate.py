@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_ir as ir
 
+from compiler_core.codegen.attention import AttentionKernel, analyze_attention
 from compiler_core.codegen.c import source
 from compiler_core.codegen.c.printer import render
 from compiler_core.codegen.c.stmt import Assign, Decl, Expr, If, Stmt
@@ -53,7 +54,7 @@ class TensorSpec:
 @dataclass
 class GeneratedModel:
     source: str
-    kernels: list[BlockKernel]
+    kernels: list[BlockKernel | AttentionKernel]
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     weights: list[ir.Value]
@@ -70,10 +71,13 @@ def _spec(v: ir.Value) -> TensorSpec:
 def generate(ecg: ECG, blocks: BlockGraph) -> GeneratedModel:
     """C source for the whole model; raises :class:`UnsupportedOperatorError` up front."""
     names = Names()
-    kernels = [
-        analyze_block(ecg, b, blocks.sorted_members(g), names)
-        for b, g in enumerate(blocks.groups_in_order())
-    ]
+    kernels: list[BlockKernel | AttentionKernel] = []
+    for b, g in enumerate(blocks.groups_in_order()):
+        special = blocks.special.get(g)
+        if special is not None:  # a block below the floor (compiler_core.planner.beyond)
+            kernels.append(analyze_attention(ecg, b, blocks.sorted_members(g), names, special))
+        else:
+            kernels.append(analyze_block(ecg, b, blocks.sorted_members(g), names))
     graph = ecg.graph
     in_values = [v for v in graph.inputs if not is_constant(v)]
     out_values = list(graph.outputs)

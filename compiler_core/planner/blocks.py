@@ -23,7 +23,8 @@ class BlockGraph:
 
     ``group_of[i]`` is the group id of node ``i``; ``members[g]`` its node indices;
     ``mtype[g]`` the accumulated mapping type; ``seeded[g]`` whether the group was formed by the
-    planner (a node in an unseeded singleton group is still "unfused").
+    planner (a node in an unseeded singleton group is still "unfused"); ``special[g]`` the
+    pattern of a block below the mapping-type floor (:mod:`compiler_core.planner.beyond`).
     """
 
     def __init__(self, ecg: ECG) -> None:
@@ -34,6 +35,9 @@ class BlockGraph:
         self.order: dict[int, int] = {i: i for i in range(n)}
         self.mtype: dict[int, MappingType] = {i: ecg.info[i].mapping_type for i in range(n)}
         self.seeded: dict[int, bool] = {i: False for i in range(n)}
+        # groups below the mapping-type floor: group id -> the pattern the code generator
+        # emits as one kernel (compiler_core.planner.beyond)
+        self.special: dict[int, object] = {}
 
     # -- adjacency on groups -------------------------------------------------------------
     def succ_groups(self, g: int) -> set[int]:

@@ -10,8 +10,10 @@ from dataclasses import asdict, dataclass, field
 
 from compiler_core.ir.boundary import boundary
 from compiler_core.ir.ecg import ECG, value_shape
+from compiler_core.ir.mapping import MappingType
+from compiler_core.planner.beyond import kind as special_kind
 from compiler_core.planner.blocks import BlockGraph
-from compiler_core.planner.greedy import GreedyPlanner, PlanStats
+from compiler_core.planner.greedy import GreedyPlanner, PlanStats, Refusal
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -24,7 +26,11 @@ class FusedBlock:
     axes, pads tensors; one-element constants inlined as literals), ``outputs`` the tensors it
     writes (read by another block or graph outputs), ``removed`` the intermediate results (IRS)
     it keeps internal, ``removed_bytes`` their size in bytes. ``shapes[i]``: the static shapes
-    of node ``nodes[i]``'s outputs (absent optional outputs left out)."""
+    of node ``nodes[i]``'s outputs (absent optional outputs left out). ``kind``: ``"fused"``
+    (a block of the greedy planner) or a block below the mapping-type floor
+    (:mod:`compiler_core.planner.beyond`): ``"attention"``; ``floor_blocks``: the kernels the
+    mapping-type floor counts for its operators (its Many-to-Many and Opaque operators; 3 for
+    an attention block, which replaces them by one)."""
 
     id: int
     mapping_type: str
@@ -37,6 +43,8 @@ class FusedBlock:
     removed_bytes: int
     output_bytes: int
     shapes: list[list[list[int]]] = field(default_factory=list)
+    kind: str = "fused"
+    floor_blocks: int = 0
 
 
 @dataclass
@@ -139,6 +147,7 @@ def collect_blocks(ecg: ECG, bg: BlockGraph) -> tuple[list[FusedBlock], dict[int
         members = bg.sorted_members(g)
         b = boundary(ecg, members)
         block_id[g] = len(blocks)
+        special = bg.special.get(g)
         blocks.append(
             FusedBlock(
                 id=len(blocks),
@@ -153,9 +162,15 @@ def collect_blocks(ecg: ECG, bg: BlockGraph) -> tuple[list[FusedBlock], dict[int
                 output_bytes=sum(ecg.value_bytes[v] for v in b.outputs),
                 shapes=[[list(value_shape(v)) for v in ecg.nodes[i].outputs
                          if v is not None and v.shape is not None] for i in members],
+                kind="fused" if special is None else special_kind(special),
+                floor_blocks=(special.floor_blocks if special is not None else
+                              sum(ecg.info[i].mapping_type in _FLOOR_TYPES for i in members)),
             )
         )
     return blocks, block_id
+
+
+_FLOOR_TYPES = (MappingType.MANY_TO_MANY, MappingType.OPAQUE)
 
 
 def collect_unfused_edges(
@@ -166,7 +181,13 @@ def collect_unfused_edges(
     for p, c in bg.external_edges():
         consumer_inputs = {id(v) for v in ecg.nodes[c].inputs if v is not None}
         tensors = [v.name or "" for v in ecg.nodes[p].outputs if id(v) in consumer_inputs]
-        r = planner.edge_refusal(p, c)
+        specials = [bg.special.get(bg.group_of[x]) for x in (p, c)]
+        if any(sp is not None for sp in specials):
+            k = next(special_kind(sp) for sp in specials if sp is not None)
+            r = Refusal("beyond_floor", f"an edge of a block of kind {k!r}: its kernel reads "
+                                        "and writes whole tensors")
+        else:
+            r = planner.edge_refusal(p, c)
         edges.append(
             UnfusedEdge(
                 producer=node_name(ecg, p),

@@ -42,6 +42,14 @@ def summary_text(plan: FusionPlan, top_reasons: int = 5) -> str:
         "mapping types                 "
         + ", ".join(f"{k} {v}" for k, v in plan.mapping_types.items()),
     ]
+    below = [b for b in plan.blocks if b.kind != "fused"]
+    if below:
+        kinds = sorted({b.kind for b in below})
+        lines.append(
+            "beyond the floor              "
+            + ", ".join(f"{k} {sum(b.kind == k for b in below)}" for k in kinds)
+            + f" (blocks replacing {sum(b.floor_blocks for b in below)} floor kernels)"
+        )
     if plan.rewrites:
         lines.append(
             "rewrites                      "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from compiler_core.ir.ecg import ECG
+from compiler_core.planner.beyond import apply_attention
 from compiler_core.planner.constraints import Constraints
 from compiler_core.planner.cost import AnalyticCostModel, CostModel
 from compiler_core.planner.greedy import GreedyPlanner
@@ -19,6 +20,7 @@ def plan_ecg(
     cost_model: CostModel | None = None,
     constraints: Constraints | None = None,
     prefer_epilogue: bool = True,
+    beyond_floor: bool = False,
 ) -> tuple[GreedyPlanner, dict]:
     """Run Listing 1 on ``ecg``; returns the planner (its ``blocks`` is the block graph) and
     ``{"blocks": [FusedBlock...], "unfused_edges": [UnfusedEdge...], "profile_decisions":
@@ -26,6 +28,8 @@ def plan_ecg(
 
     ``prefer_epilogue`` [ours]: see :class:`~compiler_core.planner.greedy.GreedyPlanner`;
     ``False`` explores in the paper's order (successors, then predecessors).
+    ``beyond_floor`` [ours]: then make each attention chain one block
+    (:mod:`compiler_core.planner.beyond`; ``planner.blocks`` is the rebuilt block graph).
     """
     planner = GreedyPlanner(
         ecg,
@@ -34,6 +38,9 @@ def plan_ecg(
         prefer_epilogue=prefer_epilogue,
     )
     bg = planner.run()
+    if beyond_floor:
+        bg, _ = apply_attention(ecg, bg)
+        planner.blocks = bg
     blocks, block_id = collect_blocks(ecg, bg)
     edges = collect_unfused_edges(ecg, planner, block_id)
     decisions = collect_profile_decisions(ecg, planner)

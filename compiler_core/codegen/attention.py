@@ -1,0 +1,212 @@
+"""The attention kernel: scores, softmax and P·V of one head in one pass per row block.
+
+For each (batch item, row block of ``ROW_BLOCK`` query rows), in parallel over the OpenMP
+threads: one ``sgemm`` writes ``alpha * Q_rows K^T`` (``rows x Sk``) into the thread's
+workspace slot, each row gets the mask added and a softmax (max, exp and sum, scale) while in
+cache, and a second ``sgemm`` writes ``P V`` into the output rows. The score matrix never
+reaches the arena: the 3 floor kernels' ``2 x B*H*Sq*Sk`` floats written and read again
+become a slot of ``ROW_BLOCK x Sk`` floats per thread. Q, K, V and the output are strided
+views of the projections' ``[B, S, H*D]`` tensors (:class:`compiler_core.planner.attention.View`),
+passed to BLAS as leading dimensions. A whole row of scores is kept (``Sk`` floats a row), so
+the softmax needs no running rescale ("online" softmax over key blocks would only matter for
+``Sk`` beyond what a slot holds: 64 KiB a row at ``Sk = 16384``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import onnx_ir as ir
+
+from compiler_core.codegen.anchors.gemm import sgemm
+from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, tiles, workspace_value
+from compiler_core.codegen.c import source
+from compiler_core.codegen.c.policy import GEMM_MAC
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Decl, Function, Raw, Stmt
+from compiler_core.codegen.cnames import Names, comment, ctype_of, float_literal
+from compiler_core.codegen.context import KernelContext
+from compiler_core.codegen.expr import Buffer
+from compiler_core.errors import UnsupportedOperatorError
+from compiler_core.ir.ecg import ECG, value_shape
+from compiler_core.planner.attention import Attention, View, attention_flops, contiguous
+
+ROW_BLOCK = 32  # query rows per tile
+
+
+def _exp() -> str:
+    """The exp the softmax calls: the vectorizable helper when the generator has it."""
+    return "dnf_expf" if "dnf_expf" in source.HELPERS else "expf"
+
+
+def _blas(view: View) -> tuple[bool, int]:
+    """(transposed, leading dimension) of the matrix made of a view's last two axes."""
+    r, c = view.shape[-2:]
+    sr, sc = view.strides[-2:]
+    if sc == 1 or c == 1:
+        return False, max(sr, c, 1) if r > 1 else max(c, 1)
+    return True, max(sc, r, 1) if c > 1 else max(r, 1)
+
+
+def _batch_offset(batch: tuple[int, ...], strides: tuple[int, ...], b: str) -> str:
+    """C expression of the element offset of batch item ``b`` (row-major over ``batch``)."""
+    terms, div = [], 1
+    for d, s in reversed(list(zip(batch, strides, strict=True))):
+        if d > 1 and s != 0:
+            idx = b if div == 1 else f"({b} / {div})"
+            idx = idx if div * d == math.prod(batch) else f"({idx} % {d})"
+            terms.append(f"{idx}*{s}")
+        div *= d
+    return " + ".join(terms) or "0"
+
+
+def _mask_strides(mask_shape: tuple[int, ...], scores: tuple[int, ...]) -> tuple[int, ...]:
+    """Strides of the mask broadcast to the scores' shape (0 along broadcast axes)."""
+    pad = (1,) * (len(scores) - len(mask_shape)) + tuple(mask_shape)
+    cs = contiguous(pad)
+    return tuple(0 if d == 1 else s for d, s in zip(pad, cs, strict=True))
+
+
+@dataclass
+class AttentionKernel:
+    """A block of kind ``"attention"`` ready for emission (the same interface as
+    :class:`~compiler_core.codegen.kernel.BlockKernel`)."""
+
+    block_id: int
+    name: str
+    node_ids: list[int]
+    ctx: KernelContext
+    att: Attention
+    inputs: list[ir.Value]
+    outputs: list[ir.Value]
+    scratch: list[ir.Value]
+    row_block: int
+    anchor: None = None
+    checked: bool = False
+
+    @property
+    def ops(self) -> list[str]:
+        return [n.op_type for n in self.ctx.nodes]
+
+    def emit(self, pointers: dict[ir.Value, tuple[str, bool]]) -> list[str]:
+        ctx, att = self.ctx, self.att
+        body: list[Stmt] = []
+        for v in [*self.inputs, *self.outputs, *self.scratch]:
+            ct = ctype_of(v)
+            p = ctx.names.fresh("p")
+            addr, writable = pointers[v]
+            qual = "" if writable and v not in self.inputs else "const "
+            body.append(Decl(f"{qual}{ct.c}* restrict", p, f"({qual}{ct.c}*)({addr})",
+                             const=False))
+            ctx.buffers[v] = Buffer(p, value_shape(v), ct)
+        *batch_l, sq, d = att.q.shape
+        batch = tuple(batch_l)
+        sk, dv = att.v.shape[-2:]
+        nb = math.prod(batch)
+        rb = self.row_block
+        nrb = -(-sq // rb)
+        names = ctx.names.fresh
+        bi, r0, rows, i, j = names("b"), names("r"), names("h"), names("i"), names("j")
+        mx, sm, inv, srow = names("mx"), names("s"), names("inv"), names("sr")
+        ta, lda = _blas(att.q)
+        tb, ldb = _blas(att.k)
+        tv, ldv = _blas(att.v)
+        ldo = att.out.strides[-2] if sq > 1 else dv
+        q_off = _batch_offset(batch, att.q.strides[:-2], bi)
+        k_off = _batch_offset(batch, att.k.strides[:-2], bi)
+        v_off = _batch_offset(batch, att.v.strides[:-2], bi)
+        o_off = _batch_offset(batch, att.out.strides[:-2], bi)
+        q_row = att.q.strides[-2]
+        o_row = att.out.strides[-2]
+        pq, pk, pv = (ctx.ptr(x.base) for x in (att.q, att.k, att.v))
+        po = ctx.ptr(att.out.base)
+        exp = _exp()
+        one, zero = float_literal(1.0), float_literal(0.0)
+
+        def tile(t: str, ws: str | None) -> list[Stmt]:
+            lines = [
+                f"const int64_t {bi} = {t} / {nrb};",
+                f"const int64_t {r0} = ({t} % {nrb}) * {rb};",
+                f"const int64_t {rows} = {r0} + {rb} <= {sq} ? {rb} : {sq} - {r0};",
+                sgemm(rows, sk, d, float_literal(att.alpha),
+                      f"{pq} + {q_off} + {r0}*{q_row}", lda, ta,
+                      f"{pk} + {k_off}", ldb, tb, zero, ws, sk).text + ";",
+                f"for (int64_t {i} = 0; {i} < {rows}; ++{i}) {{",
+                f"    float* restrict {srow} = {ws} + {i}*{sk};",
+            ]
+            if att.select is not None:
+                cs = _mask_strides(value_shape(att.select), (*batch, sq, sk))
+                c_off = _batch_offset(batch, cs[:-2], bi)
+                crow, pc = names("cr"), ctx.ptr(att.select)
+                fill = float_literal(att.fill)
+                lines += [
+                    f"    const uint8_t* restrict {crow} = {pc} + {c_off} + ({r0} + {i})*{cs[-2]};",
+                    "    #pragma omp simd",
+                    f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) "
+                    f"{srow}[{j}] = {crow}[{j}*{cs[-1]}] ? {srow}[{j}] : {fill};",
+                ]
+            for mask in att.masks:
+                ms = _mask_strides(value_shape(mask), (*batch, sq, sk))
+                m_off = _batch_offset(batch, ms[:-2], bi)
+                mrow, pm = names("mr"), ctx.ptr(mask)
+                lines += [
+                    f"    const float* restrict {mrow} = {pm} + {m_off} + ({r0} + {i})*{ms[-2]};",
+                    "    #pragma omp simd",
+                    f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) "
+                    f"{srow}[{j}] += {mrow}[{j}*{ms[-1]}];",
+                ]
+            lines += [
+                f"    float {mx} = -INFINITY;",
+                f"    #pragma omp simd reduction(max:{mx})",
+                f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) "
+                f"{mx} = {srow}[{j}] > {mx} ? {srow}[{j}] : {mx};",
+                f"    float {sm} = {zero};",
+                f"    #pragma omp simd reduction(+:{sm})",
+                f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) {{",
+                f"        const float e = {exp}({srow}[{j}] - {mx});",
+                f"        {srow}[{j}] = e;",
+                f"        {sm} += e;",
+                "    }",
+                f"    const float {inv} = {one} / {sm};",
+                "    #pragma omp simd",
+                f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) {srow}[{j}] *= {inv};",
+                "}",
+                sgemm(rows, dv, sk, one, ws, sk, False, f"{pv} + {v_off}", ldv, tv, zero,
+                      f"{po} + {o_off} + {r0}*{o_row}", ldo).text + ";",
+            ]
+            return [Raw(lines)]
+
+        work = attention_flops(att) * GEMM_MAC
+        body += tiles(ctx, nb * nrb, work, tile, slot_floats=rb * sk)
+        comment_ = f"block {self.block_id} (attention): {' '.join(comment(o) for o in self.ops)}"
+        fn = Function("void", self.name, "const dnf_ctx* restrict c", body, attrs="DNF_KERNEL",
+                      comment=comment_)
+        return render([fn])
+
+
+def analyze_attention(ecg: ECG, block_id: int, members: list[int], names: Names,
+                      att: Attention) -> AttentionKernel:
+    """The kernel of an attention block (``members``: its node indices, sorted)."""
+    nodes = [ecg.nodes[i] for i in members]
+    for x in (att.q.base, att.k.base, att.v.base, att.out.base, *att.masks):
+        if not ctype_of(x).is_float:
+            raise UnsupportedOperatorError("attention block: only float32 tensors")
+    inputs = list(dict.fromkeys(
+        x for x in (att.q.base, att.k.base, att.v.base, att.select, *att.masks)
+        if x is not None))
+    ctx = KernelContext(names=names, nodes=nodes, producer={})
+    rb = min(ROW_BLOCK, att.q.shape[-2])
+    sk = att.v.shape[-2]
+    ctx.workspace = workspace_value(f"k{block_id}", WORKSPACE_SLOTS * rb * sk)
+    return AttentionKernel(
+        block_id=block_id,
+        name=f"k{block_id}",
+        node_ids=list(members),
+        ctx=ctx,
+        att=att,
+        inputs=inputs,
+        outputs=[att.out.base],
+        scratch=[ctx.workspace],
+        row_block=rb,
+    )

@@ -1,0 +1,64 @@
+"""Blocks below the mapping-type floor (issue #13): a pass over the finished plan.
+
+The floor counts every Many-to-Many operator as its own kernel. This pass makes one block of
+each recognized attention chain (:mod:`compiler_core.planner.attention`: scores, softmax and
+P·V in one kernel, 3 floor kernels) and records it in ``BlockGraph.special`` (group id -> the
+pattern; :attr:`kind` names the block kind, ``"attention"``). The nodes the new block takes are
+removed from the blocks that held them; what remains of each such block stays one block. The
+block graph is rebuilt from the final partition with the same acyclicity checks as the
+planner's merges; a chain whose block would close a cycle is left as planned.
+"""
+
+from __future__ import annotations
+
+from compiler_core.ir.ecg import ECG
+from compiler_core.ir.mapping import most_complex
+from compiler_core.planner.attention import Attention, find_attention
+from compiler_core.planner.blocks import BlockGraph
+
+
+def kind(pattern) -> str:
+    """The block kind of a pattern in ``BlockGraph.special``."""
+    return "attention" if isinstance(pattern, Attention) else "horizontal"
+
+
+def _rebuild(ecg: ECG, parts: list[tuple[list[int], object | None]]) -> BlockGraph | None:
+    """A block graph with one group per ``parts`` entry (members, special pattern or None),
+    or None when some group would close a cycle."""
+    bg = BlockGraph(ecg)
+    for members, pattern in parts:
+        if not members:
+            continue
+        g = bg.group_of[members[0]]
+        for i in members[1:]:
+            h = bg.group_of[i]
+            if not bg.can_merge(g, h):
+                return None
+            g = bg.merge(g, h, bg.mtype[g])
+        bg.mtype[g] = most_complex([ecg.info[i].mapping_type for i in members])
+        bg.seeded[g] = len(members) > 1 or pattern is not None
+        if pattern is not None:
+            bg.special[g] = pattern
+    return bg
+
+
+def _parts(bg: BlockGraph) -> list[tuple[list[int], object | None]]:
+    return [(bg.sorted_members(g), bg.special.get(g)) for g in bg.groups_in_order()]
+
+
+def apply_attention(ecg: ECG, bg: BlockGraph) -> tuple[BlockGraph, list[Attention]]:
+    """``bg`` with every attention chain of ``ecg`` as one block; returns the new block graph
+    and the chains made blocks (the others stay as planned)."""
+    done: list[Attention] = []
+    for att in find_attention(ecg):
+        take = set(att.nodes)
+        if any(bg.special.get(bg.group_of[i]) is not None for i in take):
+            continue
+        parts = [([i for i in m if i not in take], p) for m, p in _parts(bg)]
+        parts.append((sorted(take), att))
+        new = _rebuild(ecg, parts)
+        if new is None:
+            continue
+        bg = new
+        done.append(att)
+    return bg, done
