@@ -3,13 +3,17 @@ PostgreSQL and Redis (the ``stack`` fixture; its processes log in the text forma
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 
+from celery import Celery
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from tests.service import onnx_models as m
 from tests.service.helpers import assert_compiler_outcome, upload, wait_final
+from workers.names import COMPILE_TASK
 
 
 def _samples(text: str) -> dict[str, dict[tuple, float]]:
@@ -65,3 +69,31 @@ def test_metrics_on_loopback_without_a_token(stack):
     assert samples["dnnfusion_broker_up"][()] == 1
     (queue_len,) = samples["dnnfusion_broker_queue_length"].values()
     assert queue_len >= 0
+
+
+def test_celery_worker_writes_json_lines_with_the_task_request_id(stack):
+    """A worker with DNNFUSION_LOG_FORMAT=json on its own queue, sent a task for a job that does
+    not exist: its 'not queued; skipping' line is JSON with that job id and request id."""
+    queue = f"{stack.queues[0]}-json"
+    stack.queues.append(queue)  # the fixture deletes it at the end
+    worker = stack.start_worker("wjson", DNNFUSION_CELERY_QUEUE=queue, DNNFUSION_LOG_FORMAT="json")
+    try:
+        app = Celery("test-sender", broker=stack.settings.redis_url, set_as_current=False)
+        job_id, rid = str(uuid.uuid4()), "celery-json.1"
+        app.send_task(COMPILE_TASK, args=[job_id], kwargs={"request_id": rid}, queue=queue)
+        app.close()
+
+        def lines() -> list[dict]:
+            return [json.loads(line) for line in worker.output().splitlines()
+                    if line.startswith("{")]
+
+        deadline = time.monotonic() + 30
+        while not any(d.get("job_id") == job_id for d in lines()):
+            assert time.monotonic() < deadline, worker.output()[-3000:]
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+    skipped = [d for d in lines() if d.get("job_id") == job_id]
+    assert skipped[0]["request_id"] == rid and skipped[0]["logger"] == "workers.compile_job"
+    assert "is not queued; skipping" in skipped[0]["event"] and skipped[0]["level"] == "info"
+    assert any(d["event"].endswith(" ready.") for d in lines())  # Celery's own lines too
