@@ -2,8 +2,9 @@
 
 The stored ``artifact.tar.gz`` (workers.artifacts) holds ``artifact/plan.json`` and
 ``artifact/model.c`` before the large ``weights.bin`` (members are added in name order), so
-reading it as a stream stops early. The last few artifacts read are kept in memory, keyed by
-the tarball's path, size and mtime.
+reading it as a stream (from the local directory or S3: ``dnfstore.objectstore``) stops early.
+The last few artifacts read are kept in memory, keyed by the tarball's key, size and version
+tag (mtime or ETag).
 
 ``model.c`` marks each kernel with a ``/* block N: <ops> */`` comment followed by its function
 ``kN``; a block's source is that comment through the closing brace of ``kN``.
@@ -17,8 +18,9 @@ import tarfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from dnfstore.objectstore import ObjectStore
 
 MAX_MEMBER_BYTES = 64 << 20  # plan.json or model.c larger than this is not read
 _WANTED = {"artifact/plan.json": "plan", "artifact/model.c": "source"}
@@ -56,9 +58,9 @@ def block_spans(source: str) -> dict[int, tuple[int, int]]:
     return spans
 
 
-def _read_members(tarball: Path) -> dict[str, bytes]:
+def _read_members(stream: BinaryIO) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
-    with tarfile.open(tarball, "r|gz") as tar:
+    with tarfile.open(fileobj=stream, mode="r|gz") as tar:
         for member in tar:
             key = _WANTED.get(member.name)
             if key is None or not member.isfile():
@@ -81,14 +83,17 @@ class ArtifactViews:
         self._lock = threading.Lock()
         self._views: OrderedDict[tuple[str, int, int], ArtifactView] = OrderedDict()
 
-    def get(self, tarball: Path) -> ArtifactView:
-        st = tarball.stat()
-        key = (str(tarball), st.st_size, st.st_mtime_ns)
+    def get(self, store: ObjectStore, tarball: str) -> ArtifactView:
+        """The view of the artifact stored as ``tarball``; raises :class:`ArtifactUnreadable`,
+        and ``ObjectMissing`` / ``StoreUnavailable`` from the store."""
+        info = store.info(tarball)
+        key = (tarball, info.size, info.tag)
         with self._lock:
             if key in self._views:
                 self._views.move_to_end(key)
                 return self._views[key]
-        view = self._load(tarball)
+        with store.open_stream(tarball) as stream:
+            view = self._load(stream)
         with self._lock:
             self._views[key] = view
             while len(self._views) > self._size:
@@ -96,9 +101,9 @@ class ArtifactViews:
         return view
 
     @staticmethod
-    def _load(tarball: Path) -> ArtifactView:
+    def _load(stream: BinaryIO) -> ArtifactView:
         try:
-            members = _read_members(tarball)
+            members = _read_members(stream)
         except (tarfile.TarError, OSError, EOFError) as err:
             raise ArtifactUnreadable(f"the artifact cannot be read ({type(err).__name__})") from None
         if "plan" not in members:

@@ -18,6 +18,7 @@ from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from compiler_core.errors import DnnFusionError
+from dnfstore.objectstore import StoreUnavailable
 from service.text import one_line, scrub_paths, short
 from service.upload import UploadError
 
@@ -67,6 +68,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DnnFusionError)
     async def _compiler(request: Request, err: DnnFusionError) -> JSONResponse:
         return _reply(request, str(err), 422)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store(request: Request, err: StoreUnavailable) -> JSONResponse:
+        log.warning("object store unavailable on %s %s: %s", request.method, request.url.path, err)
+        return _reply(request, f"{err}; try again later", 503, {"Retry-After": "30"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, err: RequestValidationError) -> JSONResponse:

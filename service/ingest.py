@@ -2,9 +2,10 @@
 
 Steps: same bytes already stored for this user -> that model; otherwise sniff the format, put
 the file (or the safely extracted archive) in a staging directory, validate the .onnx there,
-rename the staging directory to ``models/<id>`` and insert the row. A refused upload never
-touches ``models/``; a race between two identical uploads is settled by the unique
-(owner, sha256) constraint and the loser's files are removed.
+store the staging directory as ``models/<id>`` (a rename in the local directory, an upload to
+S3: ``dnfstore.objectstore``) and insert the row. A refused upload never touches ``models/``;
+a store that fails raises ``StoreUnavailable`` (503). A race between two identical uploads is
+settled by the unique (owner, sha256) constraint and the loser's files are removed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from dnfstore.models import Model, User
 from dnfstore.settings import Settings
-from dnfstore.storage import Storage
+from dnfstore.storage import Storage, model_key
 from service.archive import ArchiveError, Limits, extract_archive, sniff_format
 from service.crud import models as crud
 from service.text import short
@@ -38,7 +39,8 @@ def _validation_slots(limit: int) -> threading.BoundedSemaphore:
 def store_model(
     *, session: Session, storage: Storage, settings: Settings, owner: User, received: ReceivedFile
 ) -> tuple[Model, bool]:
-    """Returns ``(model, created)``; raises :class:`UploadError` (422) when refused."""
+    """Returns ``(model, created)``; raises :class:`UploadError` (422) when refused and
+    ``dnfstore.objectstore.StoreUnavailable`` when the model cannot be stored."""
     existing = crud.get_model_by_sha256(session=session, owner_id=owner.id, sha256=received.sha256)
     session.commit()  # end the read transaction: validation can take a while
     if existing is not None:
@@ -59,8 +61,11 @@ def store_model(
         raise
 
     model_id = uuid.uuid4()
-    final = storage.model_dir(model_id)
-    storage.publish_dir(staging, final)
+    key = model_key(model_id)
+    try:
+        storage.objects.put_dir(staging, key)  # a rename locally, an upload to S3
+    finally:
+        storage.discard(staging)  # gone after a rename; what a failed upload left
     try:
         model = crud.create_model(
             session=session,
@@ -70,14 +75,14 @@ def store_model(
             sha256=received.sha256,
             size_bytes=received.size,
             upload_format=fmt,
-            storage_path=storage.relative(final),
+            storage_path=key,
             model_file=model_file.as_posix(),
             opset=facts.opset,
             inputs=facts.inputs,
         )
     except IntegrityError:  # the same bytes were stored by a concurrent request
         session.rollback()
-        storage.discard(final)
+        storage.objects.delete(key)
         existing = crud.get_model_by_sha256(
             session=session, owner_id=owner.id, sha256=received.sha256
         )
@@ -86,7 +91,7 @@ def store_model(
         return existing, False
     except BaseException:
         session.rollback()
-        storage.discard(final)
+        storage.objects.delete(key)
         raise
     return model, True
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from dnfstore.db import make_engine, make_sessionmaker
 from dnfstore.settings import Settings, get_settings
-from dnfstore.storage import Storage
+from dnfstore.storage import open_storage
 from service.api.openapi import install_openapi
 from service.api.router import api_router
 from service.bodylimit import BodyLimit
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     )
     app.state.settings = settings
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.storage = Storage(settings.storage_root)
+    app.state.storage = open_storage(settings)  # scratch dir + object store (local or S3)
     app.state.dispatcher = dispatcher
     install_error_handlers(app)
     # JSON bodies; the upload streams to disk under its own cap (service.upload).

@@ -6,10 +6,11 @@ import hashlib
 import json
 import math
 import tarfile
+import uuid
 from pathlib import Path
 from typing import Any
 
-from dnfstore.storage import Storage
+from dnfstore.storage import Storage, artifact_key, report_key
 
 SUMMARY_FIELDS = {
     "original_nodes": int,
@@ -36,27 +37,31 @@ def read_summary(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def store_artifact(
-    storage: Storage, artifact_dir: Path, final_dir: Path
-) -> tuple[Path, Path, dict[str, Any], int, str]:
-    """Pack ``artifact_dir`` as ``final_dir/artifact.tar.gz`` and copy its report.json next to
-    it, both written under temp names then renamed. Returns (tarball, report, report dict,
-    tarball bytes, tarball sha256)."""
+    storage: Storage, artifact_dir: Path, compilation_id: uuid.UUID
+) -> tuple[str, str, dict[str, Any], int, str]:
+    """Pack ``artifact_dir`` as a .tar.gz in this host's tmp/ and store it, and a copy of its
+    report.json, as the job's ``artifact.tar.gz`` and ``report.json`` (renamed into place
+    locally, uploaded to S3: multipart when large). Returns (artifact key, report key, report
+    dict, tarball bytes, tarball sha256); raises ``StoreUnavailable`` when the store fails
+    (no temp file is left either way)."""
     report_src = artifact_dir / "report.json"
     report = json.loads(report_src.read_text()) if report_src.is_file() else {}
 
     tmp_tar = storage.new_tmp_file(".tar.gz")
-    with tarfile.open(tmp_tar, "w:gz") as tar:
-        tar.add(artifact_dir, arcname="artifact")
-    sha = hashlib.sha256()
-    with open(tmp_tar, "rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-    size = tmp_tar.stat().st_size
-    tarball = final_dir / "artifact.tar.gz"
-    storage.publish_file(tmp_tar, tarball)
-
     tmp_report = storage.new_tmp_file(".json")
-    tmp_report.write_text(json.dumps(report, indent=2))
-    report_path = final_dir / "report.json"
-    storage.publish_file(tmp_report, report_path)
+    try:
+        with tarfile.open(tmp_tar, "w:gz") as tar:
+            tar.add(artifact_dir, arcname="artifact")
+        sha = hashlib.sha256()
+        with open(tmp_tar, "rb") as f:
+            while chunk := f.read(1 << 20):
+                sha.update(chunk)
+        size = tmp_tar.stat().st_size
+        tmp_report.write_text(json.dumps(report, indent=2))
+        tarball, report_path = artifact_key(compilation_id), report_key(compilation_id)
+        storage.objects.put_file(tmp_tar, tarball)
+        storage.objects.put_file(tmp_report, report_path)
+    finally:
+        storage.discard(tmp_tar)
+        storage.discard(tmp_report)
     return tarball, report_path, report, size, sha.hexdigest()

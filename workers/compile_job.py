@@ -23,11 +23,13 @@ from dnfstore import logs
 from dnfstore.compile_cache import profile_fingerprint
 from dnfstore.db import process_sessionmaker
 from dnfstore.models import Compilation, Model
+from dnfstore.objectstore import StoreError
 from dnfstore.settings import Settings
-from dnfstore.storage import Storage
+from dnfstore.storage import Storage, open_storage
 from workers.artifacts import read_summary, store_artifact
 from workers.compile_step import ProfileUse, run_compiler
 from workers.heartbeat import Heartbeat
+from workers.model_cache import fetch_model, model_dir
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def run_compilation(
 
 def _run_compilation(compilation_id: uuid.UUID, *, settings: Settings) -> str:
     sessions = process_sessionmaker(settings)
-    storage = Storage(settings.storage_root)
+    storage = open_storage(settings)
     with sessions() as session:
         attempt = crud.claim_compilation(
             session=session,
@@ -65,7 +67,8 @@ def _run_compilation(compilation_id: uuid.UUID, *, settings: Settings) -> str:
             return "skipped"
         logs.bind(user_id=job.owner_id)
         log.info("compilation started", extra={"attempt": attempt, "target": job.target})
-        model_path = storage.resolve(model.storage_path) / model.model_file
+        model_key = model.storage_path
+        model_path = model_dir(storage, model_key) / model.model_file
         model_name = model.name
         request = dict(input_shapes=job.input_shapes, target=job.target, options=job.options,
                        device_class=job.device_class)
@@ -76,10 +79,7 @@ def _run_compilation(compilation_id: uuid.UUID, *, settings: Settings) -> str:
                 session=s, compilation_id=compilation_id, attempt=attempt, stage=str(stage)[:32]
             )
 
-    job_dir = storage.compilation_dir(compilation_id)
-    work = job_dir / f"work-{attempt}"
-    storage.discard(work)
-    work.mkdir(parents=True)
+    work = storage.work_dir(compilation_id, attempt)
 
     def fingerprint(device_class: str) -> str:
         with sessions() as s:
@@ -88,7 +88,8 @@ def _run_compilation(compilation_id: uuid.UUID, *, settings: Settings) -> str:
     outcome: dict[str, Any]
     try:
         with Heartbeat(sessions, compilation_id, attempt, settings.heartbeat_interval_s):
-            outcome = _compile(model_path, work, job_dir, storage, settings, progress,
+            outcome = _compile(model_path, model_key, work, compilation_id, storage, settings,
+                               progress,
                                {**request, "profile_use": ProfileUse(fingerprint)})
     finally:
         storage.discard(work)
@@ -121,14 +122,20 @@ def public_error(text: str, *, model_path: Path, model_name: str, storage_root: 
 
 def _compile(
     model_path: Path,
+    model_key: str,
     work: Path,
-    job_dir: Path,
+    compilation_id: uuid.UUID,
     storage: Storage,
     settings: Settings,
     progress,
     request: dict[str, Any],
 ) -> dict[str, Any]:
+    step = "fetching the model"
     try:
+        # With S3 the model's objects come to this host's cache first (workers.model_cache).
+        fetch_model(storage, model_key, max_bytes=settings.model_cache_max_bytes,
+                    in_use_s=settings.compile_time_limit_s)
+        step = "compiling"
         artifact_dir = run_compiler(
             model_path,
             output_dir=work / "artifact",
@@ -139,9 +146,15 @@ def _compile(
             **request,
         )
         progress("storing")
-        tarball, report_path, report, size, sha = store_artifact(storage, artifact_dir, job_dir)
+        step = "storing the artifact"
+        tarball, report_path, report, size, sha = store_artifact(
+            storage, artifact_dir, compilation_id
+        )
     except DnnFusionError as err:
         return {"state": "failed", "error": str(err)}
+    except StoreError as err:  # the object store failed (S3 unreachable, model gone)
+        log.warning("compilation failed: object store: %s", err)
+        return {"state": "failed", "error": f"{step} failed: {err}"}
     except SoftTimeLimitExceeded:
         return {
             "state": "failed",
@@ -157,8 +170,8 @@ def _compile(
         # The compile cache reuses this result while the class's profiling data is unchanged.
         "profile_class": use.device_class,
         "profile_fingerprint": use.profile_fingerprint,
-        "artifact_path": storage.relative(tarball),
-        "report_path": storage.relative(report_path),
+        "artifact_path": tarball,  # keys in the object store
+        "report_path": report_path,
         "artifact_bytes": size,
         "artifact_sha256": sha,
         **read_summary(report),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -76,17 +77,23 @@ def test_read_summary_is_defensive():
 
 def test_store_artifact_packs_and_copies_report(tmp_path):
     """Packaging only: a hand-made directory, not a compilation result."""
+    import tarfile
+    import uuid
+
     storage = Storage(tmp_path / "storage")
     art = tmp_path / "art"
     art.mkdir()
     (art / "report.json").write_text(json.dumps({"fused_blocks": 3}))
     (art / "model.c").write_text("int main(void){return 0;}\n")
-    final = storage.compilation_dir(__import__("uuid").uuid4())
-    tarball, report_path, report, size, sha = store_artifact(storage, art, final)
-    assert tarball.stat().st_size == size and len(sha) == 64
-    assert json.loads(report_path.read_text()) == report == {"fused_blocks": 3}
+    job = uuid.uuid4()
+    tarball, report_key, report, size, sha = store_artifact(storage, art, job)
+    assert (tarball, report_key) == (f"compilations/{job}/artifact.tar.gz",
+                                     f"compilations/{job}/report.json")
+    path = storage.root / tarball
+    assert path.stat().st_size == size
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+    assert json.loads((storage.root / report_key).read_text()) == report == {"fused_blocks": 3}
     assert list((storage.root / "tmp").iterdir()) == []
-    import tarfile
 
-    with tarfile.open(tarball) as tf:
+    with tarfile.open(path) as tf:
         assert sorted(tf.getnames()) == ["artifact", "artifact/model.c", "artifact/report.json"]

@@ -25,6 +25,7 @@ from service.api.deps import (
     StorageDep,
 )
 from service.api.responses import errors
+from service.api.stored import stored_response
 from service.crud.models import get_model
 from service.errors import safe_detail
 from service.schemas.common import ErrorPublic
@@ -229,13 +230,11 @@ def read_compilation(
     return _public(request, _own(session, user, compilation_id))
 
 
-def _stored_file(job: Compilation, relative: str | None, what: str, storage: StorageDep):
+def _stored_file(job: Compilation, relative: str | None, what: str) -> str:
+    """The object-store key of the job's ``what``; 409 before the job succeeded."""
     if job.state != "succeeded" or not relative:
         raise HTTPException(409, f"compilation is {job.state}; it has no {what}")
-    path = storage.resolve(relative)
-    if not path.is_file():
-        raise HTTPException(404, f"the {what} of this compilation is no longer stored")
-    return path
+    return relative
 
 
 @router.get(
@@ -254,11 +253,12 @@ def _stored_file(job: Compilation, relative: str | None, what: str, storage: Sto
 )
 def download_artifact(
     compilation_id: uuid.UUID, session: SessionDep, user: CurrentUser, storage: StorageDep
-) -> FileResponse:
-    """The compiled artifact as a .tar.gz (streamed)."""
+) -> Response:
+    """The compiled artifact as a .tar.gz (streamed, or a 307 to the object store)."""
     job = _own(session, user, compilation_id)
-    path = _stored_file(job, job.artifact_path, "artifact", storage)
-    return FileResponse(path, media_type="application/gzip", filename=f"dnnfusion-{job.id}.tar.gz")
+    key = _stored_file(job, job.artifact_path, "artifact")
+    return stored_response(storage, key, what="artifact", media_type="application/gzip",
+                           filename=f"dnnfusion-{job.id}.tar.gz", redirect=True)
 
 
 @router.get(
@@ -272,9 +272,8 @@ def download_artifact(
 )
 def read_report(
     compilation_id: uuid.UUID, session: SessionDep, user: CurrentUser, storage: StorageDep
-) -> FileResponse:
+) -> Response:
     """The compiler's report.json."""
     job = _own(session, user, compilation_id)
-    return FileResponse(
-        _stored_file(job, job.report_path, "report", storage), media_type="application/json"
-    )
+    key = _stored_file(job, job.report_path, "report")
+    return stored_response(storage, key, what="report", media_type="application/json")

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
+from dnfstore.objectstore import ObjectMissing
 from service.api.deps import CurrentUser, SessionDep, StorageDep
 from service.api.routes.compilations import _own, _stored_file
 from service.artifact_view import ArtifactUnreadable, ArtifactView, ArtifactViews
@@ -37,9 +38,11 @@ def _views(request: Request) -> ArtifactViews:
 
 def _view(request: Request, session, user, storage, compilation_id) -> ArtifactView:
     job = _own(session, user, compilation_id)
-    tarball = _stored_file(job, job.artifact_path, "artifact", storage)
+    key = _stored_file(job, job.artifact_path, "artifact")
     try:
-        return _views(request).get(tarball)
+        return _views(request).get(storage.objects, key)
+    except ObjectMissing:
+        raise HTTPException(404, "the artifact of this compilation is no longer stored") from None
     except ArtifactUnreadable as err:
         raise HTTPException(409, str(err)) from None
 

@@ -8,6 +8,7 @@ import tarfile
 
 import pytest
 
+from dnfstore.objectstore import LocalObjectStore
 from service.artifact_view import ArtifactUnreadable, ArtifactViews, block_spans
 
 C = """/* header */
@@ -48,17 +49,22 @@ def _tarball(path, members: dict[str, bytes]):
     return path
 
 
+def _get(views: ArtifactViews, path):
+    """The view of the tarball at ``path``, stored in the local directory store of its folder."""
+    return views.get(LocalObjectStore(path.parent), path.name)
+
+
 def test_views_read_plan_and_source(tmp_path):
     plan = {"blocks": [{"id": 0}, {"id": 1}], "unfused_edges": []}
     path = _tarball(tmp_path / "a.tar.gz", {"manifest.json": b"{}", "model.c": C.encode(),
                                              "plan.json": json.dumps(plan).encode(),
                                              "weights.bin": b"\0" * 1000})
     views = ArtifactViews(size=1)
-    view = views.get(path)
+    view = _get(views, path)
     assert view.plan == plan
     assert view.block_source(1).startswith("/* block 1: Add */")
     assert view.block_source(2) is None
-    assert views.get(path) is view  # cached
+    assert _get(views, path) is view  # cached
 
 
 @pytest.mark.parametrize("members, message", [
@@ -69,11 +75,11 @@ def test_views_read_plan_and_source(tmp_path):
 def test_unreadable_artifacts(tmp_path, members, message):
     path = _tarball(tmp_path / "a.tar.gz", members)
     with pytest.raises(ArtifactUnreadable, match=message):
-        ArtifactViews().get(path)
+        _get(ArtifactViews(), path)
 
 
 def test_not_a_tarball(tmp_path):
     path = tmp_path / "a.tar.gz"
     path.write_bytes(b"garbage")
     with pytest.raises(ArtifactUnreadable, match="cannot be read"):
-        ArtifactViews().get(path)
+        _get(ArtifactViews(), path)
