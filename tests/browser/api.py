@@ -42,7 +42,8 @@ def compile_and_wait(
     be ``expect``)."""
     body = {"model_id": model_id, "input_shapes": input_shapes, "options": options or {}}
     r = c.post("/api/v1/compilations", json=body)
-    assert r.status_code == 202, r.text
+    # 201: the dashboard test compiled the same request first, the compile cache answers.
+    assert r.status_code in (201, 202), r.text
     job = wait_final(c, r.json()["id"], timeout)
     assert job["state"] == expect, job
     return job
