@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 import compiler_core.version
+import service.api.routes.compilations as route
 from dnfstore import compilations as crud
 from dnfstore import migrate
 from dnfstore.base import utcnow
@@ -417,3 +418,25 @@ def test_cache_hit_after_a_real_compile(embedded):
     r = c.post("/api/v1/compilations", headers=h, json=body)
     assert r.status_code == 202 and not r.json()["cache_hit"], r.text
     assert_compiler_outcome(wait_final(c, embedded.alice, r.headers["location"], timeout=180))
+
+
+def test_a_concurrent_request_with_the_same_key_gets_the_winners_compilation(api, monkeypatch):
+    """Both requests looked the key up before either inserted: the unique (owner, key)
+    constraint refuses the second INSERT, which then answers with the first's compilation."""
+    user, key = api.user()
+    model_id = api.model(key)
+    first = api.post(key, idempotency_key="race", model_id=model_id)
+    assert first.status_code == 202
+    real = route.cache_store.find_by_idempotency_key
+    calls: list[str] = []
+
+    def late(session, **kw):  # the first lookup misses, as if the winner had not committed yet
+        calls.append(kw["key"])
+        return None if len(calls) == 1 else real(session, **kw)
+
+    monkeypatch.setattr(route.cache_store, "find_by_idempotency_key", late)
+    again = api.post(key, idempotency_key="race", model_id=model_id)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"], again.text
+    other = api.post(key, idempotency_key="race", model_id=model_id, cache=False)
+    assert len(calls) == 3 and other.status_code == 409, other.text
+    assert api.count(owner_id=user) == 1 and len(api.recorder.sent) == 1
