@@ -54,6 +54,7 @@ function stageText(job) {
     const error = job.error || "";
     return error.length > STAGE_CHARS ? `${error.slice(0, STAGE_CHARS)}…` : error;
   }
+  if (job.state === "succeeded" && job.cache_hit) return "cache hit";  // nothing was compiled
   if (job.state === "succeeded") return job.timings.run_ms != null ? `done in ${fmtMs(job.timings.run_ms)}` : "done";
   return job.stage || "";
 }
