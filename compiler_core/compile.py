@@ -242,7 +242,7 @@ def _report(plan, gen) -> dict:
                 "nodes": b.nodes,
                 "anchor": k.anchor.op_type if k.anchor is not None else None,
                 "buffers": len(k.outputs) + len(k.scratch),
-                "kind": b.kind,  # "fused", or below the floor: "attention"
+                "kind": b.kind,  # "fused", or below the floor: "attention" | "horizontal"
                 "floor_blocks": b.floor_blocks,
             }
             for k, b in zip(gen.kernels, plan.blocks, strict=True)

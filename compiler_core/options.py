@@ -32,12 +32,13 @@ OPTION_LIST: tuple[Option, ...] = (
         "ablation's baseline, bench.ablation)",
     ),
     Option("fast_math", False, "allow rewrites that are not exact for every float32 input"),
-    # compiler_core.planner.beyond: blocks of kind "attention" (issue #13).
+    # compiler_core.planner.beyond: blocks of kind "attention" and "horizontal" (issue #13).
     Option(
         "beyond_floor",
         True,
         "go under the mapping-type floor where it pays: each attention chain (MatMul, scale, "
-        "mask, Softmax, MatMul) as one kernel",
+        "mask, Softmax, MatMul) as one kernel, sibling MatMuls on one input (Q, K, V) as one "
+        "GEMM",
     ),
     # The estimate after import, then arena + weights exactly (compiler_core.limits).
     Option(

@@ -32,7 +32,7 @@ from compiler_core.errors import UnsupportedOperatorError
 from compiler_core.ir.ecg import ECG, value_shape
 from compiler_core.planner.attention import Attention, View, attention_flops, contiguous
 
-ROW_BLOCK = 32  # query rows per tile
+ROW_BLOCK = 64  # query rows per tile (32: 4% slower on TinyBERT, 128: same, fewer tiles)
 
 
 def _exp() -> str:

@@ -33,12 +33,14 @@ from compiler_core.codegen.c import source
 from compiler_core.codegen.c.printer import render
 from compiler_core.codegen.c.stmt import Assign, Decl, Expr, If, Stmt
 from compiler_core.codegen.cnames import Names, comment, ctype_of, fill
+from compiler_core.codegen.horizontal import HorizontalKernel, analyze_horizontal
 from compiler_core.codegen.kernel import BlockKernel, analyze_block
 from compiler_core.codegen.memory import Interval, plan_arena
 from compiler_core.codegen.weights import layout_weights
 from compiler_core.errors import UnsupportedOperatorError
 from compiler_core.ir.ecg import ECG, is_constant, value_bytes, value_shape
 from compiler_core.planner.blocks import BlockGraph
+from compiler_core.planner.horizontal import Horizontal
 from compiler_core.target.abi import FIRST_CODE
 
 ABI_VERSION = 1
@@ -54,7 +56,7 @@ class TensorSpec:
 @dataclass
 class GeneratedModel:
     source: str
-    kernels: list[BlockKernel | AttentionKernel]
+    kernels: list[BlockKernel | AttentionKernel | HorizontalKernel]
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     weights: list[ir.Value]
@@ -71,10 +73,12 @@ def _spec(v: ir.Value) -> TensorSpec:
 def generate(ecg: ECG, blocks: BlockGraph) -> GeneratedModel:
     """C source for the whole model; raises :class:`UnsupportedOperatorError` up front."""
     names = Names()
-    kernels: list[BlockKernel | AttentionKernel] = []
+    kernels: list[BlockKernel | AttentionKernel | HorizontalKernel] = []
     for b, g in enumerate(blocks.groups_in_order()):
         special = blocks.special.get(g)
-        if special is not None:  # a block below the floor (compiler_core.planner.beyond)
+        if isinstance(special, Horizontal):  # blocks below the floor (planner.beyond)
+            kernels.append(analyze_horizontal(ecg, b, names, special))
+        elif special is not None:
             kernels.append(analyze_attention(ecg, b, blocks.sorted_members(g), names, special))
         else:
             kernels.append(analyze_block(ecg, b, blocks.sorted_members(g), names))

@@ -2,8 +2,10 @@
 
 The floor counts every Many-to-Many operator as its own kernel. This pass makes one block of
 each recognized attention chain (:mod:`compiler_core.planner.attention`: scores, softmax and
-P·V in one kernel, 3 floor kernels) and records it in ``BlockGraph.special`` (group id -> the
-pattern; :attr:`kind` names the block kind, ``"attention"``). The nodes the new block takes are
+P·V in one kernel, 3 floor kernels), then one block of each set of sibling GEMMs on one input
+(:mod:`compiler_core.planner.horizontal`: one sgemm on concatenated weights), and records them
+in ``BlockGraph.special`` (group id -> the pattern; :func:`kind` names the block kind,
+``"attention"`` or ``"horizontal"``). The nodes the new block takes are
 removed from the blocks that held them; what remains of each such block stays one block. The
 block graph is rebuilt from the final partition with the same acyclicity checks as the
 planner's merges; a chain whose block would close a cycle is left as planned.
@@ -15,6 +17,7 @@ from compiler_core.ir.ecg import ECG
 from compiler_core.ir.mapping import most_complex
 from compiler_core.planner.attention import Attention, find_attention
 from compiler_core.planner.blocks import BlockGraph
+from compiler_core.planner.horizontal import Horizontal, find_horizontal
 
 
 def kind(pattern) -> str:
@@ -62,3 +65,26 @@ def apply_attention(ecg: ECG, bg: BlockGraph) -> tuple[BlockGraph, list[Attentio
         bg = new
         done.append(att)
     return bg, done
+
+
+def apply_horizontal(ecg: ECG, bg: BlockGraph) -> tuple[BlockGraph, list[Horizontal]]:
+    """``bg`` with each set of sibling GEMM blocks on one input merged into one block."""
+    done: list[Horizontal] = []
+    for hz in find_horizontal(ecg, bg):
+        take = set(hz.nodes)
+        parts = [([i for i in m if i not in take], p) for m, p in _parts(bg)]
+        parts.append((sorted(take), hz))
+        new = _rebuild(ecg, parts)
+        if new is None:
+            continue
+        bg = new
+        done.append(hz)
+    return bg, done
+
+
+def apply_beyond_floor(ecg: ECG, bg: BlockGraph) -> BlockGraph:
+    """Both passes: attention blocks first (they turn the Q/K/V projections' epilogues into
+    plain bias additions), then horizontal GEMM blocks."""
+    bg, _ = apply_attention(ecg, bg)
+    bg, _ = apply_horizontal(ecg, bg)
+    return bg

@@ -28,9 +28,10 @@ class FusedBlock:
     it keeps internal, ``removed_bytes`` their size in bytes. ``shapes[i]``: the static shapes
     of node ``nodes[i]``'s outputs (absent optional outputs left out). ``kind``: ``"fused"``
     (a block of the greedy planner) or a block below the mapping-type floor
-    (:mod:`compiler_core.planner.beyond`): ``"attention"``; ``floor_blocks``: the kernels the
-    mapping-type floor counts for its operators (its Many-to-Many and Opaque operators; 3 for
-    an attention block, which replaces them by one)."""
+    (:mod:`compiler_core.planner.beyond`): ``"attention"`` or ``"horizontal"``;
+    ``floor_blocks``: the kernels the mapping-type floor counts for its operators (its
+    Many-to-Many and Opaque operators: 3 for an attention block, one per GEMM for a
+    horizontal block; such a block replaces them by one)."""
 
     id: int
     mapping_type: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from compiler_core.ir.ecg import ECG
-from compiler_core.planner.beyond import apply_attention
+from compiler_core.planner.beyond import apply_beyond_floor
 from compiler_core.planner.constraints import Constraints
 from compiler_core.planner.cost import AnalyticCostModel, CostModel
 from compiler_core.planner.greedy import GreedyPlanner
@@ -28,8 +28,8 @@ def plan_ecg(
 
     ``prefer_epilogue`` [ours]: see :class:`~compiler_core.planner.greedy.GreedyPlanner`;
     ``False`` explores in the paper's order (successors, then predecessors).
-    ``beyond_floor`` [ours]: then make each attention chain one block
-    (:mod:`compiler_core.planner.beyond`; ``planner.blocks`` is the rebuilt block graph).
+    ``beyond_floor`` [ours]: then make each attention chain one block and each set of
+    sibling GEMMs on one input one block (:mod:`compiler_core.planner.beyond`; ``planner.blocks`` is the rebuilt block graph).
     """
     planner = GreedyPlanner(
         ecg,
@@ -39,7 +39,7 @@ def plan_ecg(
     )
     bg = planner.run()
     if beyond_floor:
-        bg, _ = apply_attention(ecg, bg)
+        bg = apply_beyond_floor(ecg, bg)
         planner.blocks = bg
     blocks, block_id = collect_blocks(ecg, bg)
     edges = collect_unfused_edges(ecg, planner, block_id)
