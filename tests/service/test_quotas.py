@@ -327,3 +327,35 @@ def test_the_client_raises_quota_exceeded_with_retry_after_and_does_not_retry(ap
             assert err.value.status_code == 429 and err.value.retry_after == 10.0
             assert "max_concurrent_compilations is 1" in err.value.detail
             assert sent.count("POST") == 1, sent
+
+
+@pytest.mark.slow  # 200 requests, 4-6 s here
+def test_many_clients_at_once_get_exactly_the_limit(app):
+    """200 POSTs from 20 threads, a limit of 7: exactly 7 jobs, each sent to a worker once."""
+    app.limit("alice", max_concurrent_compilations=7)
+    model = _model(app, app.alice, 1)
+    codes: list[int] = []
+    ids: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(20)
+
+    def client() -> None:
+        start.wait()
+        for _ in range(10):
+            r = app.compile(app.alice, model)
+            with lock:
+                codes.append(r.status_code)
+                if r.status_code == 202:
+                    ids.append(r.json()["id"])
+
+    threads = [threading.Thread(target=client) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert (codes.count(202), codes.count(429), len(codes)) == (7, 193, 200)
+    assert len(set(ids)) == 7
+    sent = app.client.app.state.dispatcher.sent
+    assert sorted(map(str, sent)) == sorted(ids)
+    listed = app.client.get("/api/v1/compilations", headers=headers(app.alice)).json()
+    assert listed["count"] == 7 and {j["id"] for j in listed["data"]} == set(ids)
