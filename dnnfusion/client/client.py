@@ -19,6 +19,8 @@ from dnnfusion.client.job import CompilationStatus, CompileJob
 from dnnfusion.client.packing import UploadBody, source_for
 
 _VERSION = "0.1.0"
+_REDIRECTS = (302, 303, 307, 308)
+_PLAIN = {"User-Agent": f"dnnfusion-client/{_VERSION}"}  # what a redirected download sends
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,15 @@ class Client:
                 self._http, lambda: self._http.build_request("GET", path), policy,
                 idempotent=True, stream=True,
             )
+            if response.status_code in _REDIRECTS and response.headers.get("location"):
+                # The server keeps artifacts in object storage and sent a presigned URL: GET it
+                # without the API key (the signature in the URL is the permission).
+                url = str(response.url.join(response.headers["location"]))
+                response.close()
+                response = retry.send(
+                    self._http, lambda url=url: httpx.Request("GET", url, headers=_PLAIN),
+                    policy, idempotent=True, stream=True,
+                )
             try:
                 save_stream(response, dest, expected_bytes=expected_bytes,
                             expected_sha256=expected_sha256)
