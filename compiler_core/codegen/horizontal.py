@@ -3,7 +3,9 @@
 The weights are concatenated at compile time into ``W = [W_1 | W_2 | ...]`` (``K x sum N_i``,
 one constant in weights.bin; the ``W_i`` are no longer stored). One ``sgemm`` per row tile of
 X writes ``X W`` into a scratch buffer ``[M, sum N_i]``, then each sibling's element-wise
-epilogue (a bias addition...) runs on that row tile of its columns, read as its MatMul's
+epilogue (a bias addition...) runs on that row tile of its columns (when W has more columns
+than X rows, each thread takes a block of columns for all rows instead, so W is packed once,
+and the epilogues run on row tiles after the barrier), read as its MatMul's
 output with a row stride of ``sum N_i``, and writes the sibling's own output. X is packed by
 one call per tile instead of one per sibling, and the siblings share one parallel region.
 Each sibling is analyzed as the block it was (:func:`compiler_core.codegen.kernel.analyze_block`)
@@ -18,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_ir as ir
 
-from compiler_core.codegen.anchors.gemm import sgemm
+from compiler_core.codegen.anchors.gemm import GEMM_COL_TILE, sgemm
 from compiler_core.codegen.anchors.tiles import workspace_value
 from compiler_core.codegen.c.policy import GEMM_MAC, parallel_policy
 from compiler_core.codegen.c.printer import render
-from compiler_core.codegen.c.stmt import Decl, Function, Omp, Raw, Stmt, tile_for
+from compiler_core.codegen.c.stmt import Decl, Function, Omp, Raw, Region, Stmt, tile_for
 from compiler_core.codegen.cnames import Names, comment, ctype_of, float_literal
 from compiler_core.codegen.expr import Buffer
 from compiler_core.codegen.kernel import BlockKernel, analyze_block
@@ -83,8 +85,12 @@ class HorizontalKernel:
         r, h, tile = (self.names.fresh(p) for p in ("r", "h", "h"))
         px, pw = declared[self.x].ptr, declared[self.w].ptr
         one, zero = float_literal(1.0), float_literal(0.0)
-        in_tile: list[Stmt] = [sgemm(h, nt, k, one, f"{px} + {r}*{k}", k, False, pw, nt,
-                                     False, zero, f"{ps} + {r}*{nt}", nt)]
+        work = rows * nt * k * GEMM_MAC
+        split = nt > rows and nt >= 2 * GEMM_COL_TILE and parallel_policy(work)
+        in_tile: list[Stmt] = []
+        if not split:
+            in_tile.append(sgemm(h, nt, k, one, f"{px} + {r}*{k}", k, False, pw, nt, False,
+                                 zero, f"{ps} + {r}*{nt}", nt))
         after: list[Stmt] = []
         for sub in self.subs:
             stages = sub._stages()
@@ -97,10 +103,26 @@ class HorizontalKernel:
                 rest = rest[1:]
             for _, values in rest:
                 after += sub._expr_nest(values)
-        work = rows * nt * k * GEMM_MAC
-        omp = Omp.PARALLEL_FOR if parallel_policy(work) else Omp.SERIAL
-        body += [Decl("int64_t", tile, f"dnf_row_tile({rows})"),
-                 tile_for(r, h, rows, tile, in_tile, omp=omp), *after]
+        if split:
+            # W (k x sum N) is the bigger operand: each thread multiplies all rows by its
+            # block of columns (each part of W packed once, as anchors/gemm.py's column
+            # split), then the epilogues run on row tiles after the barrier.
+            cw, j, w = (self.names.fresh("j") for _ in range(3))
+            call = sgemm(rows, w, k, one, px, k, False, f"{pw} + {j}", nt, False, zero,
+                         f"{ps} + {j}", nt)
+            region: list[Stmt] = [
+                Decl("int64_t", cw, f"(({nt} + omp_get_num_threads() - 1) / "
+                                    "omp_get_num_threads() + 15) / 16 * 16"),
+                tile_for(j, w, nt, cw, [call], omp=Omp.FOR),
+            ]
+            if in_tile:
+                region += [Decl("int64_t", tile, f"dnf_row_tile({rows})"),
+                           tile_for(r, h, rows, tile, in_tile, omp=Omp.FOR)]
+            body += [Region(region), *after]
+        else:
+            omp = Omp.PARALLEL_FOR if parallel_policy(work) else Omp.SERIAL
+            body += [Decl("int64_t", tile, f"dnf_row_tile({rows})"),
+                     tile_for(r, h, rows, tile, in_tile, omp=omp), *after]
         if any(sub.ctx.checks for sub in self.subs):
             raise UnsupportedOperatorError("horizontal block: an epilogue with run-time checks")
         comment_ = (f"block {self.block_id} (horizontal): "

@@ -37,6 +37,7 @@ def siblings(rows_shape, k, widths, *, relu_on=(), extra_reader=False):
         ((1, 16), 32, (32, 32, 32), ()),  # Q, K, V
         ((2, 7), 12, (5, 7, 12), (1,)),  # odd widths, batch 2, a Relu epilogue
         ((70,), 40, (24, 40), (0, 1)),  # 2-D input, several row tiles
+        ((1, 16), 64, (64, 64, 72), (2,)),  # more columns than rows: column blocks per thread
     ],
 )
 def test_horizontal_matches_ort(rows_shape, k, widths, relu_on, tmp_path):
@@ -48,6 +49,8 @@ def test_horizontal_matches_ort(rows_shape, k, widths, relu_on, tmp_path):
     assert blk.ops.count("MatMul") == len(widths)
     report = json.loads((out / "report.json").read_text())
     assert [b["kind"] for b in report["blocks"]] == ["horizontal"]
+    column_split = "omp_get_num_threads()" in (out / "model.c").read_text()
+    assert column_split == (sum(widths) == 200)
 
 
 def test_horizontal_block_contents_and_option():
