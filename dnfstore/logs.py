@@ -11,7 +11,8 @@ a log-record factory that copies them onto every ``logging.LogRecord`` (attribut
 JSON line: ``{"ts": "2026-11-30T12:00:00.123Z", "level": "info", "logger": "<name>",
 "event": "<message>", "request_id": ..., "job_id": ..., "user_id": ..., <extra fields>}``; the
 ids appear only when known, ``extra={...}`` fields of the call are included, an exception
-becomes ``"exc"`` (its formatted traceback, one string).
+becomes ``"exc"`` (its formatted traceback, one string). Pass the ids with :func:`log_context`,
+never as ``extra=`` (logging refuses an extra that names an attribute the record already has).
 """
 
 from __future__ import annotations
@@ -80,9 +81,8 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value is not None:
                 doc[name] = value
-        for name, value in vars(record).items():
-            if name not in _STANDARD and not name.startswith("_"):
-                doc.setdefault(name, value)
+        for name, value in _extra_fields(record).items():
+            doc.setdefault(name, value)
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -90,19 +90,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
+def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
 class TextFormatter(logging.Formatter):
-    """``<time> <LEVEL> <logger>: <message> [request_id=.. job_id=.. user_id=..]``."""
+    """``<time> <LEVEL> <logger>: <message> <extra k=v...> [request_id=.. job_id=..
+    user_id=..]`` (a traceback follows on the next lines)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
+        extra = [f"{k}={v}" for k, v in _extra_fields(record).items()]
         ids = [f"{n}={getattr(record, n)}" for n in CONTEXT_FIELDS if getattr(record, n, None)]
-        if not ids:
+        if ids:
+            extra.append(f"[{' '.join(ids)}]")
+        if not extra:
             return text
         first, nl, rest = text.partition("\n")
-        return f"{first} [{' '.join(ids)}]{nl}{rest}"
+        return f"{first} {' '.join(extra)}{nl}{rest}"
 
 
 def formatter(fmt: LogFormat) -> logging.Formatter:

@@ -85,14 +85,14 @@ def test_text_format_appends_the_ids(caplog):
     logs.install_record_factory()
     log = logging.getLogger("tests.request_id")
     with caplog.at_level(logging.INFO), logs.log_context(request_id="r-1", job_id="j-2"):
-        log.info("hello %s", "there")
+        log.info("hello %s", "there", extra={"status": 202})
     record = caplog.records[-1]
     assert (record.request_id, record.job_id, record.user_id) == ("r-1", "j-2", None)
     text = logs.TextFormatter().format(record)
-    assert text.endswith("tests.request_id: hello there [request_id=r-1 job_id=j-2]"), text
+    assert text.endswith("tests.request_id: hello there status=202 [request_id=r-1 job_id=j-2]")
     doc = json.loads(logs.JsonFormatter().format(record))
     assert doc["event"] == "hello there" and doc["request_id"] == "r-1"
-    assert doc["job_id"] == "j-2" and "user_id" not in doc
+    assert doc["job_id"] == "j-2" and doc["status"] == 202 and "user_id" not in doc
 
 
 def test_unknown_log_format_is_refused():
