@@ -9,4 +9,4 @@ their speed or their output: profiling entries of other versions stop deciding p
 
 from __future__ import annotations
 
-CODEGEN_VERSION = 1
+CODEGEN_VERSION = 2  # 2: attention and horizontal GEMM blocks (issue #13)
