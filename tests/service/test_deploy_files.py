@@ -19,7 +19,26 @@ ENV_EXAMPLE = {
 
 
 def test_services_present():
-    assert set(COMPOSE["services"]) == {"postgres", "redis", "migrate", "api", "worker"}
+    assert set(COMPOSE["services"]) == {
+        "postgres", "redis", "migrate", "api", "worker", "minio", "minio-init"
+    }
+
+
+def test_object_store_profile():
+    """MinIO and its bucket one-shot only with ``--profile s3``; api and worker get the S3
+    settings from the same environment (backend local unless .env says s3)."""
+    svc = COMPOSE["services"]
+    for name in ("minio", "minio-init"):
+        assert svc[name]["profiles"] == ["s3"], name
+    for name in ("postgres", "redis", "migrate", "api", "worker"):
+        assert "profiles" not in svc[name], name
+    assert svc["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert "mc mb --ignore-existing" in " ".join(svc["minio-init"]["command"])
+    for name in ("api", "worker"):
+        env = svc[name]["environment"]
+        assert env["DNNFUSION_STORAGE_BACKEND"] == "${DNNFUSION_STORAGE_BACKEND:-local}"
+        assert env["DNNFUSION_S3_ENDPOINT_URL"].endswith("http://minio:9000}")
+        assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DNNFUSION_S3_BUCKET"} <= set(env)
 
 
 def test_healthchecks_and_start_order():
