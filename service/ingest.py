@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from dnfstore.models import Model, User
 from dnfstore.settings import Settings
 from dnfstore.storage import Storage, model_key
+from service import quotas
 from service.archive import ArchiveError, Limits, extract_archive, sniff_format
 from service.crud import models as crud
 from service.text import short
@@ -67,6 +68,7 @@ def store_model(
     finally:
         storage.discard(staging)  # gone after a rename; what a failed upload left
     try:
+        quotas.reserve_upload(session, settings, owner, received)  # 429; locks until commit
         model = crud.create_model(
             session=session,
             model_id=model_id,

@@ -17,8 +17,13 @@ waiting helps.
   streaming, before anything is kept (the route discards the received file). After streaming,
   bytes the user already stored pass (they store nothing: the API answers with the existing
   model); before, the hash is not known yet, so such a re-upload is refused like any other.
-  These checks are not serialized: uploads racing in the same instant may together go past a
-  limit by the uploads in flight.
+  Both are early refusals that save the work; the check that holds is
+  :func:`reserve_upload`, right before the model's row is inserted (after validation and after
+  the files went to the store, which are deleted again when it refuses): it takes the same row
+  lock as the compilations, so uploads racing for the last slot or the last bytes never both
+  pass.
+* Stored bytes count a job's artifact once the worker wrote it; a compilation itself is never
+  refused for stored bytes (only the next upload is).
 * Stored bytes over the limit: 429 without ``Retry-After``. Waiting frees nothing (no job
   shrinks storage), and a client that honours ``Retry-After`` should not loop on it; the message
   says an administrator must raise the limit (``dnnfusion users limits``). A limit of 0 allows
@@ -129,6 +134,19 @@ def check_upload_received(
         _check_upload(session, settings, user, received.size)
     finally:
         session.commit()
+
+
+def reserve_upload(
+    session: Session, settings: Settings, user: User, received: ReceivedFile
+) -> None:
+    """Right before the model's INSERT, in the same session: lock the user's limits row (see
+    :func:`reserve_compilation_slot`), then raise a 429 if storing ``received`` would exceed
+    uploads per minute or stored bytes. Do not commit in between; bytes the user already has
+    pass (the caller's unique constraint answers with the existing model)."""
+    lock_user_limits(session, user.id)
+    if get_model_by_sha256(session=session, owner_id=user.id, sha256=received.sha256):
+        return
+    _check_upload(session, settings, user, received.size)
 
 
 def _check_upload(session: Session, settings: Settings, user: User, size: int) -> None:

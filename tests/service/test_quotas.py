@@ -359,3 +359,50 @@ def test_many_clients_at_once_get_exactly_the_limit(app):
     assert sorted(map(str, sent)) == sorted(ids)
     listed = app.client.get("/api/v1/compilations", headers=headers(app.alice)).json()
     assert listed["count"] == 7 and {j["id"] for j in listed["data"]} == set(ids)
+
+
+def _slow_uploads_count(monkeypatch) -> None:
+    recent = crud.recent_uploads
+
+    def slow(session, user_id, now):
+        found = recent(session, user_id, now)
+        time.sleep(0.5)
+        return found
+
+    monkeypatch.setattr(crud, "recent_uploads", slow)
+
+
+def _upload_race(app: App) -> list[int]:
+    codes: list[int] = []
+    start = threading.Barrier(2)
+
+    def post(seed: int) -> None:
+        start.wait()
+        codes.append(upload(app.client, app.alice, m.tiny_bytes(seed)).status_code)
+
+    threads = [threading.Thread(target=post, args=(seed,)) for seed in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return codes
+
+
+def test_two_uploads_racing_for_the_last_one_of_the_minute(app, monkeypatch):
+    """Both pass the early checks; the locked check before the INSERT lets one in and deletes
+    the other's stored files."""
+    app.limit("alice", max_uploads_per_minute=1)
+    _slow_uploads_count(monkeypatch)
+    codes = _upload_race(app)
+    assert sorted(codes) == [201, 429], codes
+    assert app.models_of("alice") == 1
+    assert len(stored_models(app.settings.storage_root)) == 1
+    assert tmp_entries(app.settings.storage_root) == []
+
+
+def test_without_the_lock_both_uploads_get_in(app, monkeypatch):
+    """The control of the test above."""
+    app.limit("alice", max_uploads_per_minute=1)
+    _slow_uploads_count(monkeypatch)
+    monkeypatch.setattr(quotas, "lock_user_limits", lambda session, user_id: None)
+    assert _upload_race(app) == [201, 201]
