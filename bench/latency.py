@@ -110,7 +110,10 @@ class Row:
         return None
 
 
-def measure_model(name: str, runs: int, threads: int, warmup: int = 3, machine=None) -> Row:
+def measure_model(name: str, runs: int, threads: int, warmup: int = 3, machine=None,
+                  compiled=None) -> Row:
+    """One row: ``name`` compiled (or ``compiled`` = (entry, artifact) reused) and timed
+    against ONNX Runtime at ``threads``; roofline columns when ``machine`` is given."""
     import onnxruntime as ort
 
     from bench.ort_baseline import _session_options, _static_model_bytes
@@ -120,7 +123,7 @@ def measure_model(name: str, runs: int, threads: int, warmup: int = 3, machine=N
 
     row = Row(name, get(name).kind)
     try:
-        entry, art = compile_zoo_model(name)
+        entry, art = compiled or compile_zoo_model(name)
     except DnnFusionError as e:
         row.note = f"refused: {e}"
         return row
@@ -253,34 +256,50 @@ def latency_markdown(rows, runs, threads, load_before, load_after, png: bool,
 
 def run_latency(args) -> int:
     from bench.zoo import ZOO
+    from compiler_core.errors import DnnFusionError
 
     names = args.models or list(ZOO)
     load_before = _load()
-    machine = None
+    machines: dict[int, object] = {t: None for t in args.threads}
     if not args.no_roofline:
         from bench.roofline import measure_machine
 
-        machine = measure_machine(args.threads)
-        print(f"roofline: SGEMM {machine.gemm_gflops:.1f} GFLOP/s, copy {machine.copy_gbs:.1f} "
-              f"GB/s at {args.threads} threads", flush=True)
-    rows = []
+        for t in args.threads:
+            machines[t] = m = measure_machine(t)
+            print(f"roofline: SGEMM {m.gemm_gflops:.1f} GFLOP/s, copy {m.copy_gbs:.1f} "
+                  f"GB/s at {t} threads", flush=True)
+    rows: dict[int, list[Row]] = {t: [] for t in args.threads}
     for name in names:
         t0 = time.perf_counter()
         try:
-            row = measure_model(name, args.runs, args.threads, machine=machine)
+            compiled = compile_zoo_model(name)  # once, timed at every thread count
+        except DnnFusionError:
+            compiled = None  # measure_model records the refusal
         except Exception as e:  # noqa: BLE001 - a zoo model that cannot be built here
-            row = Row(name, "?", note=f"not measured: {type(e).__name__}: {str(e)[:120]}")
-        rows.append(row)
-        speed = f"speedup {row.speedup:.2f}" if row.speedup else row.note[:100]
-        print(f"{name:28s} ours {row.ours_ms or 0:9.3f} ms  ORT {row.ort_ms or 0:9.3f} ms  "
-              f"{speed}  ({time.perf_counter() - t0:.0f} s)", flush=True)
+            for t in args.threads:
+                rows[t].append(Row(name, "?", note=f"not measured: {type(e).__name__}: "
+                                                  f"{str(e)[:120]}"))
+            print(f"{name:28s} not measured: {e}", flush=True)
+            continue
+        for t in args.threads:
+            try:
+                row = measure_model(name, args.runs, t, machine=machines[t], compiled=compiled)
+            except Exception as e:  # noqa: BLE001 - a zoo model that cannot be built here
+                row = Row(name, "?", note=f"not measured: {type(e).__name__}: {str(e)[:120]}")
+            rows[t].append(row)
+            speed = f"speedup {row.speedup:.2f}" if row.speedup else row.note[:100]
+            bound = f"  ours/bound {row.over_bound(row.ours_ms):.2f}" if row.bound_ms else ""
+            print(f"{name:28s} {t}T ours {row.ours_ms or 0:9.3f} ms  ORT {row.ort_ms or 0:9.3f} "
+                  f"ms  {speed}{bound}  ({time.perf_counter() - t0:.0f} s)", flush=True)
     load_after = _load()
-    out = Path(args.out or RESULTS / "latency.md")
-    png = plot(rows, out.with_suffix(".png"))
-    _write(out, latency_markdown(rows, args.runs, args.threads, load_before, load_after, png,
-                                 machine))
-    print(f"wrote {out}" + (f" and {out.with_suffix('.png')}" if png else
-                            " (no chart: pip install matplotlib)"), file=sys.stderr)
+    for t in args.threads:
+        default = RESULTS / ("latency.md" if t == 2 else f"latency_{t}thread.md")
+        out = Path(args.out or default) if len(args.threads) == 1 else default
+        png = plot(rows[t], out.with_suffix(".png"))
+        _write(out, latency_markdown(rows[t], args.runs, t, load_before, load_after, png,
+                                     machines[t]))
+        print(f"wrote {out}" + (f" and {out.with_suffix('.png')}" if png else
+                                " (no chart: pip install matplotlib)"), file=sys.stderr)
     return 0
 
 
@@ -399,7 +418,9 @@ def main(argv: list[str] | None = None) -> int:
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="*", help="zoo model names (default: all)")
     ap.add_argument("--runs", type=int, default=20, help="timed runs per model (default 20)")
-    ap.add_argument("--threads", type=int, default=2, help="threads for both (default 2)")
+    ap.add_argument("--threads", type=int, nargs="+", default=[2],
+                    help="threads for both (default 2); several: each model compiled once, "
+                         "timed at each (2 -> latency.md, N -> latency_Nthread.md)")
     ap.add_argument("--out", help="markdown file (default bench/results/latency.md)")
     ap.add_argument("--wait-policy", action="store_true",
                     help="run the OpenMP wait-policy study instead (bench/results/threads.md)")
@@ -410,7 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.runs < 20 and not args.wait_policy:
         print("note: fewer than 20 runs", file=sys.stderr)
-    return run_wait_policy(args) if args.wait_policy else run_latency(args)
+    if args.wait_policy:
+        args.threads = args.threads[0]
+        return run_wait_policy(args)
+    return run_latency(args)
 
 
 if __name__ == "__main__":
