@@ -9,7 +9,8 @@ a log-record factory that copies them onto every ``logging.LogRecord`` (attribut
 ``caplog`` included, sees them.
 
 JSON line: ``{"ts": "2026-11-30T12:00:00.123Z", "level": "info", "logger": "<name>",
-"event": "<message>", "request_id": ..., "job_id": ..., "user_id": ..., <extra fields>}``; the
+"event": "<message>", "request_id": ..., "job_id": ..., "user_id": ..., <extra fields>}``
+(with an ``extra={"event": name}``, ``event`` is that name and ``message`` the text); the
 ids appear only when known, ``extra={...}`` fields of the call are included, an exception
 becomes ``"exc"`` (its formatted traceback, one string). Pass the ids with :func:`log_context`,
 never as ``extra=`` (logging refuses an extra that names an attribute the record already has).
@@ -35,6 +36,7 @@ _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD = set(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {
     "message", "asctime", "taskName", *CONTEXT_FIELDS,
+    "color_message",  # uvicorn's copy of the message with terminal colours
 }
 _HANDLER_NAME = "dnnfusion"
 
@@ -81,7 +83,10 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value is not None:
                 doc[name] = value
-        for name, value in _extra_fields(record).items():
+        extra = _extra_fields(record)
+        if "event" in extra:  # a structured event name: it is the event, the text the message
+            doc["message"], doc["event"] = doc["event"], extra.pop("event")
+        for name, value in extra.items():
             doc.setdefault(name, value)
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)

@@ -72,5 +72,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     app = create_app(settings, dispatcher=EmbeddedWorker(settings))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # json: create_app set up the JSON lines, uvicorn's own loggers included; keep them.
+    quiet = {"log_config": None} if settings.log_format == "json" else {}
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", **quiet)
     return 0

@@ -95,6 +95,13 @@ def test_text_format_appends_the_ids(caplog):
     assert doc["job_id"] == "j-2" and doc["status"] == 202 and "user_id" not in doc
 
 
+def test_a_structured_event_name_keeps_the_message():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "cache hit %s", ("j",), None)
+    record.event = "compile_cache_hit"
+    doc = json.loads(logs.JsonFormatter().format(record))
+    assert doc["event"] == "compile_cache_hit" and doc["message"] == "cache hit j"
+
+
 def test_unknown_log_format_is_refused():
     with pytest.raises(ValueError, match="unknown log format 'xml'"):
         logs.formatter("xml")
