@@ -5,8 +5,7 @@ What counts, per user:
 * concurrent compilations: their jobs in state ``queued`` or ``running``;
 * stored bytes: ``size_bytes`` of their models plus ``artifact_bytes`` of the jobs that own their
   artifact. A compile-cache hit (a row with ``cached_from_id`` set) shares an earlier job's
-  artifact and never owns it, so it costs nothing; before that column exists, each distinct
-  ``artifact_path`` of the user's counts once;
+  artifact (maybe another user's) and never owns it, so it costs nothing;
 * uploads per minute: their models created in the last 60 s.
 """
 
@@ -101,21 +100,14 @@ def stored_bytes(session: Session, user_id: uuid.UUID) -> int:
     models = session.scalar(
         select(func.coalesce(func.sum(Model.size_bytes), 0)).where(Model.owner_id == user_id)
     ) or 0
-    owned = (Compilation.owner_id == user_id, Compilation.artifact_bytes.is_not(None))
-    cached_from = getattr(Compilation, "cached_from_id", None)
-    if cached_from is not None:
-        query = select(func.coalesce(func.sum(Compilation.artifact_bytes), 0)).where(
-            *owned, cached_from.is_(None)
+    artifacts = session.scalar(
+        select(func.coalesce(func.sum(Compilation.artifact_bytes), 0)).where(
+            Compilation.owner_id == user_id,
+            Compilation.artifact_bytes.is_not(None),
+            Compilation.cached_from_id.is_(None),  # a cache hit shares, never owns, its files
         )
-    else:
-        per_path = (
-            select(func.max(Compilation.artifact_bytes).label("size"))
-            .where(*owned)
-            .group_by(Compilation.artifact_path)
-            .subquery()
-        )
-        query = select(func.coalesce(func.sum(per_path.c.size), 0))
-    return int(models) + int(session.scalar(query) or 0)
+    )
+    return int(models) + int(artifacts or 0)
 
 
 def recent_uploads(session: Session, user_id: uuid.UUID, now: datetime) -> list[datetime]:

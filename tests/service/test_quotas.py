@@ -272,8 +272,7 @@ def test_stored_bytes_count_artifacts_a_cache_hit_shares_once(app):
         s.add(first)
         s.flush()
         hit = job("artifacts/a.tar.gz", 1000)
-        if hasattr(Compilation, "cached_from_id"):  # the compile cache marks its hits
-            hit.cached_from_id = first.id
+        hit.cached_from_id = first.id  # how the compile cache marks its hits
         s.add_all([hit, job("artifacts/b.tar.gz", 500)])
         s.commit()
         assert crud.stored_bytes(s, user.id) == size["size_bytes"] + 1000 + 500
