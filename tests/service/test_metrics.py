@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dnfstore.db import make_engine, make_sessionmaker
 from dnfstore.models import Compilation
+from service.main import create_app
 from tests.service import onnx_models as m
-from tests.service.conftest import Embedded
+from tests.service.conftest import Embedded, embedded_settings
 from tests.service.helpers import assert_compiler_outcome, upload, wait_final
 from tests.service.observed_app import AUTH, TOKEN, observed  # noqa: F401  (fixture)
 
@@ -132,3 +133,13 @@ def test_without_a_token_metrics_answer_loopback_only(embedded: Embedded) -> Non
     assert r.status_code == 200 and "dnnfusion_compilations" in r.text
     r = TestClient(embedded.client.app, client=("::1", 40000)).get("/metrics")
     assert r.status_code == 200
+
+
+def test_metrics_without_a_database_is_503(tmp_path) -> None:
+    missing = tmp_path / "no-such-dir" / "dnnfusion.db"  # SQLite cannot open it
+    settings = embedded_settings(tmp_path / "data", database_url=f"sqlite:///{missing}",
+                                 metrics_token=TOKEN)
+    client = TestClient(create_app(settings))  # no lifespan: nothing else touches the database
+    r = client.get("/metrics", headers=AUTH)
+    assert r.status_code == 503
+    assert r.json() == {"detail": "metrics unavailable: the database did not answer"}
