@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dnfstore.objectstore import BadKey, check_key
+
 GiB = 1024**3
 
 
@@ -104,6 +106,15 @@ class Settings(BaseSettings):
             raise ValueError("heartbeat_timeout_s must exceed heartbeat_interval_s")
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ValueError("s3_bucket must be set when storage_backend is s3")
+        prefix = self.s3_prefix.strip("/")
+        if prefix:
+            try:
+                check_key(prefix)
+            except BadKey:
+                raise ValueError(
+                    f"s3_prefix {self.s3_prefix[:80]!r} must be a plain relative path "
+                    "(no '..', '.', empty parts or backslashes)"
+                ) from None
         return self
 
     @property

@@ -9,9 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from pydantic import ValidationError
 
 from dnfstore.objectstore import BadKey, ObjectMissing, StoreUnavailable
 from dnfstore.s3store import MIN_PART_BYTES, S3ObjectStore
+from dnfstore.settings import Settings
 from tests.helpers.s3 import S3Server
 from tests.service.procs import free_port
 from tests.storage.conftest import THRESHOLD, s3_store
@@ -152,3 +154,15 @@ def test_a_file_name_that_is_no_key_uploads_nothing(s3_server: S3Server, tmp_pat
     with pytest.raises(BadKey, match="leaves the store"):
         store.put_dir(staging, "models/m")
     assert store.list_keys("models") == []
+
+
+@pytest.mark.parametrize("prefix", ["../other", "a/../b", "a//b", "a\\b"])
+def test_a_prefix_that_leaves_the_bucket_root_is_a_settings_error(prefix: str) -> None:
+    with pytest.raises(ValidationError, match="s3_prefix .* must be a plain relative path"):
+        Settings(storage_backend="s3", s3_bucket="b", s3_prefix=prefix)
+    assert Settings(storage_backend="s3", s3_bucket="b", s3_prefix="/site/a/").s3_prefix
+
+
+def test_s3_needs_a_bucket() -> None:
+    with pytest.raises(ValidationError, match="s3_bucket must be set"):
+        Settings(storage_backend="s3", s3_bucket="")
