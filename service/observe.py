@@ -7,8 +7,10 @@
   of the request (and, through the task message, by the worker's lines for the job it queued).
 * One ``request`` line per request: method, route (the path template), path, status,
   duration_ms, request_id, user_id (when a key or session identified one).
-* Metrics of this process (``service.metrics`` exports them): requests by method, route template
-  and status; request duration by method and route; bytes received by the model upload.
+* Metrics of this process (``GET /metrics`` exports them): requests by method, route template
+  and status; request duration by method and route; bytes received by the model upload. Label
+  values stay bounded: a method outside the standard seven is ``other``, a path no route
+  matched is ``<unmatched>``.
 * ``GET /metrics`` (``service.api.routes.metrics``).
 """
 
@@ -31,6 +33,8 @@ _VALID_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 UNMATCHED = "<unmatched>"  # route label of a request no route matched (404s of any path)
 UPLOAD_ROUTE = ("POST", "/api/v1/models")
 _QUIET_ROUTES = {"/metrics", "/api/v1/health"}  # scraped and probed often: access line at DEBUG
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_PATH_SHOWN = 512  # characters of a request path in its access line
 
 access_log = logging.getLogger("service.access")
 
@@ -125,6 +129,7 @@ class RequestObserver:
     def _observe(scope: Scope, status: int, elapsed: float, received: int) -> None:
         route = route_template(scope)
         method = scope.get("method", "")
+        method = method if method in _METHODS else "other"  # bounded label values
         HTTP_REQUESTS.labels(method, route, str(status)).inc()
         HTTP_DURATION.labels(method, route).observe(elapsed)
         if (method, route) == UPLOAD_ROUTE:
@@ -136,7 +141,7 @@ class RequestObserver:
             extra={
                 "method": method,
                 "route": route,
-                "path": scope.get("path", ""),
+                "path": scope.get("path", "")[:_PATH_SHOWN],
                 "status": status,
                 "duration_ms": round(elapsed * 1000, 3),
             },  # user_id: bound into ctx by the auth dependency, read by the record factory

@@ -45,6 +45,15 @@ def test_missing_request_id_gets_a_fresh_one_also_on_errors(embedded):
     assert len(ids) == 2 and all(HEX32.fullmatch(i) for i in ids)
 
 
+def test_odd_methods_and_unmatched_paths_share_bounded_labels(observed, capsys):  # noqa: F811
+    c = observed.client
+    for i in range(3):
+        assert c.request("BREW", f"/coffee/{i}").status_code in (404, 405)
+    lines = [d for d in _json_lines(capsys.readouterr().err) if d.get("logger") == "service.access"]
+    assert [(d["method"], d["route"]) for d in lines] == [("other", "<unmatched>")] * 3
+    assert [d["path"] for d in lines] == ["/coffee/0", "/coffee/1", "/coffee/2"]
+
+
 def test_request_id_reaches_the_worker_log_lines(observed, capsys):  # noqa: F811
     c = observed.client
     up = upload(c, observed.alice, m.tiny_bytes(5))
