@@ -61,6 +61,7 @@ def check_tarball(data: bytes, job: dict) -> None:
     assert "artifact/plan.json" in names and "artifact/report.json" in names
 
 
+@pytest.mark.slow  # 5-8 s on this machine (a compilation, then every read path)
 def test_models_and_artifacts_live_in_the_bucket(s3_server, s3_client) -> None:
     client, settings, key, bucket = s3_client
     model, job = compile_tiny(client, key)
