@@ -160,14 +160,20 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def unconfigure() -> None:
+    """Remove the handler :func:`configure` added (tests that configured logging undo it)."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+
+
 def configure(fmt: LogFormat, level: int | str = logging.INFO) -> logging.Handler:
     """Log ``level`` and up of every logger to stderr in ``fmt``: one handler of ours on the
     root logger (replacing the one a previous call added; other handlers are left alone).
     Returns that handler."""
     install_record_factory()
+    unconfigure()
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
-        root.removeHandler(old)
     handler = _StderrHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter(fmt))

@@ -24,7 +24,10 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
     """Build the app. The schema must exist already (``alembic upgrade head``; ``dnnfusion
-    serve`` runs it itself). ``dispatcher`` defaults to Celery over Redis."""
+    serve`` runs it itself). ``dispatcher`` defaults to Celery over Redis. Without ``settings``
+    (``uvicorn --factory``) the app reads the environment and also sets up the process's
+    logging (``service.observe.configure_logging``); a caller passing settings does that itself."""
+    own_process = settings is None
     settings = settings or get_settings()
     engine = make_engine(settings)
     dispatcher = dispatcher or CeleryDispatcher(settings)
@@ -54,7 +57,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     install_error_handlers(app)
     # JSON bodies; the upload streams to disk under its own cap (service.upload).
     app.add_middleware(BodyLimit, exempt=frozenset({("POST", f"{API_PREFIX}/models")}))
-    install_observability(app, settings)  # logs, X-Request-ID, HTTP metrics, GET /metrics
+    install_observability(app, settings, owns_process=own_process)  # logs, ids, /metrics
     app.include_router(api_router, prefix=API_PREFIX)
     install_openapi(app)  # every status a route sends, one error body
     install_dashboard(app, settings)  # pages at /, /static, security headers

@@ -1,7 +1,9 @@
 """Request ids, access lines and HTTP metrics: ``install_observability(app, settings)``.
 
-* Logging: every line in ``settings.log_format`` (``dnfstore.logs``); with ``json`` uvicorn's own
-  loggers write JSON too and its access log is off (the ``request`` line below replaces it).
+* Logging (:func:`configure_logging`, by the app that owns its process: ``uvicorn --factory``,
+  ``dnnfusion serve``): every line in ``settings.log_format`` (``dnfstore.logs``); with ``json``
+  uvicorn's own loggers write JSON too and its access log is off (the ``request`` line below
+  replaces it).
 * Request id: ``X-Request-ID`` from the client when it is 1-64 characters of ``[A-Za-z0-9._-]``,
   else a fresh uuid4 hex; echoed in the response's ``X-Request-ID`` and carried by every log line
   of the request (and, through the task message, by the worker's lines for the job it queued).
@@ -162,11 +164,15 @@ def configure_logging(settings: Settings) -> None:
         access.disabled = True  # service.access's "request" line has more (and the request id)
 
 
-def install_observability(app: FastAPI, settings: Settings) -> None:
-    """Logging, the request-id/metrics middleware (outermost of those added so far) and
-    ``GET /metrics``."""
+def install_observability(app: FastAPI, settings: Settings, *, owns_process: bool) -> None:
+    """The request-id/metrics middleware (outermost of those added so far), ``GET /metrics``,
+    and, when the app ``owns_process``, the process's logging (:func:`configure_logging`: the
+    root logger is process-wide, so not for apps built inside tests). The ids reach log
+    records either way."""
     from service.api.routes import metrics
 
-    configure_logging(settings)
+    logs.install_record_factory()
+    if owns_process:
+        configure_logging(settings)
     app.add_middleware(RequestObserver)
     metrics.install(app, settings)

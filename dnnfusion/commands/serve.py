@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         from dnfstore.settings import Settings
         from service import bootstrap
         from service.main import create_app
+        from service.observe import configure_logging
         from workers.embedded import EmbeddedWorker
     except ImportError as err:
         print(missing_extra_message(err, "dnnfusion serve"), file=sys.stderr)
@@ -71,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
         f"http://{args.host}:{args.port}/api/v1 (docs at /docs)",
         flush=True,
     )
+    configure_logging(settings)  # DNNFUSION_LOG_FORMAT, for the API and the in-process worker
     app = create_app(settings, dispatcher=EmbeddedWorker(settings))
-    # json: create_app set up the JSON lines, uvicorn's own loggers included; keep them.
+    # json: configure_logging set up the JSON lines, uvicorn's loggers included; keep them.
     quiet = {"log_config": None} if settings.log_format == "json" else {}
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", **quiet)
     return 0
