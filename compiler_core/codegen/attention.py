@@ -2,8 +2,10 @@
 
 For each (batch item, row block of ``ROW_BLOCK`` query rows), in parallel over the OpenMP
 threads: one ``sgemm`` writes ``alpha * Q_rows K^T`` (``rows x Sk``) into the thread's
-workspace slot, each row gets the mask added and a softmax (max, exp and sum, scale) while in
-cache, and a second ``sgemm`` writes ``P V`` into the output rows. The score matrix never
+workspace slot, each row gets the select and masks applied and its max in one pass, then its
+exponentials and their sum, while in cache; a second ``sgemm`` writes ``E V`` into the output
+rows and each output row is scaled by its ``1/sum`` (``Dv`` multiplications a row instead of
+``Sk``). The score matrix never
 reaches the arena: the 3 floor kernels' ``2 x B*H*Sq*Sk`` floats written and read again
 become a slot of ``ROW_BLOCK x Sk`` floats per thread. Q, K, V and the output are strided
 views of the projections' ``[B, S, H*D]`` tensors (:class:`compiler_core.planner.attention.View`),
@@ -108,7 +110,7 @@ class AttentionKernel:
         nrb = -(-sq // rb)
         names = ctx.names.fresh
         bi, r0, rows, i, j = names("b"), names("r"), names("h"), names("i"), names("j")
-        mx, sm, inv, srow = names("mx"), names("s"), names("inv"), names("sr")
+        mx, sm, inv, srow, orow = (names(n) for n in ("mx", "s", "inv", "sr", "or"))
         ta, lda = _blas(att.q)
         tb, ldb = _blas(att.k)
         tv, ldv = _blas(att.v)
@@ -135,32 +137,30 @@ class AttentionKernel:
                 f"for (int64_t {i} = 0; {i} < {rows}; ++{i}) {{",
                 f"    float* restrict {srow} = {ws} + {i}*{sk};",
             ]
+            terms = []  # the score of column j after the select and the masks
             if att.select is not None:
                 cs = _mask_strides(value_shape(att.select), (*batch, sq, sk))
                 c_off = _batch_offset(batch, cs[:-2], bi)
                 crow, pc = names("cr"), ctx.ptr(att.select)
-                fill = float_literal(att.fill)
-                lines += [
-                    f"    const uint8_t* restrict {crow} = {pc} + {c_off} + ({r0} + {i})*{cs[-2]};",
-                    "    #pragma omp simd",
-                    f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) "
-                    f"{srow}[{j}] = {crow}[{j}*{cs[-1]}] ? {srow}[{j}] : {fill};",
-                ]
+                lines.append(f"    const uint8_t* restrict {crow} = {pc} + {c_off} + "
+                             f"({r0} + {i})*{cs[-2]};")
+                terms.append(f"x = {crow}[{j}*{cs[-1]}] ? x : {float_literal(att.fill)};")
             for mask in att.masks:
                 ms = _mask_strides(value_shape(mask), (*batch, sq, sk))
                 m_off = _batch_offset(batch, ms[:-2], bi)
                 mrow, pm = names("mr"), ctx.ptr(mask)
-                lines += [
-                    f"    const float* restrict {mrow} = {pm} + {m_off} + ({r0} + {i})*{ms[-2]};",
-                    "    #pragma omp simd",
-                    f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) "
-                    f"{srow}[{j}] += {mrow}[{j}*{ms[-1]}];",
-                ]
+                lines.append(f"    const float* restrict {mrow} = {pm} + {m_off} + "
+                             f"({r0} + {i})*{ms[-2]};")
+                terms.append(f"x += {mrow}[{j}*{ms[-1]}];")
             lines += [
                 f"    float {mx} = -INFINITY;",
                 f"    #pragma omp simd reduction(max:{mx})",
-                f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) "
-                f"{mx} = {srow}[{j}] > {mx} ? {srow}[{j}] : {mx};",
+                f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) {{",
+                f"        float x = {srow}[{j}];",
+                *(f"        {t}" for t in terms),
+                *([f"        {srow}[{j}] = x;"] if terms else []),
+                f"        {mx} = x > {mx} ? x : {mx};",
+                "    }",
                 f"    float {sm} = {zero};",
                 f"    #pragma omp simd reduction(+:{sm})",
                 f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) {{",
@@ -168,17 +168,22 @@ class AttentionKernel:
                 f"        {srow}[{j}] = e;",
                 f"        {sm} += e;",
                 "    }",
-                f"    const float {inv} = {one} / {sm};",
-                "    #pragma omp simd",
-                f"    for (int64_t {j} = 0; {j} < {sk}; ++{j}) {srow}[{j}] *= {inv};",
+                f"    {ws}[{rb * sk} + {i}] = {one} / {sm};",
                 "}",
                 sgemm(rows, dv, sk, one, ws, sk, False, f"{pv} + {v_off}", ldv, tv, zero,
                       f"{po} + {o_off} + {r0}*{o_row}", ldo).text + ";",
+                # the softmax's 1/sum scales the Dv outputs of a row, not its Sk weights
+                f"for (int64_t {i} = 0; {i} < {rows}; ++{i}) {{",
+                f"    float* restrict {orow} = {po} + {o_off} + ({r0} + {i})*{o_row};",
+                f"    const float {inv} = {ws}[{rb * sk} + {i}];",
+                "    #pragma omp simd",
+                f"    for (int64_t {j} = 0; {j} < {dv}; ++{j}) {orow}[{j}] *= {inv};",
+                "}",
             ]
             return [Raw(lines)]
 
         work = attention_flops(att) * GEMM_MAC
-        body += tiles(ctx, nb * nrb, work, tile, slot_floats=rb * sk)
+        body += tiles(ctx, nb * nrb, work, tile, slot_floats=rb * sk + rb)
         comment_ = f"block {self.block_id} (attention): {' '.join(comment(o) for o in self.ops)}"
         fn = Function("void", self.name, "const dnf_ctx* restrict c", body, attrs="DNF_KERNEL",
                       comment=comment_)
@@ -198,7 +203,7 @@ def analyze_attention(ecg: ECG, block_id: int, members: list[int], names: Names,
     ctx = KernelContext(names=names, nodes=nodes, producer={})
     rb = min(ROW_BLOCK, att.q.shape[-2])
     sk = att.v.shape[-2]
-    ctx.workspace = workspace_value(f"k{block_id}", WORKSPACE_SLOTS * rb * sk)
+    ctx.workspace = workspace_value(f"k{block_id}", WORKSPACE_SLOTS * (rb * sk + rb))
     return AttentionKernel(
         block_id=block_id,
         name=f"k{block_id}",
