@@ -10,6 +10,7 @@ import pytest
 
 from compiler_core.compile import compile_model
 from compiler_core.pipeline import plan_planned
+from compiler_core.planner.report import summary_text
 from compiler_core.runtime import InferenceSession
 from tests.compiler_core.codegen.util import compile_and_check, const, model, node, vi, weight
 from tests.helpers.ort import run_ort
@@ -129,6 +130,9 @@ def test_attention_block_contents_and_option(tmp_path):
     assert [blk.kind for blk in on.plan.blocks] == ["horizontal", "attention", "fused"]
     assert len(off.plan.blocks) == 7, [blk.ops for blk in off.plan.blocks]
     assert on.plan.options["beyond_floor"] is True
+    assert ("beyond the floor              attention 1, horizontal 1 (blocks replacing 6 floor "
+            "kernels)") in summary_text(on.plan).splitlines()
+    assert "beyond the floor" not in summary_text(off.plan)
     # Both compile to the same numbers (ORT as the reference).
     feeds = _padding_feeds(proto, 1, 16)(0)
     want = run_ort(proto, feeds)["y"]
