@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from dnfstore import compilations as crud
+from dnfstore import logs
 from dnfstore.base import utcnow
 from dnfstore.db import process_sessionmaker
 from dnfstore.models import Compilation
@@ -76,7 +77,8 @@ def reap(
                 if crud.requeue_lost(
                     session=session, compilation_id=cid, heartbeat_before=heartbeat_before
                 ):
-                    log.warning("compilation %s lost its worker; re-running it", cid)
+                    with logs.log_context(job_id=cid):
+                        log.warning("compilation %s lost its worker; re-running it", cid)
                     counts["requeued"] += 1
                     enqueue(cid)
                 continue
@@ -90,7 +92,8 @@ def reap(
             if crud.fail_lost(
                 session=session, compilation_id=cid, expected_attempts=job.attempts, reason=reason
             ):
-                log.warning("compilation %s failed: %s", cid, reason)
+                with logs.log_context(job_id=cid):
+                    log.warning("compilation %s failed: %s", cid, reason)
                 counts["failed"] += 1
 
     with sessions() as session:
