@@ -143,3 +143,17 @@ def test_metrics_without_a_database_is_503(tmp_path) -> None:
     r = client.get("/metrics", headers=AUTH)
     assert r.status_code == 503
     assert r.json() == {"detail": "metrics unavailable: the database did not answer"}
+
+
+def test_refused_uploads_are_counted_apart(observed: Embedded) -> None:  # noqa: F811
+    c = observed.client
+    before = scrape(c)
+    r = upload(c, observed.alice, b"not an onnx model at all", "notes.txt")
+    assert 400 <= r.status_code < 500, r.text
+    sent = int(r.request.headers["content-length"])
+    after = scrape(c)
+    delta = {o: value(after, "dnnfusion_upload_bytes_total", outcome=o)
+             - value(before, "dnnfusion_upload_bytes_total", outcome=o)
+             for o in ("stored", "refused")}
+    assert delta == {"stored": 0, "refused": sent}
+    assert value(after, "dnnfusion_models") == 0
