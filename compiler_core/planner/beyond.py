@@ -59,12 +59,39 @@ def apply_attention(ecg: ECG, bg: BlockGraph) -> tuple[BlockGraph, list[Attentio
             continue
         parts = [([i for i in m if i not in take], p) for m, p in _parts(bg)]
         parts.append((sorted(take), att))
-        new = _rebuild(ecg, parts)
+        new = _rebuild(ecg, _rehome(ecg, parts, take)) or _rebuild(ecg, parts)
         if new is None:
             continue
         bg = new
         done.append(att)
     return bg, done
+
+
+def _rehome(ecg: ECG, parts: list[tuple[list[int], object | None]],
+            taken: set[int]) -> list[tuple[list[int], object | None]]:
+    """``parts`` with the orphaned epilogues moved home: a One-to-One node left in a block
+    that lost nodes to an attention block, whose one computed input is the output of a
+    MatMul in another block read by nobody else (a projection's bias addition the planner had
+    put in the scores' prologue), joins that MatMul's block."""
+    where = {i: k for k, (m, _) in enumerate(parts) for i in m}
+    lost = {where[p] for i in taken for p in ecg.producers[i] if p in where}
+    moves: dict[int, int] = {}
+    for k in lost:
+        for n in parts[k][0]:
+            if ecg.info[n].mapping_type.value != "One-to-One" or len(ecg.producers[n]) != 1:
+                continue
+            (m,) = ecg.producers[n]
+            y = ecg.nodes[m].outputs[0]
+            if (ecg.nodes[m].op_type == "MatMul" and where.get(m, k) != k
+                    and parts[where[m]][1] is None
+                    and ecg.value_consumers.get(y, []) == [n] and y not in ecg.graph_outputs):
+                moves[n] = where[m]
+    if not moves:
+        return parts
+    out = [([i for i in m if i not in moves], p) for m, p in parts]
+    for n, k in moves.items():
+        out[k][0].append(n)
+    return [(sorted(m), p) for m, p in out]
 
 
 def apply_horizontal(ecg: ECG, bg: BlockGraph) -> tuple[BlockGraph, list[Horizontal]]:

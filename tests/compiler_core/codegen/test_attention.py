@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from onnx import TensorProto
 
 from compiler_core.compile import compile_model
 from compiler_core.pipeline import plan_planned
@@ -163,3 +164,30 @@ def test_chain_with_a_second_reader_stays_on_the_floor():
         if n.op_type == "Softmax":
             n.attribute[0].i = 2
     assert not _attention_blocks(plan_planned(proto, rewrite=False))
+
+
+def test_a_computed_mask_leaves_the_projections_whole(tmp_path):
+    """BERT's first layer: the mask is computed in the graph (Cast, Sub, Mul of an int
+    input) and the planner fused it with the bias additions into the scores' prologue; with
+    the scores in the attention block, the bias additions go back to their projections, which
+    then form one horizontal block."""
+    b, s, nh, dh = 1, 16, 4, 8
+    proto = attention_graph(b, s, nh, dh, mask=[b, 1, 1, s])
+    g = proto.graph
+    g.input.pop()  # "mask" becomes computed from an int64 0/1 input
+    g.input.append(vi("ids_mask", [b, 1, 1, s], TensorProto.INT64))
+    g.node.insert(0, node("Cast", ["ids_mask"], ["mf"], to=TensorProto.FLOAT))
+    g.node.insert(1, node("Sub", ["one", "mf"], ["inv"]))
+    g.node.insert(2, node("Mul", ["inv", "big"], ["mask"]))
+    g.initializer.extend([const("one", np.float32(1.0)), const("big", np.float32(-10000.0))])
+
+    def feeds(seed):
+        rng = np.random.default_rng(seed)
+        m = np.ones((b, 1, 1, s), np.int64)
+        m[..., -3:] = 0
+        return {"x": rng.standard_normal((b, s, nh * dh)).astype(np.float32), "ids_mask": m}
+
+    planned, _ = compile_and_check(proto, tmp_path, feeds=feeds)
+    kinds = [blk.kind for blk in planned.plan.blocks]
+    assert kinds.count("attention") == 1 and kinds.count("horizontal") == 1, [
+        (blk.kind, blk.ops) for blk in planned.plan.blocks]
