@@ -10,8 +10,9 @@ reaches the arena: the 3 floor kernels' ``2 x B*H*Sq*Sk`` floats written and rea
 become a slot of ``ROW_BLOCK x Sk`` floats per thread. Q, K, V and the output are strided
 views of the projections' ``[B, S, H*D]`` tensors (:class:`compiler_core.planner.attention.View`),
 passed to BLAS as leading dimensions. A whole row of scores is kept (``Sk`` floats a row), so
-the softmax needs no running rescale ("online" softmax over key blocks would only matter for
-``Sk`` beyond what a slot holds: 64 KiB a row at ``Sk = 16384``).
+the softmax needs no running rescale; long rows get fewer rows a tile (a slot of at most
+:data:`SLOT_FLOATS` floats, 8 rows at least). An "online" softmax over key blocks, which
+would bound the slot whatever ``Sk``, is not done (8 rows of ``Sk = 65536`` are 2 MiB).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from compiler_core.errors import UnsupportedOperatorError
 from compiler_core.ir.ecg import ECG, value_shape
 from compiler_core.planner.attention import Attention, View, attention_flops, contiguous
 
+SLOT_FLOATS = 1 << 16  # scores a thread keeps at once, unless 8 rows need more
 ROW_BLOCK = 64  # query rows per tile (32: 4% slower on TinyBERT, 128: same, fewer tiles)
 
 
@@ -201,8 +203,9 @@ def analyze_attention(ecg: ECG, block_id: int, members: list[int], names: Names,
         x for x in (att.q.base, att.k.base, att.v.base, att.select, *att.masks)
         if x is not None))
     ctx = KernelContext(names=names, nodes=nodes, producer={})
-    rb = min(ROW_BLOCK, att.q.shape[-2])
     sk = att.v.shape[-2]
+    # a slot of at most 256 KiB a thread once the rows are long (Sk >= 1024)
+    rb = min(ROW_BLOCK, att.q.shape[-2], max(8, SLOT_FLOATS // sk))
     ctx.workspace = workspace_value(f"k{block_id}", WORKSPACE_SLOTS * (rb * sk + rb))
     return AttentionKernel(
         block_id=block_id,

@@ -98,6 +98,7 @@ def _attention_blocks(planned):
         (2, 40, 2, 12, [2, 1, 1, 40], "Div", None),  # two row blocks, the last one short
         (1, 7, 2, 12, None, "Div", "where"),  # GPT-2: Where(tril, scores, min)
         (2, 9, 2, 12, [2, 1, 1, 9], "Mul", "add"),  # additive causal mask + padding mask
+        (1, 1100, 1, 8, None, "Div", "where"),  # long rows: 59-row blocks (256 KiB slots)
     ],
 )
 def test_attention_matches_ort(b, s, nh, dh, mask, scale, causal, tmp_path):
