@@ -143,6 +143,23 @@ def summary_lines(model_path: Path, status, artifact: Path) -> list[str]:
     return lines
 
 
+def waiting_out_quota(send, progress: Progress, deadline: float, what: str):
+    """``send()``, and again after each 429 whose ``Retry-After`` still fits before
+    ``deadline`` (``time.monotonic()`` seconds), with a progress note per wait. A 429 without
+    ``Retry-After`` (stored bytes: waiting frees nothing) or past the deadline is raised."""
+    from dnnfusion.client import QuotaExceededError
+
+    while True:
+        try:
+            return send()
+        except QuotaExceededError as err:
+            wait = err.retry_after
+            if wait is None or time.monotonic() + wait > deadline:
+                raise
+            progress.note(f"{what}: {err.detail}; waiting {wait:.0f} s as the server asks")
+            time.sleep(wait)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         from dnnfusion.client import Client, DnnfusionError, WaitTimeoutError
@@ -158,16 +175,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {model_path}: no such file or folder", file=sys.stderr)
         return 2
     progress = Progress(sys.stderr, live=sys.stderr.isatty())
+    deadline = time.monotonic() + args.timeout
     try:
         with Client(args.server, args.api_key) as client:
             progress.note(f"uploading {model_path.name} to {client.url}")
-            model = client.upload_model(model_path, on_upload=progress.upload)
+            model = waiting_out_quota(
+                lambda: client.upload_model(model_path, on_upload=progress.upload), progress,
+                deadline, "upload")
             progress.note(f"model {model.id} ({'stored' if model.created else 'already stored'}, "
                           f"{_mib(model.size_bytes)} as {model.upload_format})")
             # A fresh Idempotency-Key: a retried POST can never start a second compilation.
-            job = client.compile(model, input_shapes=shapes, target=args.target,
-                                 device_class=args.device_class, cache=not args.no_cache,
-                                 idempotency_key=uuid.uuid4().hex)
+            key = uuid.uuid4().hex
+            job = waiting_out_quota(
+                lambda: client.compile(model, input_shapes=shapes, target=args.target,
+                                       device_class=args.device_class, cache=not args.no_cache,
+                                       idempotency_key=key), progress, deadline, "compile")
             first = job.last_status
             if first is not None and first.cache_hit:
                 progress.note(f"compilation {job.id} (cache hit: the results of compilation "
@@ -175,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 progress.note(f"compilation {job.id}")
             try:
-                status = job.wait(args.timeout, on_progress=progress)
+                status = job.wait(max(1.0, deadline - time.monotonic()), on_progress=progress)
             finally:
                 progress.finish()
             artifact = job.download(args.output)
