@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from compiler_core.errors import DnnFusionError
 from dnfstore.objectstore import StoreUnavailable
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _CODE_ROOT = Path(__file__).resolve().parents[1]
 _SHOWN_ERRORS = 5
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def _server_dirs(request: Request) -> list[str]:
@@ -60,6 +62,17 @@ def _reply(request: Request, text: str, status_code: int, headers=None) -> JSONR
     )
 
 
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` of a 405: every method some route serves at this path (Starlette names only
+    the first route whose path matched, e.g. ``POST`` for a path that also has a ``GET``)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(r.matches(scope)[0] == Match.FULL for r in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UploadError)
     async def _upload(request: Request, err: UploadError) -> JSONResponse:
@@ -81,6 +94,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> Response:
         headers = getattr(err, "headers", None)
+        if err.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
         if not is_body_allowed_for_status_code(err.status_code):
             return Response(status_code=err.status_code, headers=headers)
         return _reply(request, str(err.detail), err.status_code, headers)

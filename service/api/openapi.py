@@ -32,7 +32,9 @@ _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _MODEL_ID = "$response.body#/id"
 LINKS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("upload_model", "read_model", {"parameters": {"path.model_id": _MODEL_ID}}),
-    ("upload_model", "create_compilation", {"requestBody": {"model_id": _MODEL_ID}}),
+    # Compile the model as uploaded (its own input shapes); pinning shapes needs its input names.
+    ("upload_model", "create_compilation",
+     {"requestBody": {"model_id": _MODEL_ID, "input_shapes": {}}}),
     ("upload_model", "list_compilations", {"parameters": {"query.model_id": _MODEL_ID}}),
     ("create_compilation", "read_compilation",
      {"parameters": {"path.compilation_id": _MODEL_ID}}),

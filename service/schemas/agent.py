@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from profiling.device import DeviceClassInfo
+from service.schemas.common import json_int
 
 # A sample is one timed run in microseconds: positive, finite, at most 100 s (anything longer
 # is a broken clock or a hung device, not a kernel).
@@ -19,6 +20,9 @@ Sample = Annotated[float, Field(gt=0, le=MAX_SAMPLE_US, allow_inf_nan=False)]
 Samples = Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES)]
 Serial = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Text = Annotated[str, StringConstraints(max_length=255)]
+# Request bodies take JSON's types as the document states them: false is not a number, 1 is not
+# true, "3" is not an integer (an integral 3.0 is one: json_int).
+_STRICT = ConfigDict(extra="forbid", strict=True)
 
 
 class AgentPingPublic(BaseModel):
@@ -30,12 +34,12 @@ class AgentPingPublic(BaseModel):
 class DeviceClassIn(BaseModel):
     """What identifies a device class (the key is derived from these; None when unknown)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     cpu_model: Text | None = None  # SoC or CPU model: "sm8250", "AMD EPYC 7B13"
     isa: Annotated[str, StringConstraints(max_length=64)] | None = None
-    cores: Annotated[int, Field(ge=1, le=4096)] | None = None
-    max_mhz: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    cores: json_int(ge=1, le=4096) | None = None
+    max_mhz: json_int(ge=1, le=100_000) | None = None
     os: Annotated[str, StringConstraints(max_length=64)] | None = None  # "android-14", "linux"
     arch: Annotated[str, StringConstraints(max_length=64)] | None = None  # "aarch64"
 
@@ -45,14 +49,14 @@ class DeviceClassIn(BaseModel):
 
 
 class DeviceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     serial: Serial  # adb serial, or the host name for the agent's own CPU
     device_class: DeviceClassIn
 
 
 class RegisterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     devices: Annotated[list[DeviceIn], Field(min_length=1, max_length=256)]
 
@@ -68,7 +72,7 @@ class RegisterPublic(BaseModel):
 
 
 class DeviceStatusIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     serial: Serial
     online: bool = True
@@ -77,7 +81,7 @@ class DeviceStatusIn(BaseModel):
 
 
 class HeartbeatIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     devices: Annotated[list[DeviceStatusIn], Field(max_length=256)]
 
@@ -88,9 +92,9 @@ class HeartbeatPublic(BaseModel):
 
 
 class LeaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
-    max_requests: Annotated[int, Field(ge=1, le=100)] = 1
+    max_requests: json_int(ge=1, le=100) = 1
     lease_seconds: Annotated[float, Field(ge=10, le=3600)] = 600
     device_classes: list[Annotated[str, StringConstraints(max_length=128)]] | None = None
 
@@ -126,7 +130,7 @@ class ResultIn(BaseModel):
     about 60,000 samples of ``%.3f`` text in all, fewer than a benchmark of a very fast kernel
     can print (``MAX_RUNS`` 100,000 per side), so an agent caps what it posts."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     serial: Serial
@@ -145,7 +149,7 @@ class ResultPublic(BaseModel):
 
 
 class ReleaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     failed: bool = False  # True: the benchmark cannot run here (not retried)
     reason: Text = ""
