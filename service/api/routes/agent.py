@@ -86,7 +86,7 @@ def lease(body: LeaseIn, agent: CurrentAgent, session: SessionDep) -> LeasePubli
     if body.device_classes is not None:
         wanted = set(body.device_classes)
         if not wanted <= set(keys.values()):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+            raise HTTPException(422,
                                 "device_classes: not all are classes of this agent's devices")
         mine = {cid for cid, k in keys.items() if k in wanted}
     rows = lease_requests(session, owner=owner, class_ids=sorted(mine), n=body.max_requests,

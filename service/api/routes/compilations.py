@@ -244,6 +244,7 @@ def _stored_file(job: Compilation, relative: str | None, what: str) -> str:
         **_NOT_FOUND,
         409: {"model": ErrorPublic},
         200: {"content": {"application/gzip": {}}},
+        **errors(503),
         307: {
             "description": "the artifact is in object storage: GET the Location (a URL valid "
             "for a few minutes)",
@@ -268,6 +269,7 @@ def download_artifact(
         **_NOT_FOUND,
         409: {"model": ErrorPublic},
         200: {"content": {"application/json": {}}},
+        **errors(503),
     },
 )
 def read_report(

@@ -74,6 +74,7 @@ _LOCATION = {
             413,
             415,
             429,
+            503,
             s422="no 'file' field, or the file is not an ONNX model (or an archive holding "
             "one) the service accepts",
         ),

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 
 from dnfstore.objectstore import ObjectMissing
 from service.api.deps import CurrentUser, SessionDep, StorageDep
+from service.api.responses import errors
 from service.api.routes.compilations import _own, _stored_file
 from service.artifact_view import ArtifactUnreadable, ArtifactView, ArtifactViews
 from service.schemas.common import ErrorPublic
@@ -25,7 +26,7 @@ from service.schemas.report import (
 
 router = APIRouter(prefix="/compilations", tags=["compilations"])
 
-_ERRORS = {404: {"model": ErrorPublic}, 409: {"model": ErrorPublic}}
+_ERRORS = {404: {"model": ErrorPublic}, 409: {"model": ErrorPublic}, **errors(503)}
 BlockId = Path(ge=0, le=10_000_000, description="block number (PLAN.json blocks[].id)")
 
 
