@@ -9,4 +9,4 @@ their speed or their output: profiling entries of other versions stop deciding p
 
 from __future__ import annotations
 
-CODEGEN_VERSION = 2  # 2: attention and horizontal GEMM blocks (issue #13)
+CODEGEN_VERSION = 3  # 3: convs with several taps get an implicit-GEMM AVX-512 path (issue #13)

@@ -31,6 +31,9 @@ class KernelContext:
     buffers: dict[ir.Value, Buffer] = field(default_factory=dict)
     workspace: ir.Value | None = None
     checks: set[Check] = field(default_factory=set)
+    # constants the anchor derives from its weights at compile time (e.g. weights packed for
+    # a micro-kernel), by role; they are block inputs and go to weights.bin
+    derived: dict[str, ir.Value] = field(default_factory=dict)
 
     def gen(self, indent: int) -> ExprGen:
         return ExprGen(self.names, self.buffers, self.producer, emit_node, indent, self.checks)

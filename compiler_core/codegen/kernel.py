@@ -228,6 +228,11 @@ def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names) -> 
     if anchor is not None:
         ctx.materialized |= {v for v in anchor.outputs if v in used}
         ctx.materialized |= ANCHORS[anchor.op_type].needs(ctx, anchor)
+        derive = getattr(ANCHORS[anchor.op_type], "derived", None)
+        if derive is not None:  # compile-time constants the anchor reads (packed weights)
+            ctx.derived = derive(ctx, anchor)
+            inputs += ctx.derived.values()
+            ctx.materialized |= set(ctx.derived.values())
     # A computed value read through a broadcast (One-to-Many) is evaluated once per output
     # element; when it is costly, give it a buffer so the work is done once per input
     # element [ours].

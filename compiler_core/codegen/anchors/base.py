@@ -31,3 +31,6 @@ class Anchor(Protocol):
 
 # Optional: ``workspace(ctx, node) -> int``, floats of per-thread scratch the anchor needs
 # (``ctx.workspace`` then holds WORKSPACE_SLOTS such slots, see anchors/tiles.py).
+# Optional: ``derived(ctx, node) -> dict[str, ir.Value]``, constants computed at compile time
+# from the anchor's weights (e.g. packed for a micro-kernel), by role; they become block inputs
+# stored in weights.bin and are found again in ``ctx.derived`` when the anchor emits.

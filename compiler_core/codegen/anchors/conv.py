@@ -21,7 +21,14 @@ import onnx_ir as ir
 
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_depthwise import emit_depthwise
-from compiler_core.codegen.anchors.conv_gemm import emit_gemm, tiling
+from compiler_core.codegen.anchors.conv_direct import (
+    OFFSETS,
+    PACKED,
+    direct_plan,
+    packed_weights,
+    tap_offsets,
+)
+from compiler_core.codegen.anchors.conv_gemm import emit_gemm, workspace
 from compiler_core.codegen.anchors.conv_shape import conv_shape, float_only, is_depthwise
 from compiler_core.codegen.attrs import unsupported
 from compiler_core.codegen.context import KernelContext
@@ -50,9 +57,20 @@ class ConvAnchor:
             out.add(x)
         return out
 
+    def derived(self, ctx: KernelContext, node: ir.Node) -> dict[str, ir.Value]:
+        """The implicit-GEMM kernel's tap offsets and packed W, when that path applies
+        (:mod:`.conv_direct`)."""
+        s = conv_shape(node)
+        d = direct_plan(s)
+        if d is None or node.inputs[0] not in ctx.materialized:
+            return {}
+        packed = packed_weights(node, s)
+        out = {OFFSETS: tap_offsets(s, d)}
+        return out if packed is None else {**out, PACKED: packed}
+
     def workspace(self, ctx: KernelContext, node: ir.Node) -> int:
         s = conv_shape(node)
-        return 0 if is_depthwise(s) else tiling(s, node.inputs[0] in ctx.materialized).ws
+        return 0 if is_depthwise(s) else workspace(s, node.inputs[0] in ctx.materialized)
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         s = conv_shape(node)

@@ -26,6 +26,7 @@ import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
+from compiler_core.codegen.anchors.conv_direct import OFFSETS, direct_plan, emit_direct
 from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
 from compiler_core.codegen.anchors.gemm import sgemm
 from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, bounded, region, split, tiles
@@ -187,11 +188,30 @@ def _gemm_tile(s: ConvShape, node: ir.Node, ctx: KernelContext, epilogue: Epilog
     return out
 
 
+def workspace(s: ConvShape, x_buffer: bool) -> int:
+    """Floats of scratch the conv needs: the im2col panels, or the implicit-GEMM path's
+    padded input and output slots (both paths are in the code, see :func:`emit_gemm`)."""
+    ws = tiling(s, x_buffer).ws
+    d = direct_plan(s) if x_buffer else None
+    return ws if d is None else max(ws, d.ws)
+
+
 def emit_gemm(ctx: KernelContext, node: ir.Node, s: ConvShape, epilogue: Epilogue | None):
+    """Lines of the conv: im2col/direct + sgemm; a conv with several taps also gets the
+    implicit-GEMM path (:mod:`.conv_direct`), taken when the CPU runs its kernel."""
+    d = direct_plan(s) if OFFSETS in ctx.derived else None
+    if d is None:
+        return render(_emit_sgemm(ctx, node, s, epilogue), 1)
+    fast = emit_direct(ctx, node, s, d, epilogue)
+    return render([If("dnf_dconv_ok()", fast, _emit_sgemm(ctx, node, s, epilogue))], 1)
+
+
+def _emit_sgemm(ctx: KernelContext, node: ir.Node, s: ConvShape,
+                epilogue: Epilogue | None) -> list[Stmt]:
     x = node.inputs[0]
     t = tiling(s, x in ctx.buffers)
     if t.mode == "shared":
-        return render(_emit_shared(ctx, node, s, t, epilogue), 1)
+        return _emit_shared(ctx, node, s, t, epilogue)
     nm = ctx.names.fresh
     slot = s.k * t.hb * s.win.w.out if t.parallel and t.mode == "tile" else 0
 
@@ -222,7 +242,7 @@ def emit_gemm(ctx: KernelContext, node: ir.Node, s: ConvShape, epilogue: Epilogu
                                 t.n_hb == 1)
 
     n_tiles = s.n * s.g * t.n_hb * t.n_mb
-    return render(tiles(ctx, n_tiles, s.macs if t.parallel else 0, body, slot_floats=slot), 1)
+    return tiles(ctx, n_tiles, s.macs if t.parallel else 0, body, slot_floats=slot)
 
 
 def _emit_shared(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
