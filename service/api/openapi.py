@@ -29,19 +29,19 @@ _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 # (source route, target route, link fields): an id the source returns, where the target takes it.
-_MODEL_ID = "$response.body#/id"
+_ID = "$response.body#/id"  # the id of what the source returned
 LINKS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("upload_model", "read_model", {"parameters": {"path.model_id": _MODEL_ID}}),
+    ("upload_model", "read_model", {"parameters": {"path.model_id": _ID}}),
     # Compile the model as uploaded (its own input shapes); pinning shapes needs its input names.
     ("upload_model", "create_compilation",
-     {"requestBody": {"model_id": _MODEL_ID, "input_shapes": {}}}),
-    ("upload_model", "list_compilations", {"parameters": {"query.model_id": _MODEL_ID}}),
+     {"requestBody": {"model_id": _ID, "input_shapes": {}}}),
+    ("upload_model", "list_compilations", {"parameters": {"query.model_id": _ID}}),
     ("create_compilation", "read_compilation",
-     {"parameters": {"path.compilation_id": _MODEL_ID}}),
+     {"parameters": {"path.compilation_id": _ID}}),
     ("create_compilation", "download_artifact",
-     {"parameters": {"path.compilation_id": _MODEL_ID}}),
-    ("create_compilation", "read_report", {"parameters": {"path.compilation_id": _MODEL_ID}}),
-    ("create_compilation", "read_graph", {"parameters": {"path.compilation_id": _MODEL_ID}}),
+     {"parameters": {"path.compilation_id": _ID}}),
+    ("create_compilation", "read_report", {"parameters": {"path.compilation_id": _ID}}),
+    ("create_compilation", "read_graph", {"parameters": {"path.compilation_id": _ID}}),
     ("read_compilation", "read_model", {"parameters": {"path.model_id": "$response.body#/model_id"}}),
 )
 
@@ -49,14 +49,14 @@ LINKS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 def install_openapi(app: FastAPI) -> None:
     """Serve the post-processed document (FastAPI rebuilds its own when the routes change;
     each new one is processed once)."""
-    processed: list[int] = []
+    processed: list[dict[str, Any] | None] = [None]  # the last document processed (held)
 
     def openapi() -> dict[str, Any]:
         doc = FastAPI.openapi(app)  # FastAPI's document, cached on the app
-        if processed[-1:] != [id(doc)]:
+        if processed[0] is not doc:
             settings = getattr(app.state, "settings", None)
             declare_contract(doc, targets=getattr(settings, "targets", None))
-            processed.append(id(doc))
+            processed[0] = doc
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
