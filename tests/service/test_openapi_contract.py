@@ -7,8 +7,8 @@ examples, coverage and fuzzing phases, then the stateful phase following the doc
 (upload -> compile -> read the compilation). The configuration, shared with a manual CLI run
 against a served API, is ``openapi_contract.toml``; the upload's file part gets real ONNX files
 from ``openapi_hooks``. Jobs are queued, never run (no compiler here): a compilation's files
-answer 409, which the document declares. Measured on a loaded 2-core machine: about 26 s for
-the operations, 10 s for the stateful run.
+answer 409, which the document declares. Measured on this 2-core machine while other work ran:
+13-26 s for the operations (about 950 requests), 2-10 s for the stateful run.
 
 Plus plain tests of what the contract rests on: every keyed route declares 401 and 403, there is
 one error schema, a malformed JSON body gets the documented status and shape.
