@@ -102,16 +102,19 @@ class LocalStack:
 
 
 @contextlib.contextmanager
-def _scratch_database() -> Iterator[str]:
+def scratch_database(prefix: str = "dnnfusion_stack", admin_dsn: str = PG_ADMIN,
+                     server_url: str = PG_URL) -> Iterator[str]:
+    """Create ``<prefix>_<random>`` on the server of ``admin_dsn`` (libpq); yield its
+    SQLAlchemy URL under ``server_url``; drop it at the end (open sessions too)."""
     import psycopg
 
-    name = f"dnnfusion_stack_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"{PG_URL}/{name}"
+        yield f"{server_url}/{name}"
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -142,7 +145,7 @@ def local_stack(root: Path, *, workers: int = 2, concurrency: int = 1, s3: bool 
     root.mkdir(parents=True, exist_ok=True)
     procs: list[Proc] = []
     queue = f"dnnfusion-stack-{uuid.uuid4().hex[:8]}"
-    with _scratch_database() as db_url:
+    with scratch_database() as db_url:
         try:
             s3_port = free_port()  # started even with s3=False: cheap, keeps one code path
             s3_url = f"http://127.0.0.1:{s3_port}"
