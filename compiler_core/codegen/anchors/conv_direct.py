@@ -168,26 +168,23 @@ def packed_weights(node: ir.Node, s: ConvShape) -> ir.Value | None:
 def _fill(s: ConvShape, d: DirectPlan, ctx: KernelContext, x: str, xp: str, n: str, g: str,
           omp: Omp) -> Stmt:
     """Copy the channels of X[n, g*Cg:(g+1)*Cg] (``x``: X's pointer) into the zero-bordered
-    phase images ``xp[phase][c][hq][wq]`` (stride 1: one image, row copies), one channel per
-    iteration (``omp``: shared among the threads or not)."""
+    phase images ``xp[phase][c][hq][wq]`` (stride 1: one image, row copies), one (channel,
+    phase row) per iteration (``omp``: shared among the threads or not: conv1 of SqueezeNet
+    has 3 channels but 336 such rows)."""
     nm = ctx.names.fresh
     h, w = s.win.h, s.win.w
-    c, q, src = nm("i"), nm("i"), nm("p")
+    cq, c, q, src = nm("i"), nm("i"), nm("i"), nm("p")
     body: list[Stmt] = [
+        Decl("int64_t", c, f"{cq} / {d.hq}"),
+        Decl("int64_t", q, f"{cq} % {d.hq}"),
         Decl("const float* restrict", src, f"{x} + ({n}*{s.c} + {g}*{s.cg} + {c})*{s.hw}"),
     ]
     for i, (ph, pw) in enumerate(d.phases):
         dst, ih = nm("p"), nm("i")
-        base = f"{xp} + ({i * s.cg} + {c})*{d.plane}"
         # columns u of the phase image read input column u*sw + pw - pad_begin when in [0, W)
         lo = max(0, -(-(w.pad_begin - pw) // d.sw))
         hi = min(d.wq, max(lo, (w.size - 1 + w.pad_begin - pw) // d.sw + 1))
-        row: list[Stmt] = [
-            Decl("float* restrict", dst, f"{base} + {q}*{d.wq}", const=False),
-            Decl("int64_t", ih, f"{q}*{d.sh} + {ph - h.pad_begin}"),
-            If(f"{ih} < 0 || {ih} >= {h.size}", [
-                Expr(f"memset({dst}, 0, {d.wq}*sizeof(float))"), Expr("continue")]),
-        ]
+        row: list[Stmt] = []
         if lo:
             row.append(Expr(f"memset({dst}, 0, {lo}*sizeof(float))"))
         first = lo * d.sw + pw - w.pad_begin  # input column of phase column lo
@@ -201,8 +198,14 @@ def _fill(s: ConvShape, d: DirectPlan, ctx: KernelContext, x: str, xp: str, n: s
                 inline=True))
         if hi < d.wq:
             row.append(Expr(f"memset({dst} + {hi}, 0, {d.wq - hi}*sizeof(float))"))
-        body.append(For(q, 0, d.hq, row))
-    return For(c, 0, s.cg, body, omp=omp)
+        body += [
+            Decl("float* restrict", dst, f"{xp} + ({i * s.cg} + {c})*{d.plane} + {q}*{d.wq}",
+                 const=False),
+            Decl("int64_t", ih, f"{q}*{d.sh} + {ph - h.pad_begin}"),
+            If(f"{ih} < 0 || {ih} >= {h.size}",
+               [Expr(f"memset({dst}, 0, {d.wq}*sizeof(float))")], row),
+        ]
+    return For(cq, 0, s.cg * d.hq, body, omp=omp)
 
 
 def _tile(s: ConvShape, d: DirectPlan, ctx: KernelContext, node, epilogue: Epilogue | None,
