@@ -9,4 +9,6 @@ their speed or their output: profiling entries of other versions stop deciding p
 
 from __future__ import annotations
 
-CODEGEN_VERSION = 3  # 3: convs with several taps get an implicit-GEMM AVX-512 path (issue #13)
+# 3: convs with several taps get an implicit-GEMM AVX-512 path (issue #13)
+# 4: exp, expm1, log, tanh, sigmoid, softplus, mish as vectorizable dnf_*f helpers (issue #13)
+CODEGEN_VERSION = 4

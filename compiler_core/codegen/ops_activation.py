@@ -1,9 +1,10 @@
 """More element-wise emitters: parametrized activations, IsInf and integer Pow.
 
 Float formulas as ONNX defines them (attributes are exact float literals):
-Selu ``x > 0 ? gamma*x : gamma*(alpha*e^x - alpha)``; Celu ``max(0,x) + min(0, alpha*(e^(x/alpha) - 1))``;
+Selu ``x > 0 ? gamma*x : gamma*(alpha*e^x - alpha)``; Celu ``max(0,x) + min(0, alpha*(e^(x/alpha) - 1))``
+(``e^x - 1`` by ``dnf_expm1f``, the vectorizable helpers of ``codegen/c``);
 Shrink ``x < -lambd ? x + bias : (x > lambd ? x - bias : 0)``; ThresholdedRelu
-``x > alpha ? x : 0``; Mish ``x * tanh(softplus(x))``. IsInf honours ``detect_negative`` and
+``x > alpha ? x : 0``; Mish ``x * tanh(softplus(x))`` (``dnf_mishf``, one e^x). IsInf honours ``detect_negative`` and
 ``detect_positive``. Integer Pow is exponentiation by squaring in the base's type (wrapping
 like ONNX Runtime's integer arithmetic), a negative exponent giving 0 unless the base is
 ±1; a float exponent with an integer base is ``pow`` in double, truncated.
@@ -33,11 +34,12 @@ def emit_activation(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     if op == "Selu":
         a, gm = _param(node, "alpha", 1.67326319217681884765625), _param(
             node, "gamma", 1.05070102214813232421875)
-        return f"({x} > 0.0f ? {gm} * {x} : {gm} * ({a} * expf({x}) - {a}))"
+        return f"({x} > 0.0f ? {gm} * {x} : {gm} * ({a} * dnf_expm1f({x})))"
     if op == "Celu":
         a = _param(node, "alpha", 1.0)
-        return (f"(({x} > 0.0f ? {x} : 0.0f) + "
-                f"fminf(0.0f, {a} * (expf({x} / {a}) - 1.0f)))")
+        # min(0, v) as a select (fminf is a libm call): a NaN v gives 0 as fminf did
+        v = g.temp(ctype_of(node.outputs[0]), f"({a} * dnf_expm1f({x} / {a}))")
+        return f"(({x} > 0.0f ? {x} : 0.0f) + ({v} < 0.0f ? {v} : 0.0f))"
     if op == "Shrink":
         lam, bias = _param(node, "lambd", 0.5), _param(node, "bias", 0.0)
         return (f"({x} < -{lam} ? {x} + {bias} : "
@@ -45,9 +47,7 @@ def emit_activation(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
     if op == "ThresholdedRelu":
         return f"({x} > {_param(node, 'alpha', 1.0)} ? {x} : 0.0f)"
     if op == "Mish":
-        sp = g.temp(ctype_of(node.outputs[0]),
-                    f"({x} > 0.0f ? {x} + log1pf(expf(-{x})) : log1pf(expf({x})))")
-        return f"({x} * tanhf({sp}))"
+        return f"dnf_mishf({x})"
     raise unsupported(node, "no emitter")  # pragma: no cover
 
 

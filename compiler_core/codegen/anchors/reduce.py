@@ -138,7 +138,8 @@ class ReduceAnchor:
 
 
 class SoftmaxAnchor:
-    """Softmax / LogSoftmax along one axis: max, sum of exponentials, normalize."""
+    """Softmax / LogSoftmax along one axis: max, sum of exponentials (``dnf_expf``, so the
+    loop vectorizes), normalize; LogSoftmax's one log per row is libm's ``logf``."""
 
     tiled_epilogue = False
 
@@ -167,9 +168,9 @@ class SoftmaxAnchor:
             def exp_sum(full, g):
                 v = g.at(x, full)
                 if self.log:
-                    g.line(f"{s} += expf({v} - {mx});")
+                    g.line(f"{s} += dnf_expf({v} - {mx});")
                 else:
-                    e = g.temp(ctype_of(y), f"expf({v} - {mx})")
+                    e = g.temp(ctype_of(y), f"dnf_expf({v} - {mx})")
                     g.line(f"{py}[{ix.linear(full, shape)}] = {e};")
                     g.line(f"{s} += {e};")
 

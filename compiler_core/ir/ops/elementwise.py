@@ -3,7 +3,8 @@
 Element-wise rows follow the per-node broadcast rule [ours]: One-to-One when every data input
 has the output's shape, One-to-Many when one is broadcast. C templates: ``{0}``, ``{1}`` are
 the operands' expressions; ``c`` serves every dtype, ``c_float`` float operands (float math
-uses the ``f`` functions of <math.h>; see ``codegen/ops_elementwise.py`` for the integer rules:
+uses the ``f`` functions of <math.h>, or for exp, log, tanh and what is built on them the
+vectorizable ``dnf_*f`` helpers of ``codegen/c/`` with stated max errors; see ``codegen/ops_elementwise.py`` for the integer rules:
 wrapping Add/Sub/Mul/Neg/Abs, checked Div/Mod). ``cost=4`` marks an expensive operation (a
 division or a transcendental function). Properties (paper §4.2): A associative, C commutative,
 D distributive, with the identity each one enables.
@@ -57,10 +58,10 @@ ROWS = [
     unary("Neg", "(-{0})", "(-{0})", props=C, numpy=np.negative),  # commutes with sums
     unary("Relu", "({0} > 0.0f ? {0} : 0.0f)", "({0} > 0 ? {0} : 0)", nonneg="always"),  # max(x, 0)
     unary("Sign", "(float)(({0} > 0.0f) - ({0} < 0.0f))", "(({0} > 0) - ({0} < 0))"),
-    unary("Sigmoid", "(1.0f / (1.0f + expf(-{0})))", cost=4, nonneg="always"),
-    unary("Tanh", "tanhf({0})", cost=4),
-    unary("Exp", "expf({0})", cost=4, props=C, nonneg="always"),  # ReduceProd(Exp(A)) = Exp(ReduceSum(A))
-    unary("Log", "logf({0})", cost=4, props=C),
+    unary("Sigmoid", "dnf_sigmoidf({0})", cost=4, nonneg="always"),
+    unary("Tanh", "dnf_tanhf({0})", cost=4),
+    unary("Exp", "dnf_expf({0})", cost=4, props=C, nonneg="always"),  # ReduceProd(Exp(A)) = Exp(ReduceSum(A))
+    unary("Log", "dnf_logf({0})", cost=4, props=C),
     unary("Sqrt", "sqrtf({0})", cost=4, props=A,  # (A*sqrt(B))*(sqrt(B)*C) = A*B*C, B >= 0
           numpy=np.sqrt, nonneg="always"),
     unary("Erf", "dnf_erff({0})", cost=4),
@@ -74,8 +75,8 @@ ROWS = [
     unary("Tan", "tanf({0})", cost=4),
     unary("Atan", "atanf({0})", cost=4),
     unary("Softsign", "({0} / (1.0f + fabsf({0})))"),
-    # log(1+e^x) without overflow, as ONNX Runtime computes it
-    unary("Softplus", "({0} > 0.0f ? {0} + log1pf(expf(-{0})) : log1pf(expf({0})))", cost=4,
+    # log(1+e^x) without overflow: max(x, 0) + log1p(e^-|x|)
+    unary("Softplus", "dnf_softplusf({0})", cost=4,
           nonneg="always"),
     unary("IsNaN", "isnan({0})"),
     unary("Not", c="(!{0})"),

@@ -1,0 +1,31 @@
+"""Stated max errors of the float math helpers (``dnf_expf.c``, ``dnf_logf.c``... in this
+package), in ulp of the exact value: ``|got - exact| / 2^(floor(log2|exact|) - 23)``, the
+ulp never below 2^-149 (subnormal results count in units of the smallest subnormal).
+
+The exact value is numpy's float64 function (``exp``, ``expm1``, ``log``, ``tanh``,
+``logaddexp(0, x)``, the logistic, ``x * tanh(logaddexp(0, x))``). The bounds hold over every
+float input whose exact result is a finite float32 (larger results must be ``inf``), measured
+by an exhaustive sweep of every float with a biased exponent in [101, 134) (|x| in [2^-26,
+128)) for the e^x family and [123, 131) for log, and every 61st float elsewhere;
+``tests/compiler_core/codegen/test_transcendentals.py`` holds each helper to its bound on a
+dense grid, random bit patterns and the special values, on the host (the kernels' flags, so
+the loops are vectorized) and on arm64 under qemu (bit-identical to the host).
+
+Exception: ``dnf_mishf`` below x = -87.33 (e^x is subnormal there): absolute error at most
+:data:`MISH_TAIL_ABS` (a few hundred units of 2^-149, results below 2^-120).
+"""
+
+from __future__ import annotations
+
+MAX_ULP: dict[str, float] = {
+    "dnf_expf": 1.0,
+    "dnf_expm1f": 2.0,
+    "dnf_logf": 1.0,
+    "dnf_tanhf": 2.0,
+    "dnf_sigmoidf": 3.0,
+    "dnf_softplusf": 3.0,
+    "dnf_mishf": 4.0,
+}
+
+MISH_TAIL_X = -87.33
+MISH_TAIL_ABS = 2.0**-140
