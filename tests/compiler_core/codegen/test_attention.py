@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -110,6 +111,9 @@ def test_attention_matches_ort(b, s, nh, dh, mask, scale, causal, tmp_path):
     report = json.loads((out / "report.json").read_text())
     kinds = [blk["kind"] for blk in report["blocks"]]
     assert kinds.count("attention") == 1
+    # every kernel keeps the "/* block N:" mark the report page finds its C by
+    marks = re.findall(r"^/\* block (\d+):", (out / "model.c").read_text(), re.MULTILINE)
+    assert [int(m) for m in marks] == list(range(len(kinds)))
 
 
 def test_attention_block_contents_and_option(tmp_path):

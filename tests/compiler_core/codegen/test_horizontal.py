@@ -50,6 +50,7 @@ def test_horizontal_matches_ort(rows_shape, k, widths, relu_on, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert [b["kind"] for b in report["blocks"]] == ["horizontal"]
     column_split = "omp_get_num_threads()" in (out / "model.c").read_text()
+    assert (out / "model.c").read_text().count("/* block 0: MatMul Add") == 1  # page's mark
     assert column_split == (sum(widths) == 200)
 
 
