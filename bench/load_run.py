@@ -70,17 +70,25 @@ def mlp_model(path: Path, seed: int, hidden: int = 64) -> Path:
     return path
 
 
-def _throttled(totals: Totals, where: str, err) -> None:
-    with totals.lock:
-        totals.throttled[where] += 1
-    time.sleep(min(MAX_WAIT_S, err.retry_after if err.retry_after is not None else 1.0))
+def _until_accepted(send, totals: Totals, where: str):
+    """``send()`` until it is not a 429; each 429 counted under ``where`` and waited out for
+    its Retry-After (at most MAX_WAIT_S; 1 s when it has none)."""
+    from dnnfusion.client.errors import QuotaExceededError
+
+    while True:
+        try:
+            return send()
+        except QuotaExceededError as err:
+            with totals.lock:
+                totals.throttled[where] += 1
+            time.sleep(min(MAX_WAIT_S, err.retry_after if err.retry_after is not None else 1.0))
 
 
 def client_loop(index: int, base_url: str, key: str, n: int, workdir: Path, totals: Totals) -> None:
     import hashlib
 
     from dnnfusion.client import Client
-    from dnnfusion.client.errors import DnnfusionError, QuotaExceededError
+    from dnnfusion.client.errors import DnnfusionError
 
     earlier: list[Path] = []
     with Client(base_url, key, timeout_s=120) as client:
@@ -90,18 +98,8 @@ def client_loop(index: int, base_url: str, key: str, n: int, workdir: Path, tota
                                                         seed=index * 1000 + i)
             t0 = time.perf_counter()
             try:
-                while True:
-                    try:
-                        model = client.upload_model(path)
-                        break
-                    except QuotaExceededError as e:
-                        _throttled(totals, "upload", e)
-                while True:
-                    try:
-                        job = client.compile(model)
-                        break
-                    except QuotaExceededError as e:
-                        _throttled(totals, "compile", e)
+                model = _until_accepted(lambda p=path: client.upload_model(p), totals, "upload")
+                job = _until_accepted(lambda m=model: client.compile(m), totals, "compile")
                 status = job.wait(timeout=900)
                 out = job.download(workdir / f"c{index}-{i}.tar.gz")
                 seconds = time.perf_counter() - t0

@@ -52,24 +52,37 @@ class Proc:
                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                       start_new_session=True)
 
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def wait_for(self, ready: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    def wait_for(self, ready: Callable[[], bool], what: str, timeout: float = 40.0) -> None:
+        """Poll ``ready()`` every 0.1 s; RuntimeError with the log's end if the child exits or
+        ``timeout`` seconds pass first."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
-                raise RuntimeError(f"{what} exited early:\n{self.output()[-3000:]}")
+                raise RuntimeError(f"{what} exited early:\n{self.output()[-4000:]}")
             if ready():
                 return
-            time.sleep(0.2)
-        raise RuntimeError(f"{what} not ready after {timeout} s:\n{self.output()[-3000:]}")
+            time.sleep(0.1)
+        raise RuntimeError(f"{what} not ready after {timeout} s:\n{self.output()[-4000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole group (a worker and its pool children)."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=10)
 
     def stop(self) -> None:
+        """SIGTERM the group; SIGKILL what still runs after 10 s."""
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGTERM)
             try:
-                self.popen.wait(timeout=30)
+                self.popen.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=10)
@@ -153,7 +166,7 @@ def local_stack(root: Path, *, workers: int = 2, concurrency: int = 1, s3: bool 
             moto = Proc([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
                          str(s3_port)], base, root / "s3.log")
             procs.append(moto)
-            moto.wait_for(_http_up(s3_url), "moto S3 server")
+            moto.wait_for(_http_up(s3_url), "moto S3 server", timeout=90)
             creds = {"AWS_ACCESS_KEY_ID": "stack", "AWS_SECRET_ACCESS_KEY": "stack",
                      "AWS_DEFAULT_REGION": "us-east-1"}
             bucket = "dnnfusion"
@@ -184,9 +197,9 @@ def local_stack(root: Path, *, workers: int = 2, concurrency: int = 1, s3: bool 
                          wenv, root / f"worker{i}.log")
                 procs.append(w)
                 stack.workers.append(w)
-            api.wait_for(_http_up(f"{stack.base_url}/api/v1/health"), "the API")
+            api.wait_for(_http_up(f"{stack.base_url}/api/v1/health"), "the API", timeout=90)
             for i, w in enumerate(stack.workers):
-                w.wait_for(lambda w=w: " ready." in w.output(), f"worker {i}")
+                w.wait_for(lambda w=w: " ready." in w.output(), f"worker {i}", timeout=90)
             yield stack
         finally:
             for p in reversed(procs):
