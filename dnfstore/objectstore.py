@@ -22,6 +22,8 @@ import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -136,6 +138,22 @@ class ObjectStore(ABC):
         return None
 
 
+@contextmanager
+def replace_via_part_file(final: Path, tmp_dir: Path, prefix: str | None = None) -> Iterator[str]:
+    """A new empty file ``<prefix><random>.part`` in ``tmp_dir`` (its path, a str) for the
+    body to write; then it replaces ``final`` by a rename (``tmp_dir`` must be on ``final``'s
+    file system). When the body or the rename raises, the part file is removed and the error
+    propagates (``final`` is left as it was)."""
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=prefix, suffix=".part")
+    os.close(fd)
+    try:
+        yield name
+        os.replace(name, final)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
 class LocalObjectStore(ObjectStore):
     """Objects as files under ``root``. Files arrive through ``root/tmp`` (same file system)
     and are renamed into place, so a crash leaves at most a stray file in tmp/."""
@@ -163,14 +181,8 @@ class LocalObjectStore(ObjectStore):
         except OSError as err:
             if err.errno != errno.EXDEV:  # not the same file system
                 raise
-        fd, name = tempfile.mkstemp(dir=self._tmp(), suffix=".part")
-        os.close(fd)
-        try:
+        with replace_via_part_file(final, self._tmp()) as name:
             shutil.copyfile(src, name)
-            os.replace(name, final)
-        except BaseException:
-            Path(name).unlink(missing_ok=True)
-            raise
         Path(src).unlink(missing_ok=True)
 
     def put_file(self, path: Path, key: str) -> None:
@@ -197,14 +209,8 @@ class LocalObjectStore(ObjectStore):
         if not src.is_file():
             raise ObjectMissing(f"{key!r} is not stored")
         dest = Path(dest)
-        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        os.close(fd)
-        try:
+        with replace_via_part_file(dest, dest.parent, prefix=f".{dest.name}.") as name:
             shutil.copyfile(src, name)
-            os.replace(name, dest)
-        except BaseException:
-            Path(name).unlink(missing_ok=True)
-            raise
 
     def list_keys(self, prefix: str) -> list[str]:
         base = self._path(prefix)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -35,6 +34,7 @@ from dnfstore.objectstore import (
     ObjectStore,
     StoreUnavailable,
     check_key,
+    replace_via_part_file,
 )
 
 if TYPE_CHECKING:
@@ -138,16 +138,11 @@ class S3ObjectStore(ObjectStore):
 
     def get_to_path(self, key: str, dest: Path) -> None:
         dest = Path(dest)
-        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        os.close(fd)
-        try:
-            with _translated(key):
-                self.client.download_file(self.bucket, self._key(key), name,
-                                          Config=self.transfer)
-            os.replace(name, dest)
-        except BaseException:
-            Path(name).unlink(missing_ok=True)
-            raise
+        with (
+            replace_via_part_file(dest, dest.parent, prefix=f".{dest.name}.") as name,
+            _translated(key),  # the rename after it is not a store error
+        ):
+            self.client.download_file(self.bucket, self._key(key), name, Config=self.transfer)
 
     def list_keys(self, prefix: str) -> list[str]:
         full = self._key(prefix) + "/"
