@@ -13,6 +13,8 @@ class GraphBlock(BaseModel):
     nodes: list[str]  # node names, same order
     removed_bytes: int  # intermediate results kept inside the block
     output_bytes: int  # what the block writes
+    kind: str = "fused"  # or below the mapping-type floor: "attention" | "horizontal"
+    floor_blocks: int = 0  # kernels the mapping-type floor counts for its operators
 
 
 class GraphEdge(BaseModel):
@@ -63,3 +65,5 @@ class BlockPublic(BaseModel):
     output_bytes: int
     unfused_edges: list[UnfusedEdgePublic]  # edges into or out of this block
     source: str | None  # the block's C (model.c), None when the artifact has none
+    kind: str = "fused"  # or below the mapping-type floor: "attention" | "horizontal"
+    floor_blocks: int = 0  # kernels the mapping-type floor counts for its operators

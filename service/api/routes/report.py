@@ -72,7 +72,8 @@ def read_graph(
         GraphBlock(id=_int(b.get("id")), mapping_type=str(b.get("mapping_type", "")),
                    ops=_strs(b.get("ops")), nodes=_strs(b.get("nodes")),
                    removed_bytes=_int(b.get("removed_bytes")),
-                   output_bytes=_int(b.get("output_bytes")))
+                   output_bytes=_int(b.get("output_bytes")),
+                   kind=str(b.get("kind") or "fused"), floor_blocks=_int(b.get("floor_blocks")))
         for b in plan["blocks"] if isinstance(b, dict)
     ]
     reasons: dict[tuple[int, int], Counter[str]] = {}
@@ -130,4 +131,6 @@ def read_block(
         output_bytes=_int(block.get("output_bytes")),
         unfused_edges=edges,
         source=view.block_source(block_id),
+        kind=str(block.get("kind") or "fused"),
+        floor_blocks=_int(block.get("floor_blocks")),
     )

@@ -24,6 +24,9 @@ def test_graph_lists_blocks_and_edges(dash, hostile_job):
     assert sorted(ops) == ["Add", "MatMul", "Relu"]
     assert f"{HOSTILE}/MatMul" in names and f"{HOSTILE}/Relu" in names
     assert f'"{HOSTILE}/Relu"' in r.text  # as a JSON string, exactly as named
+    # no attention or sibling GEMMs here: planner blocks, one MatMul under the floor's count
+    assert [b["kind"] for b in graph["blocks"]] == ["fused"] * len(graph["blocks"])
+    assert sum(b["floor_blocks"] for b in graph["blocks"]) == 1
     ids = {b["id"] for b in graph["blocks"]}
     for e in graph["edges"]:
         assert e["source"] in ids and e["target"] in ids and e["reasons"]
@@ -37,6 +40,7 @@ def test_block_has_ops_reasons_and_its_c(dash, hostile_job):
         assert r.status_code == 200, r.text
         body = r.json()
         assert [o["op"] for o in body["ops"]] == block["ops"]
+        assert (body["kind"], body["floor_blocks"]) == (block["kind"], block["floor_blocks"])
         assert [o["node"] for o in body["ops"]] == block["nodes"]
         assert all(o["shapes"] == [[2, 3]] for o in body["ops"])  # x[2,4] @ w[4,3], then [2,3]
         assert body["source"].startswith(f"/* block {block['id']}: ")
