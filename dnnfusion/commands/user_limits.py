@@ -99,16 +99,6 @@ def _open(args: argparse.Namespace):
     return (Settings(data_dir=args.data_dir) if args.data_dir else Settings()), session
 
 
-def _user(session, name: str):
-    from service.crud.users import get_user_by_name
-
-    user = get_user_by_name(session=session, name=name)
-    if user is None:
-        print(f"error: no user named {name!r} (`dnnfusion users list` shows them)",
-              file=sys.stderr)
-    return user
-
-
 def set_limits(args: argparse.Namespace) -> int:
     try:
         values = parse_values(args)
@@ -119,30 +109,34 @@ def set_limits(args: argparse.Namespace) -> int:
         print("error: nothing to set: give --max-concurrent, --max-stored-bytes, "
               "--max-uploads-per-minute or --reset", file=sys.stderr)
         return 2
-    opened = _open(args)
-    if opened is None:
-        return 2
-    settings, session = opened
-    from service.crud import limits as crud
 
-    with session:
-        user = _user(session, args.name)
-        if user is None:
-            return 2
+    def change(session, user) -> None:
+        from service.crud import limits as crud
+
         crud.set_limits(session, user.id, values, reset=args.reset)
-        _print_user(session, settings, user)
-    return 0
+
+    return _show(args, change)
 
 
 def show_user(args: argparse.Namespace) -> int:
+    return _show(args)
+
+
+def _show(args: argparse.Namespace, change: Callable[..., None] | None = None) -> int:
+    """Find user ``args.name``, apply ``change(session, user)`` if given, print the user's
+    limits and usage. Returns the exit code: 0, or 2 after printing the error."""
     opened = _open(args)
     if opened is None:
         return 2
     settings, session = opened
+    from dnnfusion.commands.users import find_user
+
     with session:
-        user = _user(session, args.name)
+        user = find_user(session, args.name, " (`dnnfusion users list` shows them)")
         if user is None:
             return 2
+        if change is not None:
+            change(session, user)
         _print_user(session, settings, user)
     return 0
 

@@ -78,6 +78,17 @@ def _session(args: argparse.Namespace):
     return make_sessionmaker(make_engine(settings))()
 
 
+def find_user(session, name: str, hint: str = ""):
+    """The user called ``name``, or None after printing ``error: no user named 'NAME'`` and
+    ``hint`` on stderr."""
+    from service.crud.users import get_user_by_name
+
+    user = get_user_by_name(session=session, name=name)
+    if user is None:
+        print(f"error: no user named {name!r}{hint}", file=sys.stderr)
+    return user
+
+
 def create_user(args: argparse.Namespace) -> int:
     from service.crud import users as crud
 
@@ -94,15 +105,12 @@ def create_user(args: argparse.Namespace) -> int:
 
 
 def share_cache(args: argparse.Namespace) -> int:
-    from service.crud import users as crud
-
     session = _session(args)
     if session is None:
         return 2
     with session:
-        user = crud.get_user_by_name(session=session, name=args.name)
+        user = find_user(session, args.name)
         if user is None:
-            print(f"error: no user named {args.name!r}", file=sys.stderr)
             return 2
         user.share_cache = args.state == "on"
         session.commit()
@@ -117,12 +125,8 @@ def create_key(args: argparse.Namespace) -> int:
     if session is None:
         return 2
     with session:
-        user = crud.get_user_by_name(session=session, name=args.user)
+        user = find_user(session, args.user, " (create it with `dnnfusion users create`)")
         if user is None:
-            print(
-                f"error: no user named {args.user!r} (create it with `dnnfusion users create`)",
-                file=sys.stderr,
-            )
             return 2
         kind = "agent" if args.agent else "user"
         _, token = crud.create_api_key(session=session, user=user, kind=kind)
