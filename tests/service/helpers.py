@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,19 @@ def stored_models(storage_root: Path) -> set[str]:
 def tmp_entries(storage_root: Path) -> list[str]:
     tmp = storage_root / "tmp"
     return sorted(p.name for p in tmp.iterdir()) if tmp.is_dir() else []
+
+
+class RecordingDispatcher:
+    """A dispatcher that runs nothing (the jobs stay ``queued``): ``sent`` lists the ids of the
+    compilations it was asked to enqueue."""
+
+    def __init__(self) -> None:
+        self.sent: list[uuid.UUID] = []
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def enqueue_compilation(self, compilation_id: uuid.UUID) -> bool:
+        self.sent.append(compilation_id)
+        return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,26 +33,14 @@ from service.main import create_app
 from tests.helpers.pg import scratch_database
 from tests.service import onnx_models as m
 from tests.service.conftest import embedded_settings
-from tests.service.helpers import assert_compiler_outcome, upload, wait_final
+from tests.service.helpers import (
+    RecordingDispatcher,
+    assert_compiler_outcome,
+    upload,
+    wait_final,
+)
 
 CLASS = "cache-test-class"
-
-
-@dataclass
-class Recorder:
-    """A dispatcher that runs nothing: the ids it was asked to enqueue."""
-
-    sent: list[uuid.UUID] = field(default_factory=list)
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def enqueue_compilation(self, compilation_id: uuid.UUID) -> bool:
-        self.sent.append(compilation_id)
-        return True
 
 
 @dataclass
@@ -60,7 +48,7 @@ class Api:
     client: TestClient
     sessions: object
     storage: Path
-    recorder: Recorder
+    recorder: RecordingDispatcher
 
     def user(self, *, share_cache: bool = False) -> tuple[uuid.UUID, str]:
         with self.sessions() as s:
@@ -138,7 +126,7 @@ def module_api(backend, tmp_path_factory) -> Iterator[Api]:
     settings = embedded_settings(tmp_path_factory.mktemp("data"), database_url=backend)
     migrate.upgrade(settings)
     engine = make_engine(settings)
-    recorder = Recorder()
+    recorder = RecordingDispatcher()
     app = create_app(settings, dispatcher=recorder)
     try:
         with TestClient(app) as client:

@@ -32,22 +32,7 @@ from service.main import create_app
 from tests.helpers.pg import scratch_database
 from tests.service import onnx_models as m
 from tests.service.conftest import add_user, embedded_settings, headers
-from tests.service.helpers import stored_models, tmp_entries, upload
-
-
-class Recorder:
-    """A dispatcher that sends nothing: jobs stay queued."""
-
-    def __init__(self) -> None:
-        self.sent: list[uuid.UUID] = []
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def enqueue_compilation(self, compilation_id: uuid.UUID) -> bool:
-        self.sent.append(compilation_id)
-        return True
+from tests.service.helpers import RecordingDispatcher, stored_models, tmp_entries, upload
 
 
 @dataclass
@@ -88,7 +73,7 @@ def _app(settings: Settings) -> Iterator[App]:
     bob, _ = add_user(settings, "bob")
     engine = make_engine(settings)
     try:
-        with TestClient(create_app(settings, dispatcher=Recorder())) as client:
+        with TestClient(create_app(settings, dispatcher=RecordingDispatcher())) as client:
             yield App(client, settings, make_sessionmaker(engine), alice, bob)
     finally:
         engine.dispose()
