@@ -98,18 +98,26 @@ class Api:
             return s.scalar(q)
 
     def add_entry(self, device_class: str) -> None:
-        with self.sessions() as s, s.begin():
-            dc = s.scalar(select(DeviceClass).where(DeviceClass.key == device_class))
-            if dc is None:
-                dc = DeviceClass(key=device_class)
-                s.add(dc)
-                s.flush()
-            s.add(ProfileEntry(
-                device_class_id=dc.id, signature="a" * 64, structure_key="b" * 64,
-                codegen_version=1, threads=1, ops="Add | Relu", mapping="O2O | O2O",
-                dtype="float32", shapes=[[1, 4]], fused_median_us=1.0, fused_p10_us=1.0,
-                fused_p90_us=1.0, fused_count=3, separate_median_us=2.0,
-                separate_p10_us=2.0, separate_p90_us=2.0, separate_count=3, spread=0.0))
+        add_profile_entry(self.sessions, device_class)
+
+
+def add_profile_entry(sessions, device_class: str, **columns) -> None:
+    """Commit one profile entry of ``device_class`` (a DeviceClass row is made when missing);
+    ``columns`` replace the entry's defaults."""
+    entry = dict(
+        signature="a" * 64, structure_key="b" * 64, codegen_version=1, threads=1,
+        ops="Add | Relu", mapping="O2O | O2O", dtype="float32", shapes=[[1, 4]],
+        fused_median_us=1.0, fused_p10_us=1.0, fused_p90_us=1.0, fused_count=3,
+        separate_median_us=2.0, separate_p10_us=2.0, separate_p90_us=2.0, separate_count=3,
+        spread=0.0,
+    ) | columns
+    with sessions() as s, s.begin():
+        dc = s.scalar(select(DeviceClass).where(DeviceClass.key == device_class))
+        if dc is None:
+            dc = DeviceClass(key=device_class)
+            s.add(dc)
+            s.flush()
+        s.add(ProfileEntry(device_class_id=dc.id, **entry))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -390,18 +398,10 @@ def test_cache_hit_after_a_real_compile(embedded):
         b = c.get(f"/api/v1/compilations/{hit['id']}/{what}", headers=h)
         assert a.status_code == b.status_code == 200 and a.content == b.content
 
-    with sessions() as s, s.begin():
-        dc = s.scalar(select(DeviceClass).where(DeviceClass.key == host))
-        if dc is None:
-            dc = DeviceClass(key=host)
-            s.add(dc)
-            s.flush()
-        s.add(ProfileEntry(
-            device_class_id=dc.id, signature="c" * 64, structure_key="d" * 64,
-            codegen_version=compiler_core.version.CODEGEN_VERSION, threads=1, ops="X | Y",
-            mapping="O2O | O2O", dtype="float32", shapes=[], fused_median_us=1.0,
-            fused_p10_us=1.0, fused_p90_us=1.0, fused_count=3, separate_median_us=1.0,
-            separate_p10_us=1.0, separate_p90_us=1.0, separate_count=3, spread=0.0))
+    add_profile_entry(
+        sessions, host, signature="c" * 64, structure_key="d" * 64,
+        codegen_version=compiler_core.version.CODEGEN_VERSION, ops="X | Y", shapes=[],
+        separate_median_us=1.0, separate_p10_us=1.0, separate_p90_us=1.0)
     engine.dispose()
     r = c.post("/api/v1/compilations", headers=h, json=body)
     assert r.status_code == 202 and not r.json()["cache_hit"], r.text
