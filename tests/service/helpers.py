@@ -38,6 +38,21 @@ def assert_compiler_outcome(body: dict[str, Any]) -> None:
     assert error is not None and error < 1e-4, body
 
 
+def compile_traced(client: Any, key: str, model_id: str, request_id: str) -> str:
+    """POST a host compilation of ``model_id`` (input ``x``: [1, 4]) sent with ``X-Request-ID:
+    request_id``; checks the 202 and the echoed id, waits for the job and checks it succeeded
+    (:func:`assert_compiler_outcome`). Returns the compilation id."""
+    r = client.post(
+        "/api/v1/compilations",
+        headers={"X-API-Key": key, "X-Request-ID": request_id},
+        json={"model_id": model_id, "input_shapes": {"x": [1, 4]}, "target": "host"},
+    )
+    assert r.status_code == 202, r.text
+    assert r.headers["x-request-id"] == request_id
+    assert_compiler_outcome(wait_final(client, key, r.headers["location"]))
+    return r.json()["id"]
+
+
 def stored_models(storage_root: Path) -> set[str]:
     models = storage_root / "models"
     return {p.name for p in models.iterdir()} if models.is_dir() else set()

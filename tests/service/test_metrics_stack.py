@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from tests.service import onnx_models as m
-from tests.service.helpers import assert_compiler_outcome, upload, wait_final
+from tests.service.helpers import compile_traced, upload
 from workers.names import COMPILE_TASK
 
 
@@ -29,15 +29,7 @@ def test_request_id_reaches_the_celery_worker_log(stack):
     with stack.client() as c:
         up = upload(c, stack.alice, m.tiny_bytes(77))
         assert up.status_code in (200, 201), up.text
-        r = c.post(
-            "/api/v1/compilations",
-            headers={"X-API-Key": stack.alice, "X-Request-ID": rid},
-            json={"model_id": up.json()["id"], "input_shapes": {"x": [1, 4]}, "target": "host"},
-        )
-        assert r.status_code == 202, r.text
-        assert r.headers["x-request-id"] == rid
-        job_id = r.json()["id"]
-        assert_compiler_outcome(wait_final(c, stack.alice, r.headers["location"]))
+        job_id = compile_traced(c, stack.alice, up.json()["id"], rid)
 
     def finished_line() -> list[str]:
         return [line for line in stack.worker.output().splitlines()

@@ -11,7 +11,7 @@ import pytest
 
 from dnfstore import logs
 from tests.service import onnx_models as m
-from tests.service.helpers import assert_compiler_outcome, upload, wait_final
+from tests.service.helpers import compile_traced, upload
 from tests.service.observed_app import observed  # noqa: F401  (fixture: JSON logs)
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -59,16 +59,7 @@ def test_request_id_reaches_the_worker_log_lines(observed, capsys):  # noqa: F81
     up = upload(c, observed.alice, m.tiny_bytes(5))
     assert up.status_code == 201, up.text
     rid = "trace-compile.0042"
-    r = c.post(
-        "/api/v1/compilations",
-        headers={"X-API-Key": observed.alice, "X-Request-ID": rid},
-        json={"model_id": up.json()["id"], "input_shapes": {"x": [1, 4]}, "target": "host"},
-    )
-    assert r.status_code == 202, r.text
-    assert r.headers["x-request-id"] == rid
-    job_id = r.json()["id"]
-    final = wait_final(c, observed.alice, r.headers["location"])
-    assert_compiler_outcome(final)
+    job_id = compile_traced(c, observed.alice, up.json()["id"], rid)
 
     lines = _json_lines(capsys.readouterr().err)
     # The API's access line for the POST: request id, user, route template, status.
