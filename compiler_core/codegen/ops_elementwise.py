@@ -4,7 +4,7 @@ of the operators' registry rows (``compiler_core/ir/ops/elementwise.py``).
 Operands are broadcast numpy-style to the output index. ``{0}``, ``{1}``… are the operands'
 expressions (local variables), ``{a}`` an attribute literal. Float math uses the ``f``
 functions of <math.h>, except exp, expm1, log, tanh, sigmoid, softplus, mish and erf: the
-``dnf_*f`` helpers of ``codegen/c`` (branch-free C, so the loops vectorize; max errors of 1-4
+``dnf_*f`` helpers of ``codegen/c`` (branch-free C, so the loops vectorize; max errors of 1-5
 ulp stated in :mod:`compiler_core.codegen.c.accuracy`); fast-math stays off.
 
 Integer code is defined for every input, as ONNX Runtime computes it on x86-64: int32/int64

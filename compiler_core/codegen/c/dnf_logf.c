@@ -1,9 +1,8 @@
 /* Natural log in float32 without a libm call, branch-free (vectorizes). a = 2^e m with m in
    [sqrt(1/2), sqrt(2)) from the float's bits (subnormals scaled by 2^23 first), log(m) =
-   log1p(m - 1) by Cephes' degree-9 polynomial, e ln2 added in two parts. Max error 1 ulp over
-   every positive float, measured against numpy's float64 log (tests/compiler_core/codegen/
-   test_transcendentals.py); log(+-0) = -inf, log(inf) = inf, negative or NaN: NaN.
-   [ours, Cephes' coefficients] */
+   log1p(m - 1) by Cephes' degree-9 polynomial, e ln2 added in two parts. Max error 1 ulp (0.83
+   measured) against numpy's float64 log, swept as accuracy.py says; log(+-0) = -inf, log(inf)
+   = inf, negative or NaN: NaN. [ours, Cephes' coefficients] */
 static inline float dnf_logf(float a) {
     const int sub = a < 1.17549435e-38f; /* subnormal (or <= 0: replaced at the end) */
     union { float f; uint32_t u; } v = {sub ? a * 8388608.0f : a};

@@ -1,7 +1,7 @@
 /* tanh in float32 without a libm call, branch-free (vectorizes): on |a| < 0.625 Cephes' odd
    polynomial, above (1 - e) / (1 + e) with e = dnf_expf(-2|a|), which saturates to 1; the
-   sign is a's (tanh(-0) = -0). Max error 2 ulp over every float, measured against numpy's
-   float64 tanh (tests/compiler_core/codegen/test_transcendentals.py); +-inf give +-1, NaN NaN.
+   sign is a's (tanh(-0) = -0). Max error 2 ulp (1.51 measured) against numpy's float64 tanh,
+   swept as accuracy.py says; +-inf give +-1, NaN NaN.
    [ours, Cephes' coefficients] */
 static inline float dnf_tanhf(float a) {
     union { float f; uint32_t u; } v = {a};
