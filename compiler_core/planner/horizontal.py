@@ -85,6 +85,10 @@ def find_horizontal(ecg: ECG, bg: BlockGraph) -> list[Horizontal]:
             if members is not None and value_shape(ecg.nodes[c].inputs[1])[0] == k:
                 sibs.append((c, members))
                 seen.add(c)
+        # siblings are independent: none reads what another one computes
+        owner = {m: c for c, members in sibs for m in members}
+        sibs = [(c, members) for c, members in sibs
+                if all(owner.get(p, c) == c for m in members for p in ecg.producers[m])]
         if len(sibs) >= 2:
             found.append(Horizontal(x, tuple(c for c, _ in sibs), tuple(m for _, m in sibs)))
     return found

@@ -72,3 +72,18 @@ def test_a_sibling_whose_product_is_read_elsewhere_stays_apart(tmp_path):
     planned, _ = compile_and_check(proto, tmp_path, blocks=2)
     kinds = sorted(b.kind for b in planned.plan.blocks)
     assert kinds == ["fused", "horizontal"]
+
+
+def test_a_sibling_reading_another_siblings_result_is_left_out(tmp_path):
+    """``a1 = x w1 + b1 + a0`` reads sibling 0's result: it cannot run beside it in one
+    GEMM's epilogue, so at most the independent siblings share a block; numbers match ORT."""
+    proto = siblings((1, 8), 16, (8, 8, 8))
+    g = proto.graph
+    for n in g.node:
+        if n.op_type == "Add" and n.output[0] == "a1":
+            n.output[0] = "a1b"
+    g.node.append(node("Add", ["a1b", "a0"], ["a1"]))
+    planned, _ = compile_and_check(proto, tmp_path)
+    for blk in planned.plan.blocks:
+        if blk.kind == "horizontal":
+            assert "a0" not in blk.inputs and blk.ops.count("MatMul") == 2
