@@ -50,6 +50,7 @@ static void dnf_dconv_pack(int64_t mn, int64_t kk, const float* w, int64_t ldw, 
    DNF_DC_SEGS rows; position j of row r = j / wq is kept when j % wq < ow and goes to
    y[j - r*(wq - ow)], so each row's lanes are one masked store at a shifted base). */
 #define DNF_DC_SEGS 4
+#define DNF_DC_CHUNK 2048  /* positions per table of masks and stores (a multiple of 32) */
 struct dnf_dc_seg {
     int n;
     __mmask16 mask[DNF_DC_SEGS];
@@ -80,7 +81,7 @@ struct dnf_dc_seg {
             if (mb + i >= mn) break;                                                        \
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {                          \
                 float* yr = y + (mb + i) * ldy;                                             \
-                const struct dnf_dc_seg* sg = seg + nb / 16 + v;                            \
+                const struct dnf_dc_seg* sg = seg + vb + v;                                 \
                 _mm512_mask_storeu_ps(yr + sg->at[0], sg->mask[0], acc[i][v]);              \
                 for (int q = 1; q < sg->n; ++q)                                             \
                     _mm512_mask_storeu_ps(yr + sg->at[q], sg->mask[q], acc[i][v]);          \
@@ -92,48 +93,54 @@ __attribute__((target("avx512f,fma")))
 static void dnf_dconv_avx512(int64_t mn, int64_t n, int64_t kk, const float* ap0,
                              const int32_t* off, const float* xp, int64_t wq, int64_t ow,
                              float* y, int64_t ldy, const float* bias) {
-    const int64_t nv = (n + 15) / 16;  /* vectors of 16 positions */
-    __mmask16 lms[nv + 1];
-    struct dnf_dc_seg segs[nv + 1];
-    for (int64_t v = 0; v < nv; ++v) {  /* masks and stores, the same for every row block */
-        int64_t j0 = 16 * v, col = j0 % wq, row = j0 / wq;
-        unsigned lmask = 0;
-        struct dnf_dc_seg* sg = &segs[v];
-        sg->n = 0;
-        sg->mask[0] = 0;
-        sg->at[0] = 0;
-        int64_t cur = -1;  /* row of the open segment */
-        for (int l = 0; l < 16 && j0 + l < n; ++l) {
-            lmask |= 1u << l;
-            if (col < ow) {
-                if (row != cur) {
-                    cur = row;
-                    sg->mask[sg->n] = 0;
-                    sg->at[sg->n] = j0 - row * (wq - ow);
-                    ++sg->n;
+    /* positions in chunks of DNF_DC_CHUNK: the masks and stores of a chunk's vectors are
+       tabled once for every row block (the table stays small on the stack) */
+    __mmask16 lms[DNF_DC_CHUNK / 16 + 1];
+    struct dnf_dc_seg segs[DNF_DC_CHUNK / 16 + 1];
+    for (int64_t c0 = 0; c0 < n; c0 += DNF_DC_CHUNK) {
+        const int64_t cn = n - c0 < DNF_DC_CHUNK ? n - c0 : DNF_DC_CHUNK;
+        const int64_t nv = (cn + 15) / 16;  /* vectors of 16 positions */
+        for (int64_t v = 0; v < nv; ++v) {
+            int64_t j0 = c0 + 16 * v, col = j0 % wq, row = j0 / wq;
+            unsigned lmask = 0;
+            struct dnf_dc_seg* sg = &segs[v];
+            sg->n = 0;
+            sg->mask[0] = 0;
+            sg->at[0] = 0;
+            int64_t cur = -1;  /* row of the open segment */
+            for (int l = 0; l < 16 && j0 + l < n; ++l) {
+                lmask |= 1u << l;
+                if (col < ow) {
+                    if (row != cur) {
+                        cur = row;
+                        sg->mask[sg->n] = 0;
+                        sg->at[sg->n] = j0 - row * (wq - ow);
+                        ++sg->n;
+                    }
+                    sg->mask[sg->n - 1] |= (__mmask16)(1u << l);
                 }
-                sg->mask[sg->n - 1] |= (__mmask16)(1u << l);
+                if (++col == wq) { col = 0; ++row; }
             }
-            if (++col == wq) { col = 0; ++row; }
+            if (sg->n == 0) sg->n = 1;  /* nothing kept: one empty store */
+            lms[v] = (__mmask16)lmask;
         }
-        if (sg->n == 0) sg->n = 1;  /* nothing kept: one empty store */
-        lms[v] = (__mmask16)lmask;
-    }
-    lms[nv] = 0;
-    segs[nv].n = 1;
-    segs[nv].mask[0] = 0;
-    segs[nv].at[0] = 0;
-    const struct dnf_dc_seg* seg = segs;
-    for (int64_t mb = 0; mb < mn; mb += DNF_DC_MR) {
-        const float* ap = ap0 + mb * kk;
-        float bi[DNF_DC_MR];
-        for (int i = 0; i < DNF_DC_MR; ++i)
-            bi[i] = bias ? bias[mb + i < mn ? mb + i : mn - 1] : 0.0f;
-        /* blocks of 32 positions; a last block of at most 16 uses one vector */
-        for (int64_t nb = 0; nb < n; nb += 32) {
-            const __mmask16* lm = lms + nb / 16;
-            if (n - nb > 16) DNF_DC_BLOCK(2);
-            else DNF_DC_BLOCK(1);
+        lms[nv] = 0;
+        segs[nv].n = 1;
+        segs[nv].mask[0] = 0;
+        segs[nv].at[0] = 0;
+        const struct dnf_dc_seg* seg = segs;
+        for (int64_t mb = 0; mb < mn; mb += DNF_DC_MR) {
+            const float* ap = ap0 + mb * kk;
+            float bi[DNF_DC_MR];
+            for (int i = 0; i < DNF_DC_MR; ++i)
+                bi[i] = bias ? bias[mb + i < mn ? mb + i : mn - 1] : 0.0f;
+            /* blocks of 32 positions; a last block of at most 16 uses one vector */
+            for (int64_t nb = c0; nb < c0 + cn; nb += 32) {
+                const int64_t vb = (nb - c0) / 16;
+                const __mmask16* lm = lms + vb;
+                if (c0 + cn - nb > 16) DNF_DC_BLOCK(2);
+                else DNF_DC_BLOCK(1);
+            }
         }
     }
 }

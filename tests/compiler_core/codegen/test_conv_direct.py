@@ -54,8 +54,9 @@ CASES = [
     ([1, 4, 12, 14], [6, 4, 3, 3], [1, 6, 8, 10], {"dilations": [2, 2]}),
     # grouped 3x3
     ([1, 12, 9, 9], [18, 4, 3, 3], [1, 18, 9, 9], {"group": 3, "pads": [1, 1, 1, 1]}),
-    # 1-D
+    # 1-D; a long one (positions in several chunks of the kernel's mask table)
     ([2, 6, 40], [10, 6, 5], [2, 10, 36], {}),
+    ([1, 3, 5000], [7, 3, 3], [1, 7, 5000], {"pads": [1, 1]}),
     # large enough to run on several threads, tiles split over channels and rows
     ([1, 32, 27, 27], [100, 32, 3, 3], [1, 100, 27, 27], {"pads": [1, 1, 1, 1]}),
     # SAME_UPPER padding of an even kernel (pads 0 before, 1 after)
@@ -84,6 +85,15 @@ def test_direct_conv_residual_epilogue(tmp_path):
                   act="Sigmoid", pads=[1, 1, 1, 1])
     _, out = compile_and_check(proto, tmp_path, blocks=1)
     assert "dnf_dconv(" in (out / "model.c").read_text()
+
+
+def test_weights_from_a_graph_input_are_packed_at_run_time(tmp_path):
+    """W not constant: no compile-time packing; the kernel packs it into the workspace."""
+    proto = model([node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+                  [vi("x", [1, 5, 12, 20]), vi("w", [14, 5, 3, 3])], [vi("y", [1, 14, 12, 20])])
+    _, out = compile_and_check(proto, tmp_path, blocks=1)
+    kernels = (out / "model.c").read_text().split("static void dnf_dconv(", 1)[1]
+    assert "dnf_dconv(" in kernels and "dnf_dconv_pack(" in kernels  # calls after the helper
 
 
 def test_fallback_branch_gives_the_same_result(tmp_path, monkeypatch):
