@@ -28,6 +28,7 @@ class CompileOptions(BaseModel):
     rewrite: bool = Field(default=OPTIONS["rewrite"], description=D["rewrite"])
     fast_math: bool = Field(default=OPTIONS["fast_math"], description=D["fast_math"])
     fusion: bool = Field(default=OPTIONS["fusion"], description=D["fusion"])
+    beyond_floor: bool = Field(default=OPTIONS["beyond_floor"], description=D["beyond_floor"])
     # At most 8 PiB: the largest bound the OpenAPI document (JSON numbers) states exactly.
     memory_limit_bytes: json_int(gt=0, le=2**53) | None = Field(
         default=OPTIONS["memory_limit_bytes"],
