@@ -13,10 +13,10 @@ dropped: the kernel stores the kept ones straight into Y (few taps), or the tile
 per-thread slot whose rows are copied to Y (see :func:`direct_plan`); the fused epilogue then
 runs on the tile's rows. Tiles: (output channels x output rows), shared among threads.
 
-Against im2col + OpenBLAS sgemm (the other branch), per fused block on SqueezeNet, one
-thread, min of 60 runs in one process: 0.93x the time on the 55x55 3x3 layers, 0.89x on
-conv1 (3x3 stride 2, 3 channels); slower on 27x27 and 13x13 images (the dropped columns),
-which keep im2col + sgemm (:data:`MAX_EXTRA`). The kernel
+Against im2col + OpenBLAS sgemm (the other branch), per fused block, same artifact with and
+without the path: faster only for shallow convs (the first conv of a network: 3 input
+channels), as fast or slower for deep ones and for small images (dropped columns): the path
+is taken for K <= :data:`MAX_K` and at most :data:`MAX_EXTRA` dropped columns. The kernel
 needs AVX-512F, checked at run time (``dnf_dconv_ok()``); the caller keeps the im2col + sgemm
 path as the other branch (other CPUs, the arm64 target), which reads W in its ONNX layout:
 weights.bin holds both layouts (the unused one is never paged in: it is mmapped).
@@ -46,6 +46,13 @@ STORE_MAX_K = 64  # GEMM depth up to which the kernel stores straight into Y
 # (one thread, min of 60 runs, this path vs im2col + sgemm in one artifact): 55x55 (2 extra
 # of 57) 0.93x the time, 27x27 (2 of 29) 1.04-1.12x, 13x13 (2 of 15) 1.06-1.13x.
 MAX_EXTRA = 0.05
+# GEMM depth (Cg*kh*kw) the path takes. Per block, same artifact with and without the path,
+# min of 20-60 runs, 1 / 2 threads: K = 27 (SqueezeNet conv1, 3x3 stride 2) 0.84 / 0.93x the
+# time; K = 144 (SqueezeNet 55x55 3x3) 0.97-0.98 / 1.01-1.07x; K = 147 (ResNet-50 7x7 stride
+# 2 stem) 1.12 / 0.97x; K = 576 (ResNet-50, Inception-v2 56x56 3x3) 0.97-1.05 / 0.89-0.97x;
+# K = 1152 (ResNet-50 3x3 stride 2) 1.09 / 1.34x. Only the shallow ones pay. Deeper convs go
+# through a per-thread slot (``DirectPlan.slot``), kept for a faster kernel (tests lift this).
+MAX_K = 64
 MIN_WIDTH = 6  # Wq: a vector spans at most 4 rows (dnf_dconv.c DNF_DC_SEGS)
 PACKED = "dconv_packed"  # role of the packed weights in ctx.derived
 OFFSETS = "dconv_offsets"  # role of the tap offsets in ctx.derived
@@ -95,7 +102,8 @@ class DirectPlan:
 
 def direct_plan(s: ConvShape) -> DirectPlan | None:
     """The tiling of the implicit-GEMM path for ``s``, or None when it does not apply (one
-    tap, depthwise, pads that do not give the output size, or too narrow an output). A stride ``s`` splits the
+    tap, depthwise, pads that do not give the output size, too narrow an output, or deeper
+    than :data:`MAX_K`). A stride ``s`` splits the
     padded input into its ``s x s`` phases (rows ``r = q*s + p`` go to phase ``p``, row ``q``):
     each tap then reads one phase image at a fixed shift, as with stride 1."""
     h, w = s.win.h, s.win.w
@@ -115,6 +123,8 @@ def direct_plan(s: ConvShape) -> DirectPlan | None:
     if wq < MIN_WIDTH:  # a vector of 16 positions would span too many output rows
         return None
     if (wq - w.out) > MAX_EXTRA * wq:  # small images: too many dropped columns
+        return None
+    if s.k > MAX_K:  # deep convs: OpenBLAS on the im2col panel is as fast or faster
         return None
     oh = h.out
     positions = max(wq, min(TILE_POSITIONS, B_TILE_FLOATS // s.k))

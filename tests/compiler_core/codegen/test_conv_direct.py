@@ -24,10 +24,11 @@ pytestmark = pytest.mark.slow  # each case compiles a model and compares it with
 
 
 @pytest.fixture(autouse=True)
-def any_width(monkeypatch):
-    """The small test images would keep im2col + sgemm (too many dropped columns): these tests
-    check the kernel on every shape, so the width rule is lifted."""
+def any_shape(monkeypatch):
+    """Small test images and deep convs would keep im2col + sgemm (the measured rules): these
+    tests check the kernel and both ways of storing on every shape, so the rules are lifted."""
     monkeypatch.setattr(conv_direct, "MAX_EXTRA", 1.0)
+    monkeypatch.setattr(conv_direct, "MAX_K", 1 << 30)
 
 
 def _conv(x_shape, w_shape, y_shape, *, act="Relu", residual=False, seed=0, **attrs):
@@ -126,11 +127,13 @@ def test_direct_plan_applies_to_multi_tap_convs():
     assert direct_plan(_shape(16, 16, 55, 55, 3, group=16)) is None  # depthwise loops
 
 
-def test_direct_plan_keeps_small_images_on_im2col(monkeypatch):
+def test_direct_plan_keeps_small_images_and_deep_convs_on_im2col(monkeypatch):
     monkeypatch.setattr(conv_direct, "MAX_EXTRA", 0.05)
-    assert direct_plan(_shape(64, 256, 13, 13, 3)) is None  # 2 dropped columns of 15
-    assert direct_plan(_shape(32, 128, 27, 27, 3)) is None  # 2 of 29
-    assert direct_plan(_shape(16, 64, 55, 55, 3)) is not None  # 2 of 57
+    monkeypatch.setattr(conv_direct, "MAX_K", 64)
+    assert direct_plan(_shape(3, 64, 26, 26, 3)) is None  # 2 dropped columns of 26
+    assert direct_plan(_shape(3, 64, 224, 224, 3, stride=2, pad=0)) is not None  # K = 27
+    assert direct_plan(_shape(7, 64, 224, 224, 3)) is not None  # K = 63
+    assert direct_plan(_shape(16, 64, 55, 55, 3)) is None  # K = 144
 
 
 def test_direct_plan_workspace_holds_padded_input():
