@@ -38,13 +38,13 @@ from compiler_core.codegen.c.stmt import Assign, Decl, Expr, For, If, Omp, Raw, 
 from compiler_core.codegen.context import KernelContext
 
 MR = 12  # output channels of the kernel's register block (dnf_dconv.c DNF_DC_MR)
-TILE_POSITIONS = 384  # output positions (Wp-wide rows) per tile: B stays in L2
+TILE_POSITIONS = 384  # output positions (Wq-wide rows) per tile: B stays in L2
 B_TILE_FLOATS = 1 << 18  # at most 1 MB of B (K x positions) per tile
 MIN_TILES = 8  # tiles of one image when the conv runs on several threads
 STORE_MAX_K = 64  # GEMM depth up to which the kernel stores straight into Y
 # Extra (dropped) columns per Wq-wide row the path accepts: measured per block on SqueezeNet
 # (one thread, min of 60 runs, this path vs im2col + sgemm in one artifact): 55x55 (2 extra
-# of 57) 0.93x the time, 27x27 (2 of 29) 1.04-1.12x, 13x13 (2 of 15) 1.06-1.13x.
+# of 57) 0.93-0.98x the time, 27x27 (2 of 29) 1.04-1.12x, 13x13 (2 of 15) 1.06-1.13x.
 MAX_EXTRA = 0.05
 # GEMM depth (Cg*kh*kw) the path takes. Per block, same artifact with and without the path,
 # min of 20-60 runs, 1 / 2 threads: K = 27 (SqueezeNet conv1, 3x3 stride 2) 0.84 / 0.93x the
