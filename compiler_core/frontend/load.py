@@ -56,6 +56,7 @@ def load_proto(model: str | os.PathLike | onnx.ModelProto) -> tuple[onnx.ModelPr
                 "pass the model's file path instead"
             )
         _check_model_proto(proto, PROTO_SOURCE)
+        check_tensor_data(proto, PROTO_SOURCE)
         return proto, PROTO_SOURCE
     if not isinstance(model, (str, os.PathLike)):
         raise TypeError(f"import_model expects a path or onnx.ModelProto, got {type(model)!r}")
@@ -65,6 +66,7 @@ def load_proto(model: str | os.PathLike | onnx.ModelProto) -> tuple[onnx.ModelPr
     refs = [_check_external(t, owner, base_dir, source) for t, owner in _external_tensors(proto)]
     for ref in refs:  # only after every reference passed the check
         _read_external(ref, source)
+    check_tensor_data(proto, source)
     return proto, source
 
 
@@ -246,6 +248,48 @@ def _read_external(ref: ExternalRef, source: str) -> None:
     ref.tensor.raw_data = data
     ref.tensor.data_location = onnx.TensorProto.DEFAULT
     del ref.tensor.external_data[:]
+
+
+_T = onnx.TensorProto
+# The typed field each dtype stores its values in when raw_data is empty, and values per
+# element (complex: 2), as the ONNX spec (onnx.proto, TensorProto) lays them out.
+_TYPED_FIELD = {
+    _T.FLOAT: ("float_data", 1), _T.COMPLEX64: ("float_data", 2),
+    _T.DOUBLE: ("double_data", 1), _T.COMPLEX128: ("double_data", 2),
+    _T.INT64: ("int64_data", 1), _T.UINT32: ("uint64_data", 1), _T.UINT64: ("uint64_data", 1),
+    **{t: ("int32_data", 1) for t in (_T.INT32, _T.INT16, _T.INT8, _T.UINT16, _T.UINT8, _T.BOOL,
+                                      _T.FLOAT16, _T.BFLOAT16)},
+}
+
+
+def check_tensor_data(proto: onnx.ModelProto, source: str) -> None:
+    """Every tensor in the model holds exactly the data its dims and dtype claim: ``raw_data``
+    of ``prod(dims) * itemsize`` bytes, or that many values in the dtype's typed field (ONNX
+    spec, TensorProto). Raises :class:`ModelLoadError` naming the tensor, what it holds and
+    what it needs; dtypes of no fixed size (strings, sub-byte) are left to their readers."""
+    for tensor, owner in _all_tensors(proto):
+        expected = _expected_nbytes(tensor)
+        if expected is None or _is_external(tensor):
+            continue
+        dims = list(tensor.dims)
+        dtype = onnx.TensorProto.DataType.Name(tensor.data_type)
+        if tensor.HasField("raw_data"):
+            held = len(tensor.raw_data)
+            if held != expected:
+                raise ModelLoadError(f"{source}: {owner} holds {held} bytes of raw data; its "
+                                     f"dims {dims} and dtype {dtype} need {expected}")
+            continue
+        field, per = _TYPED_FIELD.get(tensor.data_type, (None, 1))
+        if field is None:
+            continue
+        count = expected // max(1, onnx.helper.tensor_dtype_to_np_dtype(
+            tensor.data_type).itemsize) * per
+        held = len(getattr(tensor, field))
+        others = [f for f, _ in set(_TYPED_FIELD.values()) if f != field and len(getattr(tensor, f))]
+        if held != count or others:
+            extra = f" (and values in {', '.join(sorted(others))})" if others else ""
+            raise ModelLoadError(f"{source}: {owner} holds {held} values in {field}{extra}; its "
+                                 f"dims {dims} and dtype {dtype} need {count}")
 
 
 def _expected_nbytes(tensor: onnx.TensorProto) -> int | None:

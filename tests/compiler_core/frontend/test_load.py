@@ -244,3 +244,32 @@ def test_corrupted_bytes_raise_only_typed_errors(tmp_path):
             assert "\n" not in str(e)
             outcomes.add(type(e).__name__)
     assert len(outcomes) >= 3
+
+
+@pytest.mark.parametrize(
+    "edit, held",
+    [
+        (lambda w: setattr(w, "raw_data", np.arange(4, dtype=np.float32).tobytes() + b"\0" * 3),
+         "holds 19 bytes of raw data; its dims [4] and dtype FLOAT need 16"),
+        (lambda w: setattr(w, "raw_data", np.arange(3, dtype=np.float32).tobytes()),
+         "holds 12 bytes of raw data; its dims [4] and dtype FLOAT need 16"),
+        (lambda w: (w.ClearField("raw_data"), w.float_data.extend([1.0] * 5)),
+         "holds 5 values in float_data; its dims [4] and dtype FLOAT need 4"),
+        (lambda w: (w.ClearField("raw_data"), w.float_data.extend([1.0] * 4),
+                    w.int64_data.extend([2**62])),
+         "holds 4 values in float_data (and values in int64_data)"),
+    ],
+    ids=["raw too long", "raw too short", "typed too many", "wrong typed field"],
+)
+def test_a_tensor_holding_other_than_its_dims_claim_is_refused(tmp_path, edit, held):
+    model = relu_model()
+    w = model.graph.initializer[0]
+    w.ClearField("float_data")
+    w.raw_data = np.arange(4, dtype=np.float32).tobytes()
+    edit(w)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    for source in (path, model):
+        with pytest.raises(ModelLoadError) as err:
+            import_model(source)
+        assert "initializer 'w' " + held in one_line(err)
