@@ -200,7 +200,7 @@ def plot(rows: list[Row], path: Path) -> bool:
     return True
 
 
-def latency_markdown(rows, runs, threads, load_before, load_after, png: bool,
+def latency_markdown(rows, runs, threads, load_before, load_after, png: str | None,
                      machine=None) -> str:
     import onnxruntime as ort
 
@@ -249,8 +249,8 @@ def latency_markdown(rows, runs, threads, load_before, load_after, png: bool,
     if done:
         geo = float(np.exp(np.mean(np.log(done))))
         lines += ["", f"Geometric mean speedup over {len(done)} models: {geo:.2f}."]
-    if png:
-        lines += ["", "![speedup per model](latency.png)"]
+    if png:  # the chart's file name, beside the markdown
+        lines += ["", f"![speedup per model]({png})"]
     return "\n".join(lines) + "\n"
 
 
@@ -296,7 +296,8 @@ def run_latency(args) -> int:
         default = RESULTS / ("latency.md" if t == 2 else f"latency_{t}thread.md")
         out = Path(args.out or default) if len(args.threads) == 1 else default
         png = plot(rows[t], out.with_suffix(".png"))
-        _write(out, latency_markdown(rows[t], args.runs, t, load_before, load_after, png,
+        _write(out, latency_markdown(rows[t], args.runs, t, load_before, load_after,
+                                     out.with_suffix(".png").name if png else None,
                                      machines[t]))
         print(f"wrote {out}" + (f" and {out.with_suffix('.png')}" if png else
                                 " (no chart: pip install matplotlib)"), file=sys.stderr)
