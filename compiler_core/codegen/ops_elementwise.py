@@ -167,6 +167,8 @@ def emit_pow(g: ExprGen, node: ir.Node, pos: int, idx: ix.Index) -> str:
         raise unsupported(node, "integer Pow is not supported")
     if b == float_literal(2.0):
         return f"({a} * {a})"  # Pow(x, 2) -> x*x (exact)
+    if b == float_literal(3.0):  # GELU's tanh form: x*x*x, as ONNX Runtime computes it
+        return f"({a} * {a} * {a})"  # (two roundings; powf is a scalar libm call per element)
     return f"powf({a}, (float){b})"
 
 

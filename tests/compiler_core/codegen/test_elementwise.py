@@ -61,6 +61,17 @@ def test_pow_and_clip(tmp_path):
     compile_and_check(p, tmp_path, blocks=1)
 
 
+def test_pow_three_is_two_multiplications(tmp_path):
+    """GELU's tanh form without rewriting: Pow(x, 3) becomes x*x*x (no libm powf call in the
+    loop) and matches ONNX Runtime, negative bases included."""
+    nodes = [node("Pow", ["x", "three"], ["c"]), node("Mul", ["c", "k"], ["y"])]
+    p = model(nodes, [vi("x", [4, 64])], [vi("y", [4, 64])],
+              [const("three", np.float32(3)), const("k", np.float32(0.044715))])
+    _, out = compile_and_check(p, tmp_path, blocks=1)
+    source = (out / "model.c").read_text()
+    assert "powf(" not in source and " * " in source
+
+
 def test_chain_is_one_block_without_buffers(tmp_path):
     nodes = [
         node("Mul", ["x", "s"], ["a"]),
