@@ -107,20 +107,51 @@ def view_of_operand(ecg: ECG, v: ir.Value) -> View:
     """``v`` as a view of the tensor before the Transposes and then reshapes that produce it
     (each read only on the way to ``v``): walking back, Transposes permute the index, the
     first reshape turns the index into memory strides, more reshapes keep them."""
+    return _view(ecg, v, forward=False)
+
+
+def view_of_result(ecg: ECG, v: ir.Value) -> View:
+    """``v`` as a view of the tensor the Transposes and then reshapes after it produce (each
+    the only reader of the one before): the kernel writes that tensor directly."""
+    return _view(ecg, v, forward=True)
+
+
+def _next(ecg: ECG, cur: ir.Value, forward: bool) -> tuple[int, ir.Value] | None:
+    """The node one step along the chain from ``cur`` and the value beyond it: its only reader
+    and that reader's output (``forward``), or its producer and the producer's first input
+    (read only here); None where the chain ends."""
+    if forward:
+        c = _single_use(ecg, cur)
+        if c is None:
+            return None
+        node = ecg.nodes[c]
+        if node.inputs[0] is not cur or len(node.outputs) != 1:
+            return None
+        return c, node.outputs[0]
+    p = _producer(ecg, cur)
+    if p is None or _single_use(ecg, cur) is None:
+        return None
+    src = ecg.nodes[p].inputs[0]
+    if src is None or src.shape is None:
+        return None
+    return p, src
+
+
+def _view(ecg: ECG, v: ir.Value, *, forward: bool) -> View:
     shape = value_shape(v)
     dim_map = list(range(len(shape)))  # v's axis -> axis of ``cur`` (index mode)
     strides: list[int] | None = None  # set once a reshape fixed the memory layout
     cur, nodes = v, []
-    while True:
-        p = _producer(ecg, cur)
-        if p is None or _single_use(ecg, cur) is None:
-            break
-        node = ecg.nodes[p]
-        src = node.inputs[0]
-        if src is None or src.shape is None:
-            break
+    while (step := _next(ecg, cur, forward)) is not None:
+        k, beyond = step
+        node = ecg.nodes[k]
         if node.op_type == "Transpose" and strides is None:
-            perm = _perm(node, len(value_shape(src)))
+            perm = _perm(node, len(shape))
+            if forward:  # v's axis d is the output's axis perm^-1[d]
+                inv = [0] * len(perm)
+                for i, q in enumerate(perm):
+                    inv[q] = i
+                perm = inv
             dim_map = [perm[d] for d in dim_map]
         elif node.op_type in VIEW_OPS:
             if strides is None:
@@ -128,43 +159,8 @@ def view_of_operand(ecg: ECG, v: ir.Value) -> View:
                 strides = [cs[d] for d in dim_map]
         else:
             break
-        nodes.append(p)
-        cur = src
-    if strides is None:
-        cs = contiguous(value_shape(cur))
-        strides = [cs[d] for d in dim_map]
-    return View(cur, shape, tuple(strides), tuple(nodes))
-
-
-def view_of_result(ecg: ECG, v: ir.Value) -> View:
-    """``v`` as a view of the tensor the Transposes and then reshapes after it produce (each
-    the only reader of the one before): the kernel writes that tensor directly."""
-    shape = value_shape(v)
-    dim_map = list(range(len(shape)))
-    strides: list[int] | None = None
-    cur, nodes = v, []
-    while True:
-        c = _single_use(ecg, cur)
-        if c is None:
-            break
-        node = ecg.nodes[c]
-        if node.inputs[0] is not cur or len(node.outputs) != 1:
-            break
-        dst = node.outputs[0]
-        if node.op_type == "Transpose" and strides is None:
-            perm = _perm(node, len(shape))
-            inv = [0] * len(perm)
-            for k, p in enumerate(perm):
-                inv[p] = k
-            dim_map = [inv[d] for d in dim_map]
-        elif node.op_type in VIEW_OPS:
-            if strides is None:
-                cs = contiguous(value_shape(cur))
-                strides = [cs[d] for d in dim_map]
-        else:
-            break
-        nodes.append(c)
-        cur = dst
+        nodes.append(k)
+        cur = beyond
     if strides is None:
         cs = contiguous(value_shape(cur))
         strides = [cs[d] for d in dim_map]
