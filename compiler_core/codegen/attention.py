@@ -27,10 +27,10 @@ from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, tiles, workspac
 from compiler_core.codegen.c import source
 from compiler_core.codegen.c.policy import GEMM_MAC
 from compiler_core.codegen.c.printer import render
-from compiler_core.codegen.c.stmt import Decl, Function, Raw, Stmt
+from compiler_core.codegen.c.stmt import Function, Raw, Stmt
 from compiler_core.codegen.cnames import Names, comment, ctype_of, float_literal
 from compiler_core.codegen.context import KernelContext
-from compiler_core.codegen.expr import Buffer
+from compiler_core.codegen.expr import declare_buffers
 from compiler_core.errors import UnsupportedOperatorError
 from compiler_core.ir.ecg import ECG, value_shape
 from compiler_core.planner.attention import Attention, View, attention_flops, contiguous
@@ -96,14 +96,10 @@ class AttentionKernel:
     def emit(self, pointers: dict[ir.Value, tuple[str, bool]]) -> list[str]:
         ctx, att = self.ctx, self.att
         body: list[Stmt] = []
-        for v in [*self.inputs, *self.outputs, *self.scratch]:
-            ct = ctype_of(v)
-            p = ctx.names.fresh("p")
-            addr, writable = pointers[v]
-            qual = "" if writable and v not in self.inputs else "const "
-            body.append(Decl(f"{qual}{ct.c}* restrict", p, f"({qual}{ct.c}*)({addr})",
-                             const=False))
-            ctx.buffers[v] = Buffer(p, value_shape(v), ct)
+        decls, declared = declare_buffers(ctx.names, pointers, self.inputs, self.outputs,
+                                          self.scratch)
+        body += decls
+        ctx.buffers.update(declared)
         *batch_l, sq, d = att.q.shape
         batch = tuple(batch_l)
         sk, dv = att.v.shape[-2:]

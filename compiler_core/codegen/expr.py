@@ -19,6 +19,7 @@ import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.c.affine import Affine
+from compiler_core.codegen.c.stmt import Decl
 from compiler_core.codegen.checks import flag_line
 from compiler_core.codegen.cnames import CType, Names, ctype_of, literal
 from compiler_core.ir.ecg import value_shape
@@ -34,6 +35,28 @@ class Buffer:
     ptr: str
     shape: tuple[int, ...]
     ctype: CType
+
+
+def declare_buffers(
+    names: Names,
+    pointers: dict[ir.Value, tuple[str, bool]],
+    inputs: list[ir.Value] | tuple[ir.Value, ...],
+    outputs: list[ir.Value] | tuple[ir.Value, ...],
+    scratch: list[ir.Value] | tuple[ir.Value, ...],
+) -> tuple[list[Decl], dict[ir.Value, Buffer]]:
+    """A kernel's pointer declarations, one ``T* restrict p = (T*)(addr);`` per buffer in the
+    order inputs, outputs, scratch (``pointers[v]`` = (C address, writable); inputs and
+    non-writable values are ``const``), and the :class:`Buffer` each value became."""
+    decls: list[Decl] = []
+    buffers: dict[ir.Value, Buffer] = {}
+    for v in [*inputs, *outputs, *scratch]:
+        ct = ctype_of(v)
+        p = names.fresh("p")
+        addr, writable = pointers[v]
+        qual = "" if writable and v not in inputs else "const "
+        decls.append(Decl(f"{qual}{ct.c}* restrict", p, f"({qual}{ct.c}*)({addr})", const=False))
+        buffers[v] = Buffer(p, value_shape(v), ct)
+    return decls, buffers
 
 
 class ExprGen:

@@ -26,7 +26,7 @@ from compiler_core.codegen.c.policy import GEMM_MAC, parallel_policy
 from compiler_core.codegen.c.printer import render
 from compiler_core.codegen.c.stmt import Decl, Function, Omp, Raw, Region, Stmt, tile_for
 from compiler_core.codegen.cnames import Names, comment, ctype_of, float_literal
-from compiler_core.codegen.expr import Buffer
+from compiler_core.codegen.expr import Buffer, declare_buffers
 from compiler_core.codegen.kernel import BlockKernel, analyze_block
 from compiler_core.errors import UnsupportedOperatorError
 from compiler_core.ir.ecg import ECG, value_shape
@@ -60,16 +60,9 @@ class HorizontalKernel:
         return [op for _, op in nodes]
 
     def emit(self, pointers: dict[ir.Value, tuple[str, bool]]) -> list[str]:
-        body: list[Stmt] = []
-        declared: dict[ir.Value, Buffer] = {}
-        for v in [*self.inputs, *self.outputs, *self.scratch]:
-            ct = ctype_of(v)
-            p = self.names.fresh("p")
-            addr, writable = pointers[v]
-            qual = "" if writable and v not in self.inputs else "const "
-            body.append(Decl(f"{qual}{ct.c}* restrict", p, f"({qual}{ct.c}*)({addr})",
-                             const=False))
-            declared[v] = Buffer(p, value_shape(v), ct)
+        decls, declared = declare_buffers(self.names, pointers, self.inputs, self.outputs,
+                                          self.scratch)
+        body: list[Stmt] = list(decls)
         ps = declared[self.scratch[0]].ptr
         *lead, m, k = value_shape(self.x)
         rows = math.prod(lead) * m

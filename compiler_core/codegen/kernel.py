@@ -30,7 +30,7 @@ from compiler_core.codegen.c.stmt import Decl, Expr, Function, Raw, Stmt
 from compiler_core.codegen.checks import FLAG, add_reductions
 from compiler_core.codegen.cnames import Names, comment, ctype_of
 from compiler_core.codegen.context import RECOMPUTE_LIMIT, KernelContext
-from compiler_core.codegen.expr import Buffer
+from compiler_core.codegen.expr import declare_buffers
 from compiler_core.codegen.loops import row_nest
 from compiler_core.codegen.ops import INDEX_OPS, REPEATING_OPS, check_supported
 from compiler_core.ir.boundary import boundary
@@ -71,14 +71,10 @@ class BlockKernel:
         """The C function. ``pointers[v]`` = (C expression of the address, writable)."""
         ctx = self.ctx
         body: list[Stmt] = []
-        for v in [*self.inputs, *self.outputs, *self.scratch]:
-            ct = ctype_of(v)
-            p = ctx.names.fresh("p")
-            addr, writable = pointers[v]
-            qual = "" if writable and v not in self.inputs else "const "
-            body.append(Decl(f"{qual}{ct.c}* restrict", p, f"({qual}{ct.c}*)({addr})",
-                             const=False))
-            ctx.buffers[v] = Buffer(p, value_shape(v), ct)
+        decls, declared = declare_buffers(ctx.names, pointers, self.inputs, self.outputs,
+                                          self.scratch)
+        body += decls
+        ctx.buffers.update(declared)
         stages = self._stages()
         k = 0
         while k < len(stages):
