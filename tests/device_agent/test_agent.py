@@ -35,6 +35,7 @@ from tests.profiling.test_cost_model import _ecg
 from tests.service.conftest import add_user, embedded_settings, headers
 from workers.embedded import EmbeddedWorker
 
+ASKED_PAIR = "MatMul | Relu+Reshape"  # the "profile" pair of tests.profiling's _ecg()
 pytestmark = pytest.mark.slow  # the agent against a simulated phone through adb, waits and leases
 
 
@@ -61,6 +62,16 @@ class Service:
         _, fields = plan_ecg(_ecg(), cost_model=cost)
         cost.flush()
         return fields["profile_decisions"]
+
+    def measured_decision(self, device_class: str):
+        """The plan's decision on the pair the farm was asked to measure. When the measurement
+        says "separate" (it depends on the machine), the planner also weighs a second pair,
+        analytically; when it says "fuse", there is only this one."""
+        decisions = self.plan(device_class)
+        (d,) = [x for x in decisions if x.ops == ASKED_PAIR]
+        assert len(decisions) == 1 or not d.fused, decisions
+        assert d.fused == measured_fuse(d.fused_us, d.separate_us)
+        return d
 
     def agent(self, adb, *, http=None, **config) -> Agent:
         cfg = AgentConfig(**{"host": False, "min_ms": 2.0, "poll_s": 0.2, "max_wait_s": 1.0,
@@ -116,7 +127,7 @@ def test_a_profile_pair_is_measured_on_the_phone_then_planned_measured(
         assert e.temperature_c == pytest.approx(hottest)
         assert e.battery_pct == profile_json["battery_level"]
         assert e.fused_median_us > 0 and e.separate_median_us > 0
-    (d,) = service.plan(key)
+    d = service.measured_decision(key)
     assert (d.source, d.entry_id) == ("measured", e.id)
 
 
@@ -218,9 +229,5 @@ def test_with_no_phone_the_agents_own_cpu_is_the_host_device(service):
     assert report.posted and not report.failed, report
     (dev,) = service.devices()[key]["devices"]
     assert dev["serial"].startswith("host-") and dev["online"] is True
-    # Which way the host's measurement goes depends on this machine; when it says "separate",
-    # the planner weighs a second pair analytically, so the measured decision is the pair asked.
-    decisions = service.plan(key)
-    (d,) = [x for x in decisions if x.ops == "MatMul | Relu+Reshape"]
+    d = service.measured_decision(key)
     assert d.source == "measured" and d.entry_id is not None
-    assert d.fused == measured_fuse(d.fused_us, d.separate_us)

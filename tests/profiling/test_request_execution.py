@@ -50,8 +50,10 @@ def test_a_recorded_request_runs_and_its_entry_decides_the_next_plan(db):
         assert s.get(ProfilingRequest, req.id).state == "done"
 
     _, fields, _ = _plan(db, ecg, key=host.key)
-    (d,) = fields["profile_decisions"]
-    assert (d.source, d.entry_id) == ("measured", entry.id)
+    # When this machine measured "separate", the planner weighs a second pair analytically.
+    (d,) = [x for x in fields["profile_decisions"] if x.source == "measured"]
+    assert d.entry_id == entry.id
+    assert len(fields["profile_decisions"]) == 1 or not d.fused
     assert run_host_requests(db.sessions, owner="test-agent", serial="this-host",
                              info=host).entries == []  # nothing left to lease
 
