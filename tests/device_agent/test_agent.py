@@ -65,10 +65,13 @@ class Service:
 
     def measured_decision(self, device_class: str):
         """The plan's decision on the pair the farm was asked to measure. When the measurement
-        says "separate" (it depends on the machine), the planner also weighs a second pair,
-        analytically; when it says "fuse", there is only this one."""
+        says "separate" (it depends on the machine), the planner weighs the pair again when it
+        merges blocks and weighs a second pair analytically; when it says "fuse", there is
+        only this one decision."""
         decisions = self.plan(device_class)
-        (d,) = [x for x in decisions if x.ops == ASKED_PAIR]
+        asked = [x for x in decisions if x.ops == ASKED_PAIR]
+        assert asked and len({(x.source, x.entry_id, x.fused) for x in asked}) == 1, decisions
+        d = asked[-1]
         assert len(decisions) == 1 or not d.fused, decisions
         assert d.fused == measured_fuse(d.fused_us, d.separate_us)
         return d

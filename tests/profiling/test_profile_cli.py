@@ -81,8 +81,11 @@ def test_profile_from_a_plan_file_and_compile_report(model_path, db_url, tmp_pat
     assert main(["compile", str(model_path), "-o", str(art), "-q", "--no-compare",
                  "--device-class", key]) == 0
     report = json.loads((art / "report.json").read_text())
-    # When this machine measured "separate", the planner weighs a second pair analytically.
-    (d,) = [x for x in report["profile_decisions"] if x["source"] == "measured"]
+    # When this machine measured "separate", the planner weighs the pair again when it merges
+    # blocks and weighs a second pair analytically.
+    measured = [x for x in report["profile_decisions"] if x["source"] == "measured"]
+    assert measured and len({(x["entry_id"], x["fused"]) for x in measured}) == 1, measured
+    d = measured[-1]
     assert d["fused_us"] > 0 and d["separate_us"] > 0
     assert len(report["profile_decisions"]) == 1 or not d["fused"]
     assert report["device_class"] == key
