@@ -11,7 +11,12 @@ from playwright.sync_api import expect
 
 from tests.browser import api
 from tests.browser.pages import assert_no_traceback, sign_in
-from tests.browser.profiled import OPS, profile_into, reshape_matmul_model
+from tests.browser.profiled import (
+    OPS,
+    copy_to_device_class,
+    profile_into,
+    reshape_matmul_model,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -87,22 +92,44 @@ def test_profiling_page_matches_the_api(page, service, shots):
 
 
 def test_measured_fusion_is_charted(page, service, shots, tmp_path):
-    output = profile_into(service.data_dir, reshape_matmul_model(tmp_path / "rm.onnx"))
+    """One fusion measured on this machine at two shapes, and the same signatures on a second
+    (simulated) device class: the chart has a column per output shape (smallest first) and a
+    fused and a separate series per device class holding exactly the API's medians."""
+    output = profile_into(service.data_dir, reshape_matmul_model(tmp_path / "rm1.onnx", 1),
+                          reshape_matmul_model(tmp_path / "rm4.onnx", 4))
     assert OPS in output, output
     with api.client(service.base_url, service.keys["alice"]) as c:
         structures = c.get("/api/v1/profiling/signatures").json()["structures"]
         (measured,) = [s for s in structures if s["ops"] == OPS]
-        entries = c.get(f"/api/v1/profiling/signatures/{measured['structure_key']}").json()
+        key = measured["structure_key"]
+        assert copy_to_device_class(service.data_dir, key, "sim-phone-a76", 3.0) == 2
+        entries = c.get(f"/api/v1/profiling/signatures/{key}").json()["entries"]
+    assert len(entries) == 4 and len({e["device_class"] for e in entries}) == 2, entries
     sign_in(page, service.keys["alice"])
     page.goto("/profiling")
     select = page.locator("#signature-select")
     expect(select).to_be_visible()
-    select.select_option(measured["structure_key"])
+    select.select_option(key)
+    expect(select.locator("option:checked")).to_contain_text("4 entries, 2 shapes, 2 device classes")
     expect(page.locator("canvas#chart-profiling")).to_be_visible()
     rows = page.locator("#profiling-entries tbody tr")
-    expect(rows).to_have_count(len(entries["entries"]))
-    classes = {e["device_class"] for e in entries["entries"]}
+    expect(rows).to_have_count(len(entries))
+    classes = {e["device_class"] for e in entries}
     for i in range(rows.count()):
         assert rows.nth(i).locator("td").first.inner_text() in classes
+
+    page.wait_for_function("window.Chart && window.Chart.getChart('chart-profiling')")
+    chart = page.evaluate("(() => { const c = window.Chart.getChart('chart-profiling');"
+                          " return {labels: c.data.labels,"
+                          " sets: c.data.datasets.map(d => [d.label, d.data])}; })()")
+    assert chart["labels"] == ["1×64", "4×64"], chart
+    expected = []
+    for dc in sorted(classes):
+        by_shape = {"×".join(map(str, e["shapes"][-1])): e
+                    for e in entries if e["device_class"] == dc}
+        for side in ("fused", "separate"):
+            expected.append([f"{dc}: {side}",
+                             [by_shape[col][f"{side}_median_us"] for col in chart["labels"]]])
+    assert chart["sets"] == expected
     shots.take(page, "profiling")
     assert_no_traceback(page)

@@ -6,10 +6,12 @@ Expected values come from the JSON API's report of the same compilation, never f
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import api
 from tests.browser.pages import (
     assert_no_traceback,
     click_block,
@@ -94,6 +96,32 @@ def test_report_charts_and_download(page, service, cls_report):
     body = artifact.body()
     assert body[:2] == b"\x1f\x8b" and len(body) == cls_report.job["artifact_bytes"]
 
+
+def test_block_panel_gives_the_reasons_on_its_unfused_edges(page, service, cls_report):
+    """The block with the most unfused edges: one ``#block-reasons`` item per edge the API's
+    ``/blocks/{n}`` lists, each with its reason code, the other block and both node names."""
+    with api.client(service.base_url, service.keys["alice"]) as c:
+        graph = c.get(f"/api/v1/compilations/{cls_report.job['id']}/graph").json()
+        touching = Counter()
+        for e in graph["edges"]:
+            n = sum(e["reasons"].values())
+            touching[e["source"]] += n
+            touching[e["target"]] += n
+        block_id, count = touching.most_common(1)[0]
+        block = c.get(f"/api/v1/compilations/{cls_report.job['id']}/blocks/{block_id}").json()
+    edges = block["unfused_edges"]
+    assert len(edges) == count > 0, (block_id, count, edges)
+    sign_in(page, service.keys["alice"])
+    open_report(page, cls_report.job["id"])
+    tap_block(page, block_id)
+    items = page.locator("#block-reasons li")
+    expect(items).to_have_count(len(edges))
+    for i, e in enumerate(edges):
+        text = items.nth(i).inner_text()
+        out = e["producer_block"] == block_id
+        other = e["consumer_block"] if out else e["producer_block"]
+        assert text.startswith(f"{e['reason']} {'to' if out else 'from'} block #{other}: "), text
+        assert f"{e['producer']} → {e['consumer']}" in text and e["detail"] in text, (text, e)
 
 
 def test_node_search_finds_the_block_holding_a_node(page, service, cls_report):

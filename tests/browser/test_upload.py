@@ -62,6 +62,12 @@ def test_filter_narrows_the_table(page, service, cls_report):
     sign_in(page, service.keys["alice"])
     rows = page.locator("tr[data-compilation-id]")
     expect(rows.first).to_be_visible()
+    # newest first: the rows in the order of the API's created_at, latest at the top
+    with api.client(service.base_url, service.keys["alice"]) as c:
+        jobs = c.get("/api/v1/compilations", params={"limit": 100}).json()["data"]
+    expect(rows).to_have_count(len(jobs))
+    newest_first = [j["id"] for j in sorted(jobs, key=lambda j: j["created_at"], reverse=True)]
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.compilationId)") == newest_first
     page.fill("#filter", "no-model-is-named-like-this")
     expect(page.locator("tr[data-compilation-id]:visible")).to_have_count(0)
     page.fill("#filter", CLS_FILE)

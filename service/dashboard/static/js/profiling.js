@@ -26,6 +26,13 @@ function decadeBelow(datasets) {
   return values.length ? 10 ** Math.floor(Math.log10(Math.min(...values) / 1.5)) : undefined;
 }
 
+// The power of ten at or above the largest value: the axis always ends on a labelled decade
+// (values inside one decade otherwise leave a single tick label).
+function decadeAbove(datasets) {
+  const values = datasets.flatMap((d) => d.data).filter((v) => v > 0);
+  return values.length ? 10 ** Math.ceil(Math.log10(Math.max(...values))) : undefined;
+}
+
 async function showStructure(key) {
   const body = await api(`/profiling/signatures/${encodeURIComponent(key)}`);
   const size = (shape) => shape.reduce((a, d) => a * d, 1);
@@ -56,7 +63,7 @@ async function showStructure(key) {
         tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${fmtUs(c.raw)} (median)` } } },
       scales: {
         x: { title: { display: true, text: "output shape" } },
-        y: { type: "logarithmic", min: decadeBelow(datasets), title: { display: true, text: "µs per run (median, log scale)" },
+        y: { type: "logarithmic", min: decadeBelow(datasets), max: decadeAbove(datasets), title: { display: true, text: "µs per run (median, log scale)" },
           ticks: { callback: (v) => (isDecade(v) ? fmtUs(v) : "") } },
       },
     },
