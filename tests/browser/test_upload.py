@@ -22,6 +22,20 @@ RECORD_PROGRESS = """() => {
     .observe(bar, {attributes: true, attributeFilter: ['value', 'hidden']});
 }"""
 
+# Every state the compilations table shows, per row, in order (a row re-rendered with the same
+# state adds nothing).
+RECORD_STATES = """() => {
+  window.__dnfStates = {};
+  const tbody = document.querySelector('#compilations-table tbody');
+  new MutationObserver(() => {
+    for (const tr of tbody.querySelectorAll('tr[data-compilation-id]')) {
+      const seen = (window.__dnfStates[tr.dataset.compilationId] ??= []);
+      const state = tr.querySelector('td.state').textContent;
+      if (seen[seen.length - 1] !== state) seen.push(state);
+    }
+  }).observe(tbody, {childList: true, subtree: true, characterData: true});
+}"""
+
 
 def test_upload_cls_model_and_watch_it_succeed(page, service, cls_model, shots):
     with api.client(service.base_url, service.keys["alice"]) as c:
@@ -79,6 +93,7 @@ def test_upload_archive_with_external_data(page, service, tmp_path):
     with api.client(service.base_url, service.keys["alice"]) as c:
         before = api.compilation_ids(c)
     sign_in(page, service.keys["alice"])
+    page.evaluate(RECORD_STATES)
     page.set_input_files("#model-file", str(archive))
     page.click("#upload-submit")
     rows = page.locator("tr[data-compilation-id]")
@@ -91,4 +106,8 @@ def test_upload_archive_with_external_data(page, service, tmp_path):
         model = c.get(f"/api/v1/models/{job['model_id']}").json()
     assert job["summary"]["original_nodes"] == 2, job
     assert model["upload_format"] == "tar.gz", model
+    # a model new to this service: the row showed the live state before the final one
+    states = page.evaluate("id => window.__dnfStates[id]", new_id)
+    assert states[0] in ("queued", "running") and states[-1] == "succeeded", states
+    assert "failed" not in states, states
     assert_no_traceback(page)
