@@ -18,6 +18,7 @@ import onnx_ir as ir
 
 from compiler_core.errors import ResourceLimitError, ShapeError
 from compiler_core.frontend.fold import MAX_FOLDED_BYTES
+from compiler_core.ir.ops import ONNX_DOMAINS
 
 
 def _scalar(value: ir.Value | None) -> float | None:
@@ -46,7 +47,7 @@ def check_derived_sizes(model: ir.Model, source: str) -> None:
     """Raise :class:`ResourceLimitError` / :class:`ShapeError` (one line naming the node) for
     a derived size that cannot be honoured (see the module docstring)."""
     for node in model.graph:
-        if node.op_type != "Range" or node.domain not in ("", "ai.onnx"):
+        if node.op_type != "Range" or node.domain not in ONNX_DOMAINS:
             continue
         args = [_scalar(v) for v in list(node.inputs)[:3]]
         if len(args) < 3 or any(a is None for a in args):
