@@ -72,9 +72,10 @@ def test_conv_depthwise(x_shape, w_shape, y_shape, attrs, tmp_path):
 
 
 def test_conv_no_bias(tmp_path):
-    compile_and_check(_conv([1, 4, 6, 6], [4, 4, 3, 3], [1, 4, 4, 4], bias=False), tmp_path)
+    compile_and_check(_conv([1, 4, 6, 6], [4, 4, 3, 3], [1, 4, 4, 4], bias=False), tmp_path,
+                      blocks=1)
     compile_and_check(_conv([1, 4, 6, 6], [4, 1, 3, 3], [1, 4, 4, 4], bias=False, group=4),
-                      tmp_path)
+                      tmp_path, blocks=1)
 
 
 def test_conv_large_tiles_residual_one_block(tmp_path):
@@ -156,7 +157,7 @@ def test_conv_two_outputs_kept(tmp_path):
     nodes = [node("Conv", ["x", "w"], ["c"]), node("Sigmoid", ["c"], ["y"])]
     p = model(nodes, [vi("x", [1, 3, 5, 5])], [vi("c", [1, 2, 5, 5]), vi("y", [1, 2, 5, 5])],
               [const("w", np.ones([2, 3, 1, 1], np.float32))])
-    compile_and_check(p, tmp_path)
+    compile_and_check(p, tmp_path, blocks=1)
 
 
 def test_channel_shuffle_then_depthwise(tmp_path):

@@ -118,7 +118,7 @@ def test_comparisons_where_cast(tmp_path):
                 "y": rng.standard_normal((3, 10)).astype(np.float32),
                 "k": rng.integers(0, 4, (3, 10)).astype(np.int64)}
 
-    compile_and_check(model(nodes, ins, outs, inits), tmp_path, feeds=feeds)
+    compile_and_check(model(nodes, ins, outs, inits), tmp_path, feeds=feeds, blocks=1)
 
 
 def test_castlike_takes_the_dtype_of_its_second_input(tmp_path):
@@ -148,12 +148,12 @@ def test_broadcast_computed_operand_is_materialized(tmp_path):
         node("Mul", ["x", "g"], ["y"]),
     ]
     p = model(nodes, [vi("x", [2, 8, 6, 6]), vi("s", [2, 8, 1, 1])], [vi("y", [2, 8, 6, 6])])
-    planned, out = compile_and_check(p, tmp_path)
+    planned, out = compile_and_check(p, tmp_path, blocks=1)
     assert '"arena_bytes": 64' in (out / "report.json").read_text()  # 16 floats, once
 
 
 def test_cheap_broadcast_operand_stays_virtual(tmp_path):
     nodes = [node("Mul", ["s", "s"], ["g"]), node("Add", ["x", "g"], ["y"])]
     p = model(nodes, [vi("x", [2, 8, 6, 6]), vi("s", [2, 8, 1, 1])], [vi("y", [2, 8, 6, 6])])
-    planned, out = compile_and_check(p, tmp_path)
+    planned, out = compile_and_check(p, tmp_path, blocks=1)
     assert '"arena_bytes": 0' in (out / "report.json").read_text()

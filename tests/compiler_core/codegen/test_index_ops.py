@@ -89,7 +89,7 @@ def test_gather_embedding_and_constant_index(tmp_path):
         ids = np.random.default_rng(seed).integers(-50, 50, (2, 7)).astype(np.int64)
         return {"ids": ids}
 
-    compile_and_check(p, tmp_path, feeds=feeds)
+    compile_and_check(p, tmp_path, feeds=feeds, blocks=1)
 
 
 @pytest.mark.parametrize("batch_dims", [0, 1])
@@ -106,4 +106,4 @@ def test_gather_nd(batch_dims, tmp_path):
              node("GatherND", ["e", "ind"], ["g"], batch_dims=batch_dims),
              node("Neg", ["g"], ["y"])]
     p = model(nodes, [vi("x", data_shape)], [vi("y", out_shape)], [const("ind", ind)])
-    compile_and_check(p, tmp_path)
+    compile_and_check(p, tmp_path, blocks=1)

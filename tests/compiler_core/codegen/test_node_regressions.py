@@ -22,21 +22,21 @@ def test_clip_min_greater_than_max_gives_max(tmp_path):
     nodes = [node("Clip", ["x", "lo", "hi"], ["y"])]
     p = model(nodes, [vi("x", [3, 5])], [vi("y", [3, 5])],
               [const("lo", np.float32(2.0)), const("hi", np.float32(1.0))])
-    compile_and_check(p, tmp_path)
+    compile_and_check(p, tmp_path, blocks=1)
 
 
 def test_reshape_of_empty_tensor(tmp_path):
     nodes = [node("Reshape", ["x", "s"], ["y"], allowzero=1)]
     p = model(nodes, [vi("x", [0, 3, 4])], [vi("y", [3, 4, 0])],
               [const("s", np.array([3, 4, 0], np.int64))])
-    compile_and_check(p, tmp_path)
+    compile_and_check(p, tmp_path, blocks=1)
 
 
 def test_dropout_inference_mask_is_true(tmp_path):
     nodes = [node("Dropout", ["x", "r", "t"], ["y", "m"])]
     p = model(nodes, [vi("x", [2, 3])], [vi("y", [2, 3]), vi("m", [2, 3], BOOL)],
               [const("r", np.float32(0.3)), const("t", np.bool_(False))])
-    compile_and_check(p, tmp_path)
+    compile_and_check(p, tmp_path, blocks=1)
 
 
 def test_training_dropout_refused(tmp_path):

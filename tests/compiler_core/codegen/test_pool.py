@@ -50,7 +50,7 @@ def test_average_pool_counts(include, ceil, tmp_path):
     out = [1, 3, 6, 5] if ceil else [1, 3, 5, 5]  # H 10 -> 5 or 6 (ceil), W 9 -> 5
     p = model([node("AveragePool", ["x"], ["y"], **attrs)], [vi("x", [1, 3, 10, 9])],
               [vi("y", out)])
-    compile_and_check(p, tmp_path)
+    compile_and_check(p, tmp_path, blocks=1)
 
 
 def test_pool_costly_prologue_materialized(tmp_path):
@@ -72,7 +72,7 @@ def test_lrn(size, tmp_path):
     nodes = [node("Relu", ["x"], ["r"]),
              node("LRN", ["r"], ["y"], size=size, alpha=1e-2, beta=0.75, bias=1.5)]
     p = model(nodes, [vi("x", [1, 7, 6, 5])], [vi("y", [1, 7, 6, 5])])
-    compile_and_check(p, tmp_path)
+    compile_and_check(p, tmp_path, blocks=1)
 
 
 def test_batchnorm_elementwise(tmp_path):

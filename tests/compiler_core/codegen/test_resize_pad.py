@@ -69,7 +69,7 @@ def test_resize_keep_aspect_ratio(policy, y_shape, tmp_path):
                   keep_aspect_ratio_policy=policy)]
     p = model(nodes, [vi("x", [1, 2, 4, 6])], [vi("y", y_shape)],
               [const("sz", np.asarray([8, 8], np.int64))])
-    compile_and_check(p, tmp_path)
+    compile_and_check(p, tmp_path, blocks=1)
 
 
 def test_resize_fused_between_convs_no_buffer(tmp_path):

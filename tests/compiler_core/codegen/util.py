@@ -65,12 +65,24 @@ def feeds_for(proto, seed):
     return out
 
 
+def block_ops(proto, blocks):
+    """The operators each block of ``proto``'s plan must hold, in plan order: ``blocks`` as
+    given (a list of operator lists), or for ``blocks=1`` one block holding every node of
+    ``proto`` in graph order."""
+    if blocks == 1:
+        return [[n.op_type for n in proto.graph.node]]
+    if not isinstance(blocks, list):
+        raise TypeError(f"blocks: 1 or a list of operator lists per block, not {blocks!r}")
+    return blocks
+
+
 def compile_and_check(proto, tmp_path: Path, *, blocks=None, feeds=None, rtol=1e-3, atol=1e-4):
-    """Compile ``proto``, compare with ORT on 3 random input sets; returns (planned, dir)."""
+    """Compile ``proto``, compare with ORT on 3 random input sets; returns (planned, dir).
+    ``blocks`` (see :func:`block_ops`): the plan's blocks must hold exactly these operators."""
     planned = plan(proto)
     if blocks is not None:
         got = [b.ops for b in planned.plan.blocks]
-        assert len(got) == blocks, got
+        assert got == block_ops(proto, blocks)
     out = compile_model(planned, output_dir=tmp_path / f"art{next(_count)}")
     sess = InferenceSession(out)
     names = [o.name for o in sess.get_outputs()]
