@@ -61,7 +61,7 @@ def test_registered_device_shows_in_the_table(page, service, shots):
             {"serial": PLAIN_SERIAL, "online": False},
         ]})
         assert r.status_code == 200 and r.json()["online"] == 1, r.text
-    assert key in {c["key"] for c in _device_classes(service)}
+    (api_class,) = [c for c in _device_classes(service) if c["key"] == key]
 
     sign_in(page, service.keys["alice"])
     page.goto("/devices")
@@ -72,6 +72,8 @@ def test_registered_device_shows_in_the_table(page, service, shots):
     expect(html).to_contain_text("41.5")
     expect(rows.filter(has_text=PLAIN_SERIAL)).to_contain_text("offline")
     expect(page.locator("#devices-table b")).to_have_count(0)
+    # the class's queue length (profiling requests waiting for it), as the API has it
+    expect(rows.first.locator("td.num").first).to_have_text(str(api_class["queue_length"]))
     shots.take(page, "devices")
     assert_no_traceback(page)
 
@@ -131,5 +133,12 @@ def test_measured_fusion_is_charted(page, service, shots, tmp_path):
             expected.append([f"{dc}: {side}",
                              [by_shape[col][f"{side}_median_us"] for col in chart["labels"]]])
     assert chart["sets"] == expected
+    # entries per device class: the API's summary, every class (also those with none)
+    with api.client(service.base_url, service.keys["alice"]) as c:
+        per_class = c.get("/api/v1/profiling/signatures").json()["device_classes"]
+    shown = page.locator("#class-entries tbody tr")
+    expect(shown).to_have_count(len(per_class))
+    assert [shown.nth(i).locator("td").all_inner_texts() for i in range(len(per_class))] == [
+        [d["key"], str(d["entries"])] for d in per_class]
     shots.take(page, "profiling")
     assert_no_traceback(page)

@@ -72,6 +72,11 @@ def test_report_charts_and_download(page, service, cls_report):
     page.wait_for_function("['chart-latency', 'chart-bytes', 'chart-arena', 'chart-rules']"
                            ".every(id => window.Chart && window.Chart.getChart(id))")
     assert _chart(page, "chart-latency") == [summary["latency_ms"], summary["ort_latency_ms"]]
+    # the spread over the median bars: p10-p90 of both runtimes' timed runs, as the API has them
+    v = rep["validation"]
+    spread = page.evaluate("window.Chart.getChart('chart-latency').data.datasets[1].data")
+    assert spread == [[v["latency_p10_ms"], v["latency_p90_ms"]],
+                      [v["ort_latency_p10_ms"], v["ort_latency_p90_ms"]]], (spread, v)
     assert _chart(page, "chart-bytes") == [
         rep["intermediate_bytes_before"], rep["intermediate_bytes_after"]]
     assert _chart(page, "chart-arena") == [
