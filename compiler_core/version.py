@@ -12,4 +12,5 @@ from __future__ import annotations
 # 3: convs with several taps get an implicit-GEMM AVX-512 path (issue #13)
 # 4: exp, expm1, log, tanh, sigmoid, softplus, mish as vectorizable dnf_*f helpers (issue #13)
 # 5: Pow(x, 3) as x*x*x (GELU's tanh form when not rewritten spent 3x its GEMM in powf)
-CODEGEN_VERSION = 5
+# 6: 3x3 stride-1 convs take a Winograd F(2,3) / F(4,3) path where it measured faster (issue #13)
+CODEGEN_VERSION = 6

@@ -30,6 +30,7 @@ from compiler_core.codegen.anchors.conv_direct import (
 )
 from compiler_core.codegen.anchors.conv_gemm import emit_gemm, workspace
 from compiler_core.codegen.anchors.conv_shape import conv_shape, float_only, is_depthwise
+from compiler_core.codegen.anchors.conv_winograd import U_ROLE, transformed_weights, wino_plan
 from compiler_core.codegen.attrs import unsupported
 from compiler_core.codegen.context import KernelContext
 from compiler_core.ir.ecg import value_shape
@@ -58,9 +59,13 @@ class ConvAnchor:
         return out
 
     def derived(self, ctx: KernelContext, node: ir.Node) -> dict[str, ir.Value]:
-        """The implicit-GEMM kernel's tap offsets and packed W, when that path applies
-        (:mod:`.conv_direct`)."""
+        """The Winograd path's transformed W (:mod:`.conv_winograd`), or the implicit-GEMM
+        kernel's tap offsets and packed W (:mod:`.conv_direct`), when that path applies."""
         s = conv_shape(node)
+        p = wino_plan(s) if node.inputs[0] in ctx.materialized else None
+        u = transformed_weights(node, s, p) if p is not None else None
+        if u is not None:
+            return {U_ROLE: u}
         d = direct_plan(s)
         if d is None or node.inputs[0] not in ctx.materialized:
             return {}
@@ -70,6 +75,8 @@ class ConvAnchor:
 
     def workspace(self, ctx: KernelContext, node: ir.Node) -> int:
         s = conv_shape(node)
+        if U_ROLE in ctx.derived:
+            return wino_plan(s).ws
         return 0 if is_depthwise(s) else workspace(s, node.inputs[0] in ctx.materialized)
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:

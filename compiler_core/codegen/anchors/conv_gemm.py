@@ -28,6 +28,7 @@ from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_direct import OFFSETS, direct_plan, emit_direct
 from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
+from compiler_core.codegen.anchors.conv_winograd import U_ROLE, emit_winograd, wino_plan
 from compiler_core.codegen.anchors.gemm import sgemm
 from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, bounded, region, split, tiles
 from compiler_core.codegen.c.policy import parallel_policy
@@ -198,7 +199,10 @@ def workspace(s: ConvShape, x_buffer: bool) -> int:
 
 def emit_gemm(ctx: KernelContext, node: ir.Node, s: ConvShape, epilogue: Epilogue | None):
     """Lines of the conv: im2col/direct + sgemm; a conv with several taps also gets the
-    implicit-GEMM path (:mod:`.conv_direct`), taken when the CPU runs its kernel."""
+    implicit-GEMM path (:mod:`.conv_direct`), taken when the CPU runs its kernel; a 3x3
+    stride-1 conv whose weights were transformed goes the Winograd way (:mod:`.conv_winograd`)."""
+    if U_ROLE in ctx.derived:
+        return render(emit_winograd(ctx, node, s, wino_plan(s), epilogue), 1)
     d = direct_plan(s) if OFFSETS in ctx.derived else None
     if d is None:
         return render(_emit_sgemm(ctx, node, s, epilogue), 1)

@@ -1,0 +1,366 @@
+"""Winograd convolution F(m x m, 3 x 3) for 3x3, stride-1, dilation-1, ungrouped convs.
+
+Output tiles of ``m x m`` positions (``m`` 2 or 4) read input tiles of ``a x a`` (``a = m + 2``):
+``Y_tile = A^T [ sum_c U_c (.) V_c ] A`` with ``U_c = G g_c G^T`` (the weights, transformed at
+compile time: a ``derived`` constant of the anchor, ``[a*a][M][C]``, float32 from float64) and
+``V_c = B^T d_c B`` (the input tile of channel c). The matrices come from the Cook-Toom
+construction on the points :data:`POINTS` (and infinity), rows of ``B^T`` scaled to small
+integers, ``G`` taking the inverse scale (:func:`matrices`).
+
+Per tile group (``r`` rows of output tiles of one image, all ``tw`` tiles of each row), on one
+thread, in its workspace slot:
+
+1. the ``r*m + 2`` input rows the group reads, zero-padded and split by column phase
+   (``xd[c][row][p][q] = X[c][row][q*m + p]``): the tile at column ``t`` reads ``xd[..][l % m]
+   [t + l / m]``, so every later loop over tiles reads contiguous floats (gcc vectorizes it);
+2. the input transform into ``v[a*a][C][tiles]``;
+3. ``a*a`` OpenBLAS sgemm calls ``mb[xi] (M x tiles) = U[xi] (M x C) x v[xi] (C x tiles)``;
+4. the output transform with the bias, per output channel, into a row buffer of ``m`` rows
+   (``tw*m`` columns), copied to Y's rows (the ones inside OH x OW); then the fused epilogue
+   on that channel's rows of the group.
+
+Transforms are straight-line C written from the matrices (zero terms dropped), inside loops
+over tiles: portable C (also the linux-arm64 target), no intrinsics.
+
+The error of F(4,3) in float32 with the points ``0, 1, -1, 1/2, -2`` (numpy simulation, 64
+channels, 3x3 weights ~N(0, 0.1), tiles ~N(0, 1)): max abs 1.6e-5 (``0, +-1, +-2``: 4.4e-5;
+``0, +-1, +-1/2``: 6.1e-5); F(2,3): 2.9e-6. Errors against ONNX Runtime on whole models and
+where the path pays are in :func:`wino_plan`'s comments.
+
+``$DNNFUSION_NO_WINOGRAD`` (set when compiling) turns the path off: the A/B switch of the
+measurements, not an option.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cache
+
+import numpy as np
+import onnx_ir as ir
+
+from compiler_core.codegen.anchors.base import Epilogue
+from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
+from compiler_core.codegen.anchors.gemm import sgemm
+from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, runs_parallel, tiles
+from compiler_core.codegen.c.stmt import Assign, Comment, Decl, Expr, For, If, Omp, Raw, Stmt
+from compiler_core.codegen.cnames import float_literal
+from compiler_core.codegen.context import KernelContext
+
+# Interpolation points (infinity is the last one) of F(m, 3).
+POINTS = {2: (0, 1, -1), 4: (0, 1, -1, Fraction(1, 2), -2)}
+U_ROLE = "winograd_u"  # role of the transformed weights in ctx.derived
+# Floats of v + mb per tile group, and the least groups per image of a parallel conv, by m.
+# Single-conv A/B (min of 24-30 runs, 1 thread): F(4,3) on 56x56 C 64 M 64 took 0.50-0.54x
+# the im2col + sgemm time with 512 KB groups, 0.78x with 2 MB; F(2,3) on 28x28 C 128 M 128
+# 0.58x with 2 MB groups, 0.69x with 512 KB (bigger groups read U fewer times).
+GROUP_FLOATS = {4: 1 << 17, 2: 1 << 19}
+MIN_GROUPS = {4: 4, 2: 2}
+MIN_SIDE = 8  # output rows / columns below which im2col + sgemm is kept
+MIN_CHANNELS = 16  # input channels (the GEMM depth) below which im2col + sgemm is kept
+F43_SIDE = 48  # output side from which F(4,3) is used (F(2,3) below)
+
+
+@cache
+def matrices(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(A^T [m, a], G [a, 3], B^T [a, a])`` in float64 for F(m, 3) (exact rationals)."""
+    pts = [Fraction(p) for p in POINTS[m]]
+    a = m + 2
+
+    def ev(k: int) -> list[list[Fraction]]:  # evaluation of a degree k-1 polynomial
+        return [[p ** i for i in range(k)] for p in pts] + [[Fraction(0)] * (k - 1) + [Fraction(1)]]
+
+    at = [list(col) for col in zip(*ev(m), strict=True)]
+    g = ev(3)
+    # B = V^-1 (V: evaluation of a degree a-1 polynomial): Gauss-Jordan on rationals.
+    rows = [r + [Fraction(int(i == j)) for j in range(a)] for i, r in enumerate(ev(a))]
+    for c in range(a):
+        piv = next(i for i in range(c, a) if rows[i][c] != 0)
+        rows[c], rows[piv] = rows[piv], rows[c]
+        rows[c] = [x / rows[c][c] for x in rows[c]]
+        for i in range(a):
+            if i != c and rows[i][c] != 0:
+                f = rows[i][c]
+                rows[i] = [x - f * y for x, y in zip(rows[i], rows[c], strict=True)]
+    bt = [[rows[j][a + i] for j in range(a)] for i in range(a)]
+    for i in range(a):  # B^T rows to integers, G rows take the inverse scale
+        den = Fraction(math.lcm(*(x.denominator for x in bt[i])),
+                       math.gcd(*(x.numerator for x in bt[i])))
+        bt[i] = [x * den for x in bt[i]]
+        g[i] = [x / den for x in g[i]]
+    return tuple(np.array([[float(x) for x in r] for r in mat]) for mat in (at, g, bt))
+
+
+@dataclass(frozen=True)
+class WinoPlan:
+    m: int  # output tile side
+    th: int  # tile rows of the output
+    tw: int  # tiles per row
+    r: int  # tile rows per group
+    n_groups: int  # groups per image
+    c: int
+    mo: int  # output channels
+    parallel: bool
+
+    @property
+    def a(self) -> int:
+        return self.m + 2
+
+    @property
+    def q(self) -> int:
+        """Columns per phase of the split input rows (tile t reads t and t + 1)."""
+        return self.tw + 1
+
+    @property
+    def rows(self) -> int:
+        return self.r * self.m + 2
+
+    @property
+    def tiles(self) -> int:
+        return self.r * self.tw
+
+    @property
+    def xd(self) -> int:
+        return self.c * self.rows * self.m * self.q
+
+    @property
+    def v(self) -> int:
+        return self.a * self.a * self.c * self.tiles
+
+    @property
+    def mb(self) -> int:
+        return self.a * self.a * self.mo * self.tiles
+
+    @property
+    def slot(self) -> int:
+        return self.xd + self.v + self.mb + self.m * self.tw * self.m
+
+    @property
+    def ws(self) -> int:
+        return self.slot * (WORKSPACE_SLOTS if self.parallel else 1)
+
+
+def applies(s: ConvShape) -> bool:
+    """3x3, stride 1, dilation 1, one group, non-negative pads giving the output size."""
+    h, w = s.win.h, s.win.w
+    if s.g != 1 or h.kernel != 3 or w.kernel != 3:
+        return False
+    for ax in (h, w):
+        if ax.stride != 1 or ax.dilation != 1 or min(ax.pad_begin, ax.pad_end) < 0:
+            return False
+        if ax.size + ax.pad_begin + ax.pad_end - 2 != ax.out:
+            return False
+    return True
+
+
+def wino_plan(s: ConvShape, m: int | None = None) -> WinoPlan | None:
+    """The tiling of the Winograd path for ``s``, or None when it does not apply or does not
+    pay (``m``: force the tile size, for tests)."""
+    if not applies(s) or os.environ.get("DNNFUSION_NO_WINOGRAD"):
+        return None
+    if m is None:
+        m = choose_m(s)
+        if m is None:
+            return None
+    oh, ow = s.win.h.out, s.win.w.out
+    th, tw = -(-oh // m), -(-ow // m)
+    a2 = (m + 2) ** 2
+    r = max(1, min(th, GROUP_FLOATS[m] // (a2 * (s.c + s.m) * tw)))
+    n_groups = -(-th // r)
+    if runs_parallel(2, s.macs):
+        if s.n * n_groups < MIN_GROUPS[m] and r > 1:
+            r = -(-th // -(-MIN_GROUPS[m] // s.n))
+            n_groups = -(-th // r)
+        if (s.n * n_groups) % 2 and r > 1:
+            r = -(-th // (n_groups + 1))
+            n_groups = -(-th // r)
+    parallel = runs_parallel(s.n * n_groups, s.macs)
+    return WinoPlan(m, th, tw, r, n_groups, s.c, s.m, parallel)
+
+
+def choose_m(s: ConvShape) -> int | None:
+    """The tile size where the path pays, or None (keep im2col + sgemm). Single-conv A/B on
+    an AMD EPYC (AVX2, 1 MB L2 per core), min of 24-30 interleaved runs, Winograd time over
+    im2col + sgemm time at 1 thread (2 threads where the machine was quiet enough to say):
+    F(2,3): 28x28 C 128 M 128 0.58 (0.70), C 64 M 96 0.57, C 128 M 32 0.70; 14x14 C 96 M 128
+    0.72 (0.61), C 128 M 32 0.69 (0.36), C 192 M 256 0.85, C 256 M 256 0.86-0.93 (0.93-0.97);
+    13x13 C 48 M 192 0.94 (0.74); 27x27 C 32 M 128 0.97; 7x7 C 128 M 32 1.04, C 512 M 512
+    2.1-2.4. F(4,3): 56x56 C 64 M 64 0.50-0.54 (0.48; F(2,3) 0.58-0.63), 55x55 C 16 M 64
+    0.67 (0.81; F(2,3) 0.79-0.81), 56x56 C 128 M 32 0.26, but 14x14 C 256 M 256 1.04-1.10
+    and 7x7 C 512 M 512 3.9-6.7."""
+    oh, ow = s.win.h.out, s.win.w.out
+    if min(oh, ow) < MIN_SIDE or s.c < MIN_CHANNELS:
+        return None
+    return 4 if min(oh, ow) >= F43_SIDE else 2
+
+
+def transformed_weights(node: ir.Node, s: ConvShape, p: WinoPlan) -> ir.Value | None:
+    """``U[xi][M][C] = (G g[M, C] G^T)[xi]`` (xi = row*a + column), float32; None when the
+    weights are not a constant."""
+    w = node.inputs[1]
+    if w is None or w.const_value is None:
+        return None
+    _, g, _ = matrices(p.m)
+    arr = np.asarray(w.const_value.numpy(), dtype=np.float64).reshape(s.m, s.c, 3, 3)
+    u = np.einsum("ik,mckl,jl->ijmc", g, arr, g).reshape(p.a * p.a, s.m, s.c)
+    u = np.ascontiguousarray(u.astype(np.float32)).reshape(-1)
+    return ir.Value(name=f"{w.name or 'w'}_winograd{p.m}", shape=ir.Shape([u.size]),
+                    type=ir.TensorType(ir.DataType.FLOAT), const_value=ir.tensor(u))
+
+
+def _combine(coefs, terms: list[str]) -> str:
+    """C text of ``sum coefs[k] * terms[k]`` without the zero terms (``0.0f`` if none)."""
+    out = ""
+    for c, t in zip(coefs, terms, strict=True):
+        if c == 0:
+            continue
+        mag = abs(float(c))
+        term = t if mag == 1.0 else f"{float_literal(mag)}*{t}"
+        if not out:
+            out = term if c > 0 else f"-{term}"
+        else:
+            out += f" + {term}" if c > 0 else f" - {term}"
+    return out or float_literal(0.0)
+
+
+def transform(mat: np.ndarray, src, prefix: str) -> tuple[list[Stmt], list[list[str]]]:
+    """``out = mat src mat^T`` for ``src(k, l)`` (C expressions, ``k, l < mat.shape[1]``):
+    declarations of the partial and final values, and the names of ``out[i][j]``."""
+    n, k = mat.shape
+    stmts: list[Stmt] = []
+    tmp = [[f"{prefix}_t{i}_{ll}" for ll in range(k)] for i in range(n)]
+    for i in range(n):
+        for ll in range(k):
+            stmts.append(Decl("float", tmp[i][ll],
+                              _combine(mat[i], [src(kk, ll) for kk in range(k)])))
+    out = [[f"{prefix}_o{i}_{j}" for j in range(n)] for i in range(n)]
+    for i in range(n):
+        for j in range(n):
+            stmts.append(Decl("float", out[i][j], _combine(mat[j], tmp[i])))
+    return stmts, out
+
+
+def _fill(s: ConvShape, p: WinoPlan, ctx: KernelContext, x: str, xd: str, n: str,
+          h0: str) -> Stmt:
+    """``xd[c][row][ph][q] = X[n, c, h0 - pad + row, q*m + ph - pad]`` (zero outside X) for the
+    group's ``rows`` input rows starting at output row ``h0``."""
+    nm = ctx.names.fresh
+    h, w = s.win.h, s.win.w
+    mm, q = p.m, p.q
+    cr, c, rr, ih, src, dst, j = (nm(k) for k in ("i", "i", "i", "i", "p", "p", "i"))
+    lo = [max(0, -(-(w.pad_begin - ph) // mm)) for ph in range(mm)]
+    hi = [max(lo[ph], min(q, (w.size - 1 + w.pad_begin - ph) // mm + 1)) for ph in range(mm)]
+    qlo, qhi = max(lo), max(max(lo), min(hi))
+
+    def load(ph: int) -> str:
+        return f"{src}[{j}*{mm} + {ph - w.pad_begin}]"
+
+    inner = For(j, qlo, qhi, [Assign(f"{dst}[{ph * q} + {j}]", load(ph)) for ph in range(mm)],
+                omp=Omp.SIMD)
+    edge = [Assign(f"{dst}[{ph * q} + {j}]",
+                   f"{j} >= {lo[ph]} && {j} < {hi[ph]} ? {load(ph)} : 0.0f")
+            for ph in range(mm)]
+    row: list[Stmt] = [Decl("float* restrict", src,
+                            f"{x} + (({n}*{s.c} + {c})*{h.size} + {ih})*{w.size}")]
+    if qlo > 0:
+        row.append(For(j, 0, qlo, edge))
+    row.append(inner)
+    if qhi < q:
+        row.append(For(j, qhi, q, edge))
+    return For(cr, 0, s.c * p.rows, [
+        Decl("int64_t", c, f"{cr} / {p.rows}"),
+        Decl("int64_t", rr, f"{cr} % {p.rows}"),
+        Decl("int64_t", ih, f"{h0} - {h.pad_begin} + {rr}"),
+        Decl("float* restrict", dst, f"{xd} + {cr}*{mm * q}", const=False),
+        If(f"{ih} < 0 || {ih} >= {h.size}", [Expr(f"memset({dst}, 0, {mm * q}*sizeof(float))")],
+           row),
+    ])
+
+
+def _input_transform(p: WinoPlan, ctx: KernelContext, xd: str, v: str, rn: str) -> Stmt:
+    nm = ctx.names.fresh
+    _, _, bt = matrices(p.m)
+    c, r, t, xb, vb = nm("i"), nm("i"), nm("i"), nm("p"), nm("p")
+    mm, q = p.m, p.q
+    stmts, out = transform(bt, lambda k, ll: f"{xb}[{(k * mm + ll % mm) * q + ll // mm} + {t}]",
+                           nm("wd"))
+    stores = [Assign(f"{vb}[{(i * p.a + j) * p.c * p.tiles} + {t}]", out[i][j])
+              for i in range(p.a) for j in range(p.a)]
+    return For(c, 0, p.c, [For(r, 0, rn, [
+        Decl("float* restrict", xb, f"{xd} + ({c}*{p.rows} + {r}*{mm})*{mm * q}"),
+        Decl("float* restrict", vb, f"{v} + {c}*{p.tiles} + {r}*{p.tw}", const=False),
+        For(t, 0, p.tw, [*stmts, *stores], omp=Omp.SIMD),
+    ])])
+
+
+def _output_transform(s: ConvShape, p: WinoPlan, ctx: KernelContext, node: ir.Node,
+                      epilogue: Epilogue | None, mb: str, ob: str, n: str, h0: str,
+                      rn: str) -> Stmt:
+    nm = ctx.names.fresh
+    at, _, _ = matrices(p.m)
+    oh, ow = s.win.h.out, s.win.w.out
+    mo, r, t, bv, mbp, hn, r0 = (nm(k) for k in ("i", "i", "i", "a", "p", "i", "i"))
+    b = bias_of(node)
+    yv = ctx.ptr(node.outputs[0])
+    width = p.tw * p.m
+    stmts, out = transform(at, lambda k, ll: f"{mbp}[{(k * p.a + ll) * s.m * p.tiles} + {t}]",
+                           nm("wo"))
+    stores = [Assign(f"{ob}[{i * width} + {t}*{p.m} + {j}]", f"{out[i][j]} + {bv}")
+              for i in range(p.m) for j in range(p.m)]
+    rows: list[Stmt] = [
+        Decl("float* restrict", mbp, f"{mb} + {mo}*{p.tiles} + {r}*{p.tw}"),
+        For(t, 0, p.tw, [*stmts, *stores], omp=Omp.SIMD),
+    ]
+    for i in range(p.m):
+        rows.append(If(f"{h0} + {r}*{p.m} + {i} < {oh}", [Expr(
+            f"memcpy({yv} + (({n}*{s.m} + {mo})*{oh} + {h0} + {r}*{p.m} + {i})*{ow}, "
+            f"{ob} + {i * width}, {ow}*sizeof(float))")]))
+    body: list[Stmt] = [
+        Decl("float", bv, f"{ctx.ptr(b)}[{mo}]" if b is not None else float_literal(0.0)),
+        For(r, 0, rn, rows),
+    ]
+    if epilogue is not None:
+        body += [
+            Decl("int64_t", hn, f"{rn}*{p.m} < {oh} - {h0} ? {rn}*{p.m} : {oh} - {h0}"),
+            Decl("int64_t", r0, f"({n}*{s.m} + {mo})*{oh} + {h0}"),
+            Raw(epilogue(r0, f"{r0} + {hn}", 0)),
+        ]
+    return For(mo, 0, s.m, body)
+
+
+def emit_winograd(ctx: KernelContext, node: ir.Node, s: ConvShape, p: WinoPlan,
+                  epilogue: Epilogue | None) -> list[Stmt]:
+    """Statements of the Winograd path (``ctx.derived[U_ROLE]``: the transformed weights)."""
+    nm = ctx.names.fresh
+    u = ctx.ptr(ctx.derived[U_ROLE])
+    x = ctx.ptr(node.inputs[0])
+    one, zero = float_literal(1.0), float_literal(0.0)
+
+    def body(tv: str, ws: str | None) -> list[Stmt]:
+        n, grp, h0, rn, xd, v, mb, ob, xi = (nm(k) for k in ("i", "i", "i", "i", "p", "p", "p",
+                                                            "p", "i"))
+        gemm = sgemm(s.m, f"{rn}*{p.tw}", s.c, one, f"{u} + {xi}*{s.m * s.c}", s.c, False,
+                     f"{v} + {xi}*{s.c * p.tiles}", p.tiles, False, zero,
+                     f"{mb} + {xi}*{s.m * p.tiles}", p.tiles)
+        return [
+            Decl("int64_t", n, f"{tv} / {p.n_groups}"),
+            Decl("int64_t", grp, f"{tv} % {p.n_groups}"),
+            Decl("int64_t", h0, f"{grp}*{p.r * p.m}"),
+            Decl("int64_t", rn, f"{grp}*{p.r} + {p.r} <= {p.th} ? {p.r} : {p.th} - {grp}*{p.r}"),
+            Decl("float* restrict", xd, ws, const=False),
+            Decl("float* restrict", v, f"{ws} + {p.xd}", const=False),
+            Decl("float* restrict", mb, f"{ws} + {p.xd + p.v}", const=False),
+            Decl("float* restrict", ob, f"{ws} + {p.xd + p.v + p.mb}", const=False),
+            _fill(s, p, ctx, x, xd, n, h0),
+            _input_transform(p, ctx, xd, v, rn),
+            For(xi, 0, p.a * p.a, [gemm]),
+            _output_transform(s, p, ctx, node, epilogue, mb, ob, n, h0, rn),
+        ]
+
+    head = Comment(f"Winograd F({p.m}x{p.m}, 3x3) C {s.c} M {s.m} {s.win.h.out}x{s.win.w.out}: "
+                   f"{p.n_groups} groups of {p.r} tile rows x {p.tw} tiles per image")
+    return [head, *tiles(ctx, s.n * p.n_groups, s.macs if p.parallel else 0, body,
+                         slot_floats=p.slot)]

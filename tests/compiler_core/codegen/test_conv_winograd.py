@@ -1,0 +1,166 @@
+"""The Winograd path of 3x3 stride-1 convs (anchors/conv_winograd.py) against ONNX Runtime:
+F(2,3) and F(4,3) (forced, whatever the measured rule says), padding 0 / 1 / asymmetric, odd
+sizes (tile remainders in rows and columns), input narrower than a tile, bias and no bias, a
+fused Relu / residual Add epilogue, batch 2, several tile groups over threads; random convs with
+C, M in {16, 64, 256} and H x W in {7, 14, 28, 56}; the rule that picks the path; the matrices."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+
+import numpy as np
+import pytest
+
+from compiler_core.codegen.anchors import conv_winograd
+from compiler_core.codegen.anchors.conv_shape import ConvShape
+from compiler_core.codegen.anchors.conv_winograd import choose_m, matrices, wino_plan
+from compiler_core.codegen.anchors.window import Axis, Window
+from compiler_core.compile import compile_model
+from compiler_core.runtime import InferenceSession
+from tests.compiler_core.codegen.util import compile_and_check, feeds_for, model, node, vi, weight
+from tests.helpers.ort import run_ort
+
+
+def _force(monkeypatch, m):
+    monkeypatch.setattr(conv_winograd, "choose_m", lambda s: m)
+
+
+def _conv(x_shape, w_shape, y_shape, *, act="Relu", residual=False, bias=True, seed=0, **attrs):
+    ins = ["x", "w", "b"] if bias else ["x", "w"]
+    nodes = [node("Conv", ins, ["c"], **attrs)]
+    last = "c"
+    inputs = [vi("x", x_shape)]
+    if residual:
+        inputs.append(vi("r", y_shape))
+        nodes.append(node("Add", ["c", "r"], ["s"]))
+        last = "s"
+    nodes.append(node(act, [last], ["y"]))
+    inits = [weight("w", w_shape, seed, 0.3)]
+    if bias:
+        inits.append(weight("b", [w_shape[0]], seed + 1))
+    return model(nodes, inputs, [vi("y", y_shape)], inits)
+
+
+CASES = [
+    # pad 1, sizes not multiples of 2 or 4 (remainder tiles in both directions)
+    ([1, 5, 9, 11], [13, 5, 3, 3], [1, 13, 9, 11], {"pads": [1, 1, 1, 1]}, {}),
+    # no padding, batch 2, no bias
+    ([2, 16, 10, 13], [24, 16, 3, 3], [2, 24, 8, 11], {}, {"bias": False}),
+    # asymmetric pads, an input narrower than a tile, a wide one
+    ([1, 8, 6, 3], [7, 8, 3, 3], [1, 7, 5, 3], {"pads": [0, 1, 1, 1]}, {}),
+    ([1, 6, 5, 40], [9, 6, 3, 3], [1, 9, 6, 40], {"pads": [2, 1, 1, 1]}, {}),
+    # SAME_UPPER, residual Add + Sigmoid epilogue
+    ([1, 12, 14, 14], [20, 12, 3, 3], [1, 20, 14, 14], {"auto_pad": "SAME_UPPER"},
+     {"residual": True, "act": "Sigmoid"}),
+    # big enough for several tile groups on several threads, batch 2
+    ([2, 32, 30, 29], [48, 32, 3, 3], [2, 48, 30, 29], {"pads": [1, 1, 1, 1]},
+     {"residual": True}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize(("x_shape", "w_shape", "y_shape", "attrs", "kw"), CASES)
+def test_winograd_conv_matches_ort(x_shape, w_shape, y_shape, attrs, kw, m, tmp_path,
+                                   monkeypatch):
+    _force(monkeypatch, m)
+    proto = _conv(x_shape, w_shape, y_shape, **kw, **attrs)
+    _, out = compile_and_check(proto, tmp_path, blocks=1)
+    text = (out / "model.c").read_text()
+    assert f"Winograd F({m}x{m}, 3x3)" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m", [2, 4])
+def test_random_convs_of_many_sizes_match_ort(m, tmp_path, monkeypatch):
+    """C, M in {16, 64, 256}, H x W in {7, 14, 28, 56}: one model of 36 independent convs."""
+    _force(monkeypatch, m)
+    nodes, inputs, outputs, inits = [], [], [], []
+    for i, (c, mo, h) in enumerate(itertools.product((16, 64, 256), (16, 64, 256),
+                                                     (7, 14, 28, 56))):
+        nodes.append(node("Conv", [f"x{i}", f"w{i}", f"b{i}"], [f"y{i}"], pads=[1, 1, 1, 1]))
+        inputs.append(vi(f"x{i}", [1, c, h, h]))
+        outputs.append(vi(f"y{i}", [1, mo, h, h]))
+        inits += [weight(f"w{i}", [mo, c, 3, 3], i, (2 / (9 * c)) ** 0.5),
+                  weight(f"b{i}", [mo], 100 + i, 0.1)]
+    proto = model(nodes, inputs, outputs, inits)
+    _, out = compile_and_check(proto, tmp_path)
+    assert (out / "model.c").read_text().count(f"Winograd F({m}x{m}, 3x3)") == 36
+
+
+def _shape(c, m, h, w=None, k=3, stride=1, pad=1, group=1, n=1):
+    w = h if w is None else w
+    out_h, out_w = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    win = Window(Axis(h, out_h, k, stride, 1, pad, pad), Axis(w, out_w, k, stride, 1, pad, pad))
+    return ConvShape(n, c, m, group, win)
+
+
+def test_the_measured_rule_picks_the_tile_size():
+    assert choose_m(_shape(64, 64, 56)) == 4  # large images: F(4,3)
+    assert choose_m(_shape(16, 64, 55)) == 4
+    assert choose_m(_shape(128, 128, 28)) == 2
+    assert choose_m(_shape(256, 256, 14)) == 2
+    assert choose_m(_shape(512, 512, 7)) is None  # 7x7: im2col + sgemm measured faster
+    assert choose_m(_shape(8, 64, 56)) is None  # shallow: GEMM depth too small
+
+
+def test_only_3x3_stride_1_ungrouped_convs_apply():
+    assert wino_plan(_shape(64, 64, 56)) is not None
+    assert wino_plan(_shape(64, 64, 56, stride=2)) is None
+    assert wino_plan(_shape(64, 64, 56, k=5, pad=2)) is None
+    assert wino_plan(_shape(64, 64, 56, k=1, pad=0)) is None
+    assert wino_plan(_shape(64, 64, 56, group=2)) is None
+
+
+def test_switch_turns_the_path_off(monkeypatch):
+    monkeypatch.setenv("DNNFUSION_NO_WINOGRAD", "1")
+    assert wino_plan(_shape(64, 64, 56)) is None
+
+
+def test_plan_splits_an_image_for_two_threads():
+    p = wino_plan(_shape(128, 128, 28))
+    assert (p.m, p.th, p.tw) == (2, 14, 14)
+    assert p.n_groups >= 2 and p.r * p.n_groups >= p.th and p.parallel
+    assert p.ws >= p.slot * 8  # WORKSPACE_SLOTS slots
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_matrices_compute_a_correlation(m):
+    """``A^T [(G g G^T) (.) (B^T d B)] A`` is the 3x3 correlation of the tile, in float64."""
+    at, g, bt = matrices(m)
+    a = m + 2
+    rng = np.random.default_rng(m)
+    w, d = rng.standard_normal((3, 3)), rng.standard_normal((a, a))
+    got = at @ ((g @ w @ g.T) * (bt @ d @ bt.T)) @ at.T
+    want = np.array([[np.sum(w * d[i:i + 3, j:j + 3]) for j in range(m)] for i in range(m)])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert np.array_equal(bt, np.round(bt))  # the input transform has integer coefficients
+
+
+@pytest.mark.slow
+def test_weights_from_a_graph_input_keep_im2col(tmp_path, monkeypatch):
+    """W not constant: no compile-time transform, so the im2col + sgemm path."""
+    _force(monkeypatch, 2)
+    proto = model([node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+                  [vi("x", [1, 16, 12, 12]), vi("w", [8, 16, 3, 3])], [vi("y", [1, 8, 12, 12])])
+    _, out = compile_and_check(proto, tmp_path, blocks=1)
+    assert "Winograd" not in (out / "model.c").read_text()
+
+
+@pytest.mark.slow
+def test_arm64_target_builds_and_matches(tmp_path, monkeypatch):
+    """linux-arm64 (cross-compiled, run under qemu): the portable transforms build and the
+    result matches ONNX Runtime."""
+    from compiler_core.target.targets import TARGETS
+
+    arm = TARGETS["linux-arm64"]
+    assert shutil.which(arm.compiler()[0]) and arm.launcher() is not None, \
+        "no aarch64 cross compiler or qemu: run scripts/setup-apt.sh"
+    _force(monkeypatch, 4)
+    proto = _conv([1, 16, 13, 11], [24, 16, 3, 3], [1, 24, 13, 11], pads=[1, 1, 1, 1])
+    out = compile_model(proto, target="linux-arm64", output_dir=tmp_path / "arm")
+    assert "Winograd F(4x4, 3x3)" in (out / "model.c").read_text()
+    feeds = feeds_for(proto, 0)
+    got = InferenceSession(out, threads=2).run(None, feeds)[0]
+    np.testing.assert_allclose(got, run_ort(proto, feeds)["y"], rtol=1e-3, atol=1e-4)
