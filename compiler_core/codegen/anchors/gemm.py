@@ -140,42 +140,51 @@ class MatMulAnchor:
 
 
 def _column_split(ctx: KernelContext, rows: int, n: int, k: int, pa: str, lda: int, pb: str,
-                  ldb: int, tb: bool, py: str, epilogue: Epilogue | None) -> list[Stmt]:
-    """``Y[rows, n] = A x B`` when B (the weights, ``k x n``) is the bigger operand: each
-    OpenMP thread takes one block of columns (a multiple of 16), so each part of B is packed
-    by one sgemm call only (row tiles made every thread repack all of B: BERT-base's
-    ``128 x 768 @ 768 x 3072`` spent 16% of a one-thread run in OpenBLAS's packing of B and
-    scaled 1.45x on 2 threads). The epilogue then runs on row tiles after the barrier."""
+                  ldb: int, tb: bool, py: str, epilogue: Epilogue | None, *, ta: bool = False,
+                  alpha: str | None = None, tail=None) -> list[Stmt]:
+    """``Y[rows, n] = alpha * op(A) x op(B)`` when B (the weights, ``k x n``) is the bigger
+    operand: each OpenMP thread takes one block of columns (a multiple of 16), so each part
+    of B is packed by one sgemm call only (row tiles made every thread repack all of B:
+    BERT-base's ``128 x 768 @ 768 x 3072`` spent 16% of a one-thread run in OpenBLAS's
+    packing of B and scaled 1.45x on 2 threads). ``tail(lo, hi)`` (statements on the rows
+    ``[lo, hi)``: a Gemm's bias) and the epilogue then run on row tiles after the barrier."""
     nm = ctx.names.fresh
     cw, j, w, r, h, tile = nm("j"), nm("j"), nm("j"), nm("r"), nm("h"), nm("h")
     one, zero = float_literal(1.0), float_literal(0.0)
     b_off = f"{j}*{ldb}" if tb else j
-    call = sgemm(rows, w, k, one, pa, lda, False, f"{pb} + {b_off}", ldb, tb, zero,
+    call = sgemm(rows, w, k, alpha or one, pa, lda, ta, f"{pb} + {b_off}", ldb, tb, zero,
                  f"{py} + {j}", n)
     body: list[Stmt] = [
         Decl("int64_t", cw, f"(({n} + omp_get_num_threads() - 1) / "
                             "omp_get_num_threads() + 15) / 16 * 16"),
         tile_for(j, w, n, cw, [call], omp=Omp.FOR),
     ]
-    if epilogue is not None:
+    per_rows = [*(tail(r, f"{r} + {h}") if tail else []), *_epilogue(epilogue, r, f"{r} + {h}")]
+    if per_rows:
         body += [
             Decl("int64_t", tile, f"dnf_row_tile({rows})"),
-            tile_for(r, h, rows, tile, _epilogue(epilogue, r, f"{r} + {h}"), omp=Omp.FOR),
+            tile_for(r, h, rows, tile, per_rows, omp=Omp.FOR),
         ]
     return [Region(body)]
 
 
 class GemmAnchor:
-    tiled_epilogue = False
+    """``Y = alpha * op(A) op(B) + beta * C`` as the MatMul anchor does it: ``sgemm`` with
+    ``beta = 0`` on row tiles (or on column blocks when B has more columns than A rows), then,
+    on each row tile while it is in cache, ``beta * C`` added (C broadcast to ``[M, N]``) and
+    the block's element-wise epilogue. (Before: a pass writing ``beta * C`` into Y, an sgemm
+    accumulating into it, and the epilogue as a third pass over Y: GPT-2's Conv1D layers.)"""
+
+    tiled_epilogue = True
 
     def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
         return _needs(ctx, node, node.inputs[:2])
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
-        assert epilogue is None
-        return render(self.build(ctx, node), 1)
+        return render(self.build(ctx, node, epilogue), 1)
 
-    def build(self, ctx: KernelContext, node: ir.Node) -> list[Stmt]:
+    def build(self, ctx: KernelContext, node: ir.Node,
+              epilogue: Epilogue | None = None) -> list[Stmt]:
         a_v, b_v = node.inputs[0], node.inputs[1]
         c_v = node.inputs[2] if len(node.inputs) > 2 else None
         y = node.outputs[0]
@@ -190,25 +199,33 @@ class GemmAnchor:
         lda = m if ta else k
         ldb = k if tb else n
         py = ctx.ptr(y)
-        out: list[Stmt] = []
-        beta_c = float_literal(0.0)
+        al, zero = float_literal(alpha), float_literal(0.0)
+        tail = None
         if c_v is not None and beta != 0.0:
-            # Y = beta*C (broadcast), then sgemm accumulates alpha*op(A)op(B) into it.
-            def body(idx):
-                g = ctx.gen(0)
-                c = g.at_broadcast(c_v, idx, (m, n))
-                g.line(f"{py}[{ix.linear(idx, (m, n))}] = {float_literal(beta)} * {c};")
-                return [Raw(g.lines)]
+            bl = float_literal(beta)
 
-            out += row_nest(ctx.names, (m, n), body, inner=1)
-            beta_c = float_literal(1.0)
-        al = float_literal(alpha)
-        if not parallel_policy(_gemm_work(m * n * k)) or n < 2 * GEMM_COL_TILE:
-            return [*out, sgemm(m, n, k, al, pa, lda, ta, pb, ldb, tb, beta_c, py, n)]
-        # Column tiles over the OpenMP threads (a GEMV-shaped classifier head has one row).
-        j, w = ctx.names.fresh("j"), ctx.names.fresh("j")
-        tile = max(GEMM_COL_TILE, -(-n // (4 * GEMM_COL_TILE)) * GEMM_COL_TILE)
-        b_off = f"{j}*{ldb}" if tb else j
-        call = sgemm(m, w, k, al, pa, lda, ta, f"{pb} + {b_off}", ldb, tb, beta_c,
-                     f"{py} + {j}", n)
-        return [*out, tile_for(j, w, n, tile, [call], omp=Omp.PARALLEL_FOR)]
+            def tail(lo: str, hi: str) -> list[Stmt]:
+                def body(idx):  # Y += beta * C (broadcast), on the rows [lo, hi)
+                    g = ctx.gen(0)
+                    c = g.at_broadcast(c_v, idx, (m, n))
+                    at = f"{py}[{ix.linear(idx, (m, n))}]"
+                    g.line(f"{at} = {at} + {bl} * {c};")
+                    return [Raw(g.lines)]
+
+                return row_nest(ctx.names, (m, n), body, inner=1, rows=(lo, hi),
+                                parallel=False)
+
+        parallel = parallel_policy(_gemm_work(m * n * k))
+        if parallel and n > m and n >= 2 * GEMM_COL_TILE:
+            # a GEMV-shaped classifier head (one row) or B the bigger operand: column blocks
+            return _column_split(ctx, m, n, k, pa, lda, pb, ldb, tb, py, epilogue, ta=ta,
+                                 alpha=al, tail=tail)
+        r, h, tile = (ctx.names.fresh(p) for p in ("r", "h", "h"))
+        a_rows = f"{pa} + {r}" if ta else f"{pa} + {r}*{lda}"
+        call = sgemm(h, n, k, al, a_rows, lda, ta, pb, ldb, tb, zero, f"{py} + {r}*{n}", n)
+        per_rows = [call, *(tail(r, f"{r} + {h}") if tail else []),
+                    *_epilogue(epilogue, r, f"{r} + {h}")]
+        return [
+            Decl("int64_t", tile, f"dnf_row_tile({m})" if parallel else str(max(m, 1))),
+            tile_for(r, h, m, tile, per_rows, omp=Omp.PARALLEL_FOR if parallel else Omp.SERIAL),
+        ]

@@ -20,4 +20,6 @@ def test_gap_flatten_gemm_head(trans_b, tmp_path):
               [weight("w", b_shape, 1, 0.1), weight("b", [300], 2)])
     planned, out = compile_and_check(
         p, tmp_path, blocks=[["GlobalAveragePool", "Flatten"], ["Gemm"], ["Softmax"]])
-    assert "#pragma omp parallel for" in (out / "model.c").read_text()
+    src = (out / "model.c").read_text()
+    # the Gemm's column blocks shared by the threads of one parallel region
+    assert "#pragma omp parallel\n" in src and "#pragma omp for" in src
