@@ -59,6 +59,10 @@ def test_report_graph_block_ops_and_source(page, service, cls_report, shots):
     biggest = max(blocks, key=lambda b: len(b["ops"]))
     click_block(page, biggest["id"])
     _expect_block_panel(page, biggest)
+    # for the screenshot: the graph from its inputs down (the click centred the block)
+    page.evaluate("(() => { const cy = window.dnfGraph; const top = cy.nodes().min("
+                  "n => n.renderedPosition('y')).ele; cy.panBy({x: 0,"
+                  " y: 40 - top.renderedPosition('y')}); })()")
     shots.take(page, "report")
     assert_no_traceback(page)
 
