@@ -1,10 +1,14 @@
 """A/B two compiled artifacts of the same model in one process: same inputs, alternating blocks.
 
     python -m bench.ab_artifacts ARTIFACT_A ARTIFACT_B [--threads 2] [--rounds 12] [--block 4]
+                                 [--zoo NAME]
 
 Both are loaded with :class:`compiler_core.runtime.InferenceSession`; each round runs one
 untimed lead-in then ``block`` timed runs of each artifact, the order flipping every round.
-Prints the largest difference between their outputs and the median latencies (ms) with B/A.
+Prints the largest difference between their outputs and the median (and minimum) latencies
+(ms) with B/A. Inputs: random (integers 0 or 1), or with ``--zoo NAME`` the zoo entry's
+``random_inputs(seed=0)``, the inputs ``bench.latency`` times (a transformer's attention mask
+then covers a valid prefix).
 Use it when two builds of one model must be compared on a machine whose speed drifts between
 runs (timing them in separate processes is not comparable then).
 """
@@ -28,10 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=12)
     p.add_argument("--block", type=int, default=4)
+    p.add_argument("--zoo", help="inputs of this zoo model (bench.zoo) instead of random ones")
     args = p.parse_args(argv)
     a = InferenceSession(args.a, threads=args.threads)
     b = InferenceSession(args.b, threads=args.threads)
-    feeds = random_feeds(a.get_inputs(), 0)
+    if args.zoo:
+        from bench.zoo import ZOO
+
+        feeds = ZOO[args.zoo].random_inputs(seed=0)
+    else:
+        feeds = random_feeds(a.get_inputs(), 0)
     diff = max(float(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)).max(initial=0.0))
                for x, y in zip(a.run(None, feeds), b.run(None, feeds), strict=True))
     times: dict[str, list[float]] = {"A": [], "B": []}
@@ -44,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
                 sess.run(None, feeds)
                 times[name].append((time.perf_counter() - t0) * 1e3)
     ma, mb = statistics.median(times["A"]), statistics.median(times["B"])
-    print(f"max |A-B| {diff:.3g}; A {ma:.3f} ms, B {mb:.3f} ms (median of {len(times['A'])} runs each); B/A {mb / ma:.3f}")
+    na, nb = min(times["A"]), min(times["B"])
+    print(f"max |A-B| {diff:.3g}; A {ma:.3f} ms, B {mb:.3f} ms (median of {len(times['A'])} runs each); B/A {mb / ma:.3f}; "
+          f"min A {na:.3f}, B {nb:.3f}, B/A {nb / na:.3f}")
     return 0
 
 
