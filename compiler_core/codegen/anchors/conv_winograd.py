@@ -62,6 +62,7 @@ MIN_GROUPS = {4: 4, 2: 2}
 MIN_SIDE = 8  # output rows / columns below which im2col + sgemm is kept
 MIN_CHANNELS = 16  # input channels (the GEMM depth) below which im2col + sgemm is kept
 F43_SIDE = 48  # output side from which F(4,3) is used (F(2,3) below)
+MAX_SLOT_FLOATS = 1 << 24  # a thread's workspace (64 MB): wider or deeper convs keep im2col
 
 
 @cache
@@ -178,7 +179,8 @@ def wino_plan(s: ConvShape, m: int | None = None) -> WinoPlan | None:
             r = -(-th // (n_groups + 1))
             n_groups = -(-th // r)
     parallel = runs_parallel(s.n * n_groups, s.macs)
-    return WinoPlan(m, th, tw, r, n_groups, s.c, s.m, parallel)
+    p = WinoPlan(m, th, tw, r, n_groups, s.c, s.m, parallel)
+    return p if p.slot <= MAX_SLOT_FLOATS else None
 
 
 def choose_m(s: ConvShape) -> int | None:

@@ -25,10 +25,12 @@ pytestmark = pytest.mark.slow  # each case compiles a model and compares it with
 
 @pytest.fixture(autouse=True)
 def any_shape(monkeypatch):
-    """Small test images and deep convs would keep im2col + sgemm (the measured rules): these
-    tests check the kernel and both ways of storing on every shape, so the rules are lifted."""
+    """Small test images and deep convs would keep im2col + sgemm (the measured rules), 3x3
+    stride-1 convs of 16+ channels take Winograd: these tests check the kernel and both ways
+    of storing on every shape, so the rules are lifted."""
     monkeypatch.setattr(conv_direct, "MAX_EXTRA", 1.0)
     monkeypatch.setattr(conv_direct, "MAX_K", 1 << 30)
+    monkeypatch.setenv("DNNFUSION_NO_WINOGRAD", "1")  # 3x3 stride 1 would go the Winograd way
 
 
 def _conv(x_shape, w_shape, y_shape, *, act="Relu", residual=False, seed=0, **attrs):

@@ -164,3 +164,9 @@ def test_arm64_target_builds_and_matches(tmp_path, monkeypatch):
     feeds = feeds_for(proto, 0)
     got = InferenceSession(out, threads=2).run(None, feeds)[0]
     np.testing.assert_allclose(got, run_ort(proto, feeds)["y"], rtol=1e-3, atol=1e-4)
+
+
+def test_huge_workspace_keeps_im2col():
+    """One tile row of a 4000-wide image with 2048 + 2048 channels would need a 512 MB slot."""
+    assert wino_plan(_shape(2048, 2048, 16, w=4000), m=2) is None
+    assert wino_plan(_shape(64, 64, 16, w=4000), m=2) is not None
