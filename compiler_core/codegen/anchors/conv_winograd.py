@@ -24,8 +24,12 @@ over tiles: portable C (also the linux-arm64 target), no intrinsics.
 
 The error of F(4,3) in float32 with the points ``0, 1, -1, 1/2, -2`` (numpy simulation, 64
 channels, 3x3 weights ~N(0, 0.1), tiles ~N(0, 1)): max abs 1.6e-5 (``0, +-1, +-2``: 4.4e-5;
-``0, +-1, +-1/2``: 6.1e-5); F(2,3): 2.9e-6. Errors against ONNX Runtime on whole models and
-where the path pays are in :func:`wino_plan`'s comments.
+``0, +-1, +-1/2``: 6.1e-5); F(2,3): 2.9e-6. Against ONNX Runtime (3 random inputs, max abs /
+max rel error, with the path and without): light ResNet-50 (random weights) 1.1e-6 / 1.3e-4
+(7.7e-7 / 1.1e-4), Inception-v2 1.7e-7 / 4.9e-5 (1.5e-7 / 4.1e-5), DenseNet-121 1.4e-5 /
+3.2e-3 (8.3e-6 / 2.5e-3; the largest |error| / (1e-4 + 1e-3 |ORT|) 0.07), SqueezeNet 1.1e-6 /
+4.2e-6 (1.3e-6 / 4.1e-6): all within the project's rtol 1e-3, atol 1e-4. Where the path pays:
+:func:`choose_m`.
 
 ``$DNNFUSION_NO_WINOGRAD`` (set when compiling) turns the path off: the A/B switch of the
 measurements, not an option.
@@ -62,6 +66,7 @@ MIN_GROUPS = {4: 4, 2: 2}
 MIN_SIDE = 8  # output rows / columns below which im2col + sgemm is kept
 MIN_CHANNELS = 16  # input channels (the GEMM depth) below which im2col + sgemm is kept
 F43_SIDE = 48  # output side from which F(4,3) is used (F(2,3) below)
+MIN_GAIN = 2.0  # multiplications of im2col over those of the tiles (F(2,3) on 13x13: 1.94)
 MAX_SLOT_FLOATS = 1 << 24  # a thread's workspace (64 MB): wider or deeper convs keep im2col
 
 
@@ -184,19 +189,30 @@ def wino_plan(s: ConvShape, m: int | None = None) -> WinoPlan | None:
 
 
 def choose_m(s: ConvShape) -> int | None:
-    """The tile size where the path pays, or None (keep im2col + sgemm). Single-conv A/B on
-    an AMD EPYC (AVX2, 1 MB L2 per core), min of 24-30 interleaved runs, Winograd time over
-    im2col + sgemm time at 1 thread (2 threads where the machine was quiet enough to say):
-    F(2,3): 28x28 C 128 M 128 0.58 (0.70), C 64 M 96 0.57, C 128 M 32 0.70; 14x14 C 96 M 128
-    0.72 (0.61), C 128 M 32 0.69 (0.36), C 192 M 256 0.85, C 256 M 256 0.86-0.93 (0.93-0.97);
-    13x13 C 48 M 192 0.94 (0.74); 27x27 C 32 M 128 0.97; 7x7 C 128 M 32 1.04, C 512 M 512
-    2.1-2.4. F(4,3): 56x56 C 64 M 64 0.50-0.54 (0.48; F(2,3) 0.58-0.63), 55x55 C 16 M 64
-    0.67 (0.81; F(2,3) 0.79-0.81), 56x56 C 128 M 32 0.26, but 14x14 C 256 M 256 1.04-1.10
-    and 7x7 C 512 M 512 3.9-6.7."""
+    """The tile size where the path pays, or None (keep im2col + sgemm): F(4,3) from an
+    output side of :data:`F43_SIDE`, F(2,3) below, when the output is at least
+    :data:`MIN_SIDE` square, the input has :data:`MIN_CHANNELS` channels, and the
+    multiplications saved, with the padding of the last tiles counted
+    (``9*OH*OW / (a*a*tiles)``), reach :data:`MIN_GAIN`.
+
+    Measured per block on an AMD EPYC (AVX2, 1 MB L2 per core), same model with and without
+    the path, interleaved, min of 16-24 runs, Winograd time / im2col + sgemm time at 1
+    thread: ResNet-50 56x56 C 64 M 64 F(4,3) 0.48-0.50, 28x28 C 128 M 128 F(2,3) 0.49-0.62,
+    14x14 C 256 M 256 0.88-1.09 (median of the five 0.91); Inception-v2 56x56 C 64 M 192
+    F(4,3) 0.66, 28x28 C 64-96 M 64-96 0.56-0.61, 14x14 C 64-192 M 96-256 0.73-0.85 (16
+    blocks); DenseNet-121 (C 128 M 32) 56x56 F(4,3) 0.55-0.75, 28x28 0.40-0.72, 14x14
+    0.31-0.95 (48 blocks, sum 0.65 with the others); SqueezeNet 55x55 C 16 M 64 F(4,3)
+    0.75-0.85, 27x27 C 32 M 128 0.71-0.77, 13x13 C 48 M 192 and C 64 M 256 0.93-1.03 (gain
+    1.94: now kept on im2col). Single convs (min of 24-30 runs): 7x7 C 128 M 32 1.04, C 512
+    M 512 2.1-2.4 (F(2,3)), 3.9-6.7 (F(4,3)); F(4,3) on 14x14 C 256 M 256 1.04-1.10. At 2
+    threads the machine (shared, load 8-12 on 2 cores) gave ratios from 0.1 to 9 for the
+    same block: not used for the rule."""
     oh, ow = s.win.h.out, s.win.w.out
     if min(oh, ow) < MIN_SIDE or s.c < MIN_CHANNELS:
         return None
-    return 4 if min(oh, ow) >= F43_SIDE else 2
+    m = 4 if min(oh, ow) >= F43_SIDE else 2
+    tiles = -(-oh // m) * -(-ow // m)
+    return m if 9 * oh * ow >= MIN_GAIN * (m + 2) ** 2 * tiles else None
 
 
 def transformed_weights(node: ir.Node, s: ConvShape, p: WinoPlan) -> ir.Value | None:
