@@ -15,4 +15,5 @@ from __future__ import annotations
 # 6: 3x3 stride-1 convs take a Winograd F(2,3) / F(4,3) path where it measured faster (issue #13)
 # 7: Gemm: sgemm with beta 0, beta*C and the epilogue on its tiles (was 3 passes; GPT-2)
 # 8: attention kernel: each row tile stops at its last live key column (causal, padding)
-CODEGEN_VERSION = 8
+# 9: an anchor's tiles go straight into the block output its one epilogue rewrites in place
+CODEGEN_VERSION = 9

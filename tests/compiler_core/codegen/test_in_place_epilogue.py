@@ -1,0 +1,77 @@
+"""In-place epilogues: an anchor whose only reader is the element-wise epilogue computing one
+block output writes its tiles into that output, and the epilogue rewrites them in place
+(codegen/kernel.py ``BlockKernel.find_in_place``). Checked against ONNX Runtime, with the
+blocks' operators, and by where the anchor writes in the generated C."""
+
+from __future__ import annotations
+
+import re
+
+from tests.compiler_core.codegen.util import compile_and_check, model, node, vi, weight
+
+
+def _kernel(out, k: int = 0) -> str:
+    text = (out / "model.c").read_text()
+    return text.split(f"static void k{k}(", 1)[1].split("\n}\n", 1)[0]
+
+
+def _arena_pointers(kernel: str) -> int:
+    return len(re.findall(r"c->arena \+", kernel))
+
+
+def _conv_relu(extra_outputs=(), residual=False):
+    nodes = [node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1])]
+    y_in = "c"
+    if residual:
+        nodes.append(node("Add", ["c", "r"], ["s"]))
+        y_in = "s"
+    nodes.append(node("Relu", [y_in], ["y"]))
+    inputs = [vi("x", [1, 16, 14, 14])] + ([vi("r", [1, 24, 14, 14])] if residual else [])
+    outputs = [vi("y", [1, 24, 14, 14])] + [vi(n, [1, 24, 14, 14]) for n in extra_outputs]
+    return model(nodes, inputs, outputs,
+                 [weight("w", [24, 16, 3, 3], seed=1, scale=0.2), weight("b", [24], seed=2)])
+
+
+def test_conv_relu_writes_into_the_block_output(tmp_path):
+    _, out = compile_and_check(_conv_relu(), tmp_path, blocks=[["Conv", "Relu"]])
+    k = _kernel(out)
+    # only the conv's workspace lives in the arena: the conv tile goes to the output buffer
+    assert _arena_pointers(k) == 1 and "ws0" in k
+
+
+def test_conv_residual_relu_in_place(tmp_path):
+    proto = _conv_relu(residual=True)
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Add", "Relu"]])
+    assert _arena_pointers(_kernel(out)) == 1
+
+
+def test_gemm_bias_relu_in_place(tmp_path):
+    proto = model(
+        [node("MatMul", ["x", "w"], ["m"]), node("Add", ["m", "b"], ["a"]),
+         node("Relu", ["a"], ["y"])],
+        [vi("x", [64, 96])], [vi("y", [64, 80])],
+        [weight("w", [96, 80], seed=3, scale=0.1), weight("b", [80], seed=4)],
+    )
+    _, out = compile_and_check(proto, tmp_path, blocks=[["MatMul", "Add", "Relu"]])
+    assert _arena_pointers(_kernel(out)) == 0
+
+
+def test_anchor_output_also_a_graph_output_keeps_its_own_buffer(tmp_path):
+    """``c`` is read after the block: the conv must not be overwritten by the epilogue."""
+    _, out = compile_and_check(_conv_relu(extra_outputs=("c",)), tmp_path,
+                               blocks=[["Conv", "Relu"]])
+    k = _kernel(out)
+    assert k.count("c->out[") == 2
+
+
+def test_two_epilogue_outputs_are_not_in_place(tmp_path):
+    """Two values computed from the conv in one epilogue stage: writing the first in place
+    would change what the second reads, so neither takes the conv's storage."""
+    proto = model(
+        [node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+         node("Relu", ["c"], ["y"]), node("Sigmoid", ["c"], ["z"])],
+        [vi("x", [1, 16, 14, 14])], [vi("y", [1, 24, 14, 14]), vi("z", [1, 24, 14, 14])],
+        [weight("w", [24, 16, 3, 3], seed=1, scale=0.2), weight("b", [24], seed=2)],
+    )
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu", "Sigmoid"]])
+    assert _arena_pointers(_kernel(out)) == 2  # the conv output and the im2col workspace
