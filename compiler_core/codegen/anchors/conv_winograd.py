@@ -105,7 +105,7 @@ class WinoPlan:
     m: int  # output tile side
     th: int  # tile rows of the output
     tw: int  # tiles per row
-    r: int  # tile rows per group
+    r: int  # tile rows per group, at most (group g: tile rows [g*th/n_groups, (g+1)*th/n_groups))
     n_groups: int  # groups per image
     c: int
     mo: int  # output channels
@@ -177,12 +177,13 @@ def wino_plan(s: ConvShape, m: int | None = None) -> WinoPlan | None:
     r = max(1, min(th, GROUP_FLOATS[m] // (a2 * (s.c + s.m) * tw)))
     n_groups = -(-th // r)
     if runs_parallel(2, s.macs):
-        if s.n * n_groups < MIN_GROUPS[m] and r > 1:
-            r = -(-th // -(-MIN_GROUPS[m] // s.n))
-            n_groups = -(-th // r)
-        if (s.n * n_groups) % 2 and r > 1:
-            r = -(-th // (n_groups + 1))
-            n_groups = -(-th // r)
+        if s.n * n_groups < MIN_GROUPS[m]:
+            n_groups = min(th, -(-MIN_GROUPS[m] // s.n))
+        if (s.n * n_groups) % 2 and n_groups < th:
+            # an even count of balanced groups: 2 threads get the same rows (14 tile rows in
+            # 7 groups of 2 left one thread 4 groups and the other 3; 8 groups of 1-2 do not)
+            n_groups += 1
+        r = -(-th // n_groups)
     parallel = runs_parallel(s.n * n_groups, s.macs)
     p = WinoPlan(m, th, tw, r, n_groups, s.c, s.m, parallel)
     return p if p.slot <= MAX_SLOT_FLOATS else None
@@ -366,8 +367,8 @@ def emit_winograd(ctx: KernelContext, node: ir.Node, s: ConvShape, p: WinoPlan,
         return [
             Decl("int64_t", n, f"{tv} / {p.n_groups}"),
             Decl("int64_t", grp, f"{tv} % {p.n_groups}"),
-            Decl("int64_t", h0, f"{grp}*{p.r * p.m}"),
-            Decl("int64_t", rn, f"{grp}*{p.r} + {p.r} <= {p.th} ? {p.r} : {p.th} - {grp}*{p.r}"),
+            Decl("int64_t", h0, f"{grp}*{p.th}/{p.n_groups}*{p.m}"),
+            Decl("int64_t", rn, f"({grp} + 1)*{p.th}/{p.n_groups} - {grp}*{p.th}/{p.n_groups}"),
             Decl("float* restrict", xd, ws, const=False),
             Decl("float* restrict", v, f"{ws} + {p.xd}", const=False),
             Decl("float* restrict", mb, f"{ws} + {p.xd + p.v}", const=False),
@@ -379,6 +380,6 @@ def emit_winograd(ctx: KernelContext, node: ir.Node, s: ConvShape, p: WinoPlan,
         ]
 
     head = Comment(f"Winograd F({p.m}x{p.m}, 3x3) C {s.c} M {s.m} {s.win.h.out}x{s.win.w.out}: "
-                   f"{p.n_groups} groups of {p.r} tile rows x {p.tw} tiles per image")
+                   f"{p.n_groups} groups of up to {p.r} tile rows x {p.tw} tiles per image")
     return [head, *tiles(ctx, s.n * p.n_groups, s.macs if p.parallel else 0, body,
                          slot_floats=p.slot)]
