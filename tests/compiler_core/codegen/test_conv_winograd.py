@@ -125,6 +125,8 @@ def test_plan_splits_an_image_for_two_threads():
     assert (p.m, p.th, p.tw) == (2, 14, 14)
     assert p.n_groups >= 2 and p.r * p.n_groups >= p.th and p.parallel
     assert p.ws >= p.slot * 8  # WORKSPACE_SLOTS slots
+    p = wino_plan(_shape(64, 64, 56))  # 14 tile rows: 7 groups of 2 would leave 4 + 3
+    assert (p.m, p.th, p.n_groups, p.r) == (4, 14, 8, 2)
 
 
 @pytest.mark.parametrize("m", [2, 4])
