@@ -16,15 +16,23 @@ from __future__ import annotations
 
 import re
 
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign
 from compiler_core.codegen.cnames import c_string
 from compiler_core.target.abi import CHECKS, Check
 
 FLAG = "dnf_err"
 
 
+def flag(cond: str, check: Check) -> Assign:
+    """The statement recording ``check`` when the C condition ``cond`` holds (branch-free):
+    ``dnf_err |= (cond) ? bit : 0;``."""
+    return Assign(FLAG, f"({cond}) ? {check.bit} : 0", "|=")
+
+
 def flag_line(cond: str, check: Check) -> str:
-    """C statement recording ``check`` when the C condition ``cond`` holds (branch-free)."""
-    return f"{FLAG} |= ({cond}) ? {check.bit} : 0;"
+    """:func:`flag` as one line of C."""
+    return render([flag(cond, check)])[0]
 
 
 # Constructs that need the clause: a parallel region (its threads get private flags) and a

@@ -9,12 +9,13 @@ import onnx_ir as ir
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.attrs import attr, const_input, norm_axis, unsupported
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, For, Stmt
 from compiler_core.codegen.cnames import ctype_of
 from compiler_core.codegen.context import KernelContext
-from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.loops import row_nest
 from compiler_core.ir.ecg import value_shape
 
-PAD = "    "
 _ACC = {"float": "float", "int32_t": "uint32_t", "int64_t": "uint64_t"}
 
 
@@ -44,20 +45,16 @@ class CumSumAnchor:
         rev, excl = int(attr(node, "reverse", 0)), int(attr(node, "exclusive", 0))
         kept_shape = tuple(d for a, d in enumerate(shape) if a != axis)
 
-        def outer(idx: ix.Index, indent: int) -> list[str]:
+        def outer(idx: ix.Index) -> list[Stmt]:
             acc, i, j = ctx.names.fresh("a"), ctx.names.fresh("i"), ctx.names.fresh("i")
             off = ix.linear((*idx[:axis], j, *idx[axis:]), shape)
-            p = PAD * indent
-            step = [f"{acc} += ({acc_t}){ctx.ptr(x)}[{off}];",
-                    f"{ctx.ptr(y)}[{off}] = ({ct.c}){acc};"]
+            step: list[Stmt] = [Assign(acc, f"({acc_t}){ctx.ptr(x)}[{off}]", "+="),
+                                Assign(f"{ctx.ptr(y)}[{off}]", f"({ct.c}){acc}")]
             if excl:
                 step.reverse()
             return [
-                p + f"{acc_t} {acc} = 0;",
-                p + f"for (int64_t {i} = 0; {i} < {n}; ++{i}) {{",
-                p + PAD + f"const int64_t {j} = {f'{n - 1} - {i}' if rev else i};",
-                *(p + PAD + s for s in step),
-                p + "}",
+                Decl(acc_t, acc, "0", const=False),
+                For(i, 0, n, [Decl("int64_t", j, f"{n - 1} - {i}" if rev else i), *step]),
             ]
 
-        return row_loops(ctx.names, kept_shape, outer, inner=0, work_per_element=n)
+        return render(row_nest(ctx.names, kept_shape, outer, inner=0, work_per_element=n), 1)

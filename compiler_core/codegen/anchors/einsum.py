@@ -17,12 +17,13 @@ import onnx_ir as ir
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.attrs import attr, unsupported
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, For, Stmt
 from compiler_core.codegen.cnames import ctype_of, literal
 from compiler_core.codegen.context import KernelContext
-from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.loops import row_nest
 from compiler_core.ir.ecg import value_shape
 
-PAD = "    "
 MAX_ITERATIONS = 1 << 40
 _ELLIPSIS_LETTERS = "".join(c for c in string.ascii_uppercase + string.ascii_lowercase)
 
@@ -85,25 +86,25 @@ class EinsumAnchor:
         ct = ctype_of(y)
         work = math.prod(sizes[c] for c in summed)
 
-        def body(idx: ix.Index, indent: int) -> list[str]:
+        def body(idx: ix.Index) -> list[Stmt]:
             var = dict(zip(out, idx, strict=True))
             acc = ctx.names.fresh("a")
-            lines = [PAD * indent + f"float {acc} = {literal(0, ct)};"]
-            level = indent
+            loops = []
             for c in summed:
-                v = ctx.names.fresh("i")
-                var[c] = v
-                lines.append(PAD * level + f"for (int64_t {v} = 0; {v} < {sizes[c]}; ++{v}) {{")
-                level += 1
+                var[c] = ctx.names.fresh("i")
+                loops.append((var[c], sizes[c]))
             factors = []
             for v, t, s in zip(ins, terms, shapes, strict=True):
                 pos = tuple("0" if d == 1 else var[c] for c, d in zip(t, s, strict=True))
                 factors.append(f"{ctx.ptr(v)}[{ix.linear(pos, s)}]")
-            lines.append(PAD * level + f"{acc} += {' * '.join(factors)};")
-            for _ in summed:
-                level -= 1
-                lines.append(PAD * level + "}")
-            lines.append(PAD * indent + f"{ctx.ptr(y)}[{ix.linear(idx, value_shape(y))}] = {acc};")
-            return lines
+            nest: list[Stmt] = [Assign(acc, " * ".join(factors), "+=")]
+            for i, n in reversed(loops):
+                nest = [For(i, 0, n, nest)]
+            return [
+                Decl("float", acc, literal(0, ct), const=False),
+                *nest,
+                Assign(f"{ctx.ptr(y)}[{ix.linear(idx, value_shape(y))}]", acc),
+            ]
 
-        return row_loops(ctx.names, value_shape(y), body, inner=0, work_per_element=max(work, 1))
+        return render(row_nest(ctx.names, value_shape(y), body, inner=0,
+                               work_per_element=max(work, 1)), 1)

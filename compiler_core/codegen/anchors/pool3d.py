@@ -21,12 +21,12 @@ from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.pool import PoolAnchor
 from compiler_core.codegen.anchors.window import _auto_pads, int_list
 from compiler_core.codegen.attrs import attr, unsupported
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, Expr, For, If, Raw, Stmt
 from compiler_core.codegen.cnames import ctype_of
 from compiler_core.codegen.context import KernelContext
-from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.loops import row_nest
 from compiler_core.ir.ecg import value_shape
-
-PAD = "    "
 
 
 def _is_3d(node: ir.Node) -> bool:
@@ -84,40 +84,36 @@ class Pool3dAnchor(PoolAnchor):
         include_pad = bool(attr(node, "count_include_pad", 0))
         taps = math.prod(k for _, _, k, _, _, _, _ in axes)
 
-        def body(idx: ix.Index, indent: int) -> list[str]:
+        def body(idx: ix.Index) -> list[Stmt]:
             acc, cnt = ctx.names.fresh("a"), ctx.names.fresh("a")
-            p = PAD * indent
-            lines = [p + f"float {acc} = {'(-INFINITY)' if is_max else '0.0f'};",
-                     p + f"int64_t {cnt} = 0;"]
-            level = indent
-            pos = []
+            loops = []
             conds = []
             for a, (n, _, k, s, d, pb, pe) in enumerate(axes):
                 t, q = ctx.names.fresh("i"), ctx.names.fresh("t")
-                lines.append(PAD * level + f"for (int64_t {t} = 0; {t} < {k}; ++{t}) {{")
-                level += 1
-                lines.append(PAD * level + f"const int64_t {q} = ({idx[2 + a]}) * {s} - {pb} "
-                                           f"+ {t} * {d};")
-                pos.append(q)
+                loops.append((t, k, Decl("int64_t", q, f"({idx[2 + a]}) * {s} - {pb} + {t} * {d}")))
                 conds.append((q, n, pb, pe))
             inside = " && ".join(f"{q} >= 0 && {q} < {n}" for q, n, _, _ in conds)
             padded = " && ".join(f"{q} >= {-pb} && {q} < {n + pe}" for q, n, pb, pe in conds)
-            src = ix.linear((idx[0], idx[1], *pos), xs)
+            src = ix.linear((idx[0], idx[1], *(q for q, _, _, _ in conds)), xs)
             v = f"{ctx.ptr(x)}[{src}]"
             if is_max:
-                lines.append(PAD * level + f"if ({inside}) {acc} = {v} > {acc} ? {v} : {acc};")
+                nest: list[Stmt] = [If(inside, [Assign(acc, f"{v} > {acc} ? {v} : {acc}")],
+                                       inline=True)]
             else:
-                lines.append(PAD * level + f"if ({inside}) {acc} += {v};")
-                lines.append(PAD * level + f"if ({padded if include_pad else inside}) ++{cnt};")
-            for _ in axes:
-                level -= 1
-                lines.append(PAD * level + "}")
+                nest = [If(inside, [Assign(acc, v, "+=")], inline=True),
+                        If(padded if include_pad else inside, [Expr(f"++{cnt}")], inline=True)]
+            for t, k, q_decl in reversed(loops):
+                nest = [For(t, 0, k, [q_decl, *nest])]
             val = acc if is_max else f"({cnt} > 0 ? {acc} / (float){cnt} : 0.0f)"
-            lines.append(p + f"{ctx.ptr(y)}[{ix.linear(idx, ys)}] = {val};")
-            return lines
+            return [
+                Decl("float", acc, "(-INFINITY)" if is_max else "0.0f", const=False),
+                Decl("int64_t", cnt, "0", const=False),
+                *nest,
+                Assign(f"{ctx.ptr(y)}[{ix.linear(idx, ys)}]", val),
+            ]
 
-        lines = row_loops(ctx.names, ys, body, inner=0, work_per_element=taps)
+        stmts = row_nest(ctx.names, ys, body, inner=0, work_per_element=taps)
         if epilogue is not None:
             rows = math.prod(ys[:-1])
-            lines += epilogue("0", str(rows), 1)
-        return lines
+            stmts.append(Raw(epilogue("0", str(rows), 0)))
+        return render(stmts, 1)

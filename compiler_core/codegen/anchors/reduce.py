@@ -20,8 +20,6 @@ from compiler_core.codegen.loops import row_nest
 from compiler_core.ir.ecg import value_shape
 from compiler_core.ir.ops.spec import Reduction
 
-PAD = "    "
-
 
 def reduce_nest(
     ctx: KernelContext,
@@ -47,12 +45,6 @@ def reduce_nest(
         omp = Omp.SIMD if k == 0 and simd else Omp.SERIAL
         nest = [For(vars_[a], 0, in_shape[a], nest, omp=omp, clause=simd or "")]
     return nest
-
-
-def reduce_loops(ctx: KernelContext, in_shape: Sequence[int], axes: Sequence[int],
-                 outer_idx: ix.Index, indent: int, body, simd: str | None) -> list[str]:
-    """Lines of :func:`reduce_nest` at ``indent``."""
-    return render(reduce_nest(ctx, in_shape, axes, outer_idx, body, simd), indent)
 
 
 def _kept(idx: ix.Index, axes: Sequence[int], rank: int, keepdims: bool) -> ix.Index:

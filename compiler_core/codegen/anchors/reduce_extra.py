@@ -15,11 +15,13 @@ import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
-from compiler_core.codegen.anchors.reduce import PAD, ReduceAnchor, _kept, reduce_loops
+from compiler_core.codegen.anchors.reduce import ReduceAnchor, _kept, reduce_nest
 from compiler_core.codegen.attrs import attr, const_input, unsupported
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, If, Stmt
 from compiler_core.codegen.cnames import ctype_of
 from compiler_core.codegen.context import KernelContext
-from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.loops import row_nest
 from compiler_core.ir.ecg import value_shape
 
 
@@ -55,10 +57,9 @@ class LogSumExpAnchor(ReductionAnchor):
         axes, keepdims = self._axes(node)
         count = math.prod(in_shape[a] for a in axes)
 
-        def outer(idx: ix.Index, indent: int) -> list[str]:
+        def outer(idx: ix.Index) -> list[Stmt]:
             mx, s = ctx.names.fresh("a"), ctx.names.fresh("a")
             kept = _kept(idx, axes, len(in_shape), keepdims)
-            lines = [PAD * indent + f"float {mx} = -INFINITY;"]
 
             def find_max(full, g):
                 v = g.at(x, full)
@@ -67,15 +68,17 @@ class LogSumExpAnchor(ReductionAnchor):
             def exp_sum(full, g):
                 g.line(f"{s} += dnf_expf({g.at(x, full)} - {mx});")
 
-            lines += reduce_loops(ctx, in_shape, axes, kept, indent, find_max,
-                                  f"reduction(max:{mx})")
-            lines.append(PAD * indent + f"float {s} = 0.0f;")
-            lines.append(PAD * indent + f"if (isinf({mx})) {s} = 1.0f; else {{")
-            lines += reduce_loops(ctx, in_shape, axes, kept, indent + 1, exp_sum,
-                                  f"reduction(+:{s})")
-            lines.append(PAD * indent + "}")
-            lines.append(PAD * indent
-                         + f"{ctx.ptr(y)}[{ix.linear(idx, out_shape)}] = {mx} + logf({s});")
-            return lines
+            head: list[Stmt] = [
+                Decl("float", mx, "-INFINITY", const=False),
+                *reduce_nest(ctx, in_shape, axes, kept, find_max, f"reduction(max:{mx})"),
+                Decl("float", s, "0.0f", const=False),
+            ]
+            sums = reduce_nest(ctx, in_shape, axes, kept, exp_sum, f"reduction(+:{s})")
+            return [
+                *head,
+                If(f"isinf({mx})", [Assign(s, "1.0f")], sums, inline=True),
+                Assign(f"{ctx.ptr(y)}[{ix.linear(idx, out_shape)}]", f"{mx} + logf({s})"),
+            ]
 
-        return row_loops(ctx.names, out_shape, outer, inner=0, work_per_element=2 * count)
+        return render(row_nest(ctx.names, out_shape, outer, inner=0,
+                               work_per_element=2 * count), 1)

@@ -16,46 +16,46 @@ import onnx_ir as ir
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.attrs import attr, norm_axis, unsupported
-from compiler_core.codegen.checks import flag_line
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, For, If, Stmt
+from compiler_core.codegen.checks import flag
 from compiler_core.codegen.cnames import ctype_of, int_literal
 from compiler_core.codegen.context import KernelContext
-from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.loops import row_nest
 from compiler_core.ir.ecg import value_shape
 from compiler_core.target.abi import INDEX_OUT_OF_RANGE
 
-PAD = "    "
 
-
-def _combine(node: ir.Node, dst: str, src: str, is_float: bool) -> str:
-    """The C statement applying update ``src`` to ``dst`` under the ``reduction`` attribute."""
+def _combine(node: ir.Node, dst: str, src: str) -> Assign:
+    """The statement applying update ``src`` to ``dst`` under the ``reduction`` attribute."""
     red = attr(node, "reduction", "none")
     if red == "none":
-        return f"{dst} = {src};"
+        return Assign(dst, src)
     if red == "add":
-        return f"{dst} += {src};"
+        return Assign(dst, src, "+=")
     if red == "mul":
-        return f"{dst} *= {src};"
+        return Assign(dst, src, "*=")
     if red in ("max", "min"):
         cmp = ">" if red == "max" else "<"
-        return f"{dst} = ({src} {cmp} {dst}) ? {src} : {dst};"
+        return Assign(dst, f"({src} {cmp} {dst}) ? {src} : {dst}")
     raise unsupported(node, f"reduction={red!r}")
 
 
-def _copy(ctx: KernelContext, data: ir.Value, out: ir.Value) -> list[str]:
+def _copy(ctx: KernelContext, data: ir.Value, out: ir.Value) -> list[Stmt]:
     shape = value_shape(out)
 
-    def body(idx: ix.Index, indent: int) -> list[str]:
+    def body(idx: ix.Index) -> list[Stmt]:
         off = ix.linear(idx, shape)
-        return [PAD * indent + f"{ctx.ptr(out)}[{off}] = {ctx.ptr(data)}[{off}];"]
+        return [Assign(f"{ctx.ptr(out)}[{off}]", f"{ctx.ptr(data)}[{off}]")]
 
-    return row_loops(ctx.names, shape, body)
+    return row_nest(ctx.names, shape, body)
 
 
 def _check_types(node: ir.Node) -> None:
     ct = ctype_of(node.outputs[0])
     if attr(node, "reduction", "none") in ("add", "mul") and not ct.is_float:
         raise unsupported(node, "integer add/mul reductions are not supported")
-    _combine(node, "a", "b", ct.is_float)
+    _combine(node, "a", "b")
 
 
 class _ScatterAnchor:
@@ -83,31 +83,28 @@ class ScatterElementsAnchor(_ScatterAnchor):
         for a, (d, i) in enumerate(zip(dshape, ishape, strict=True)):
             if a != axis and i > d:
                 raise unsupported(node, f"indices dimension {a} is {i}, larger than data's {d}")
-        lines = _copy(ctx, data, out)
+        stmts = _copy(ctx, data, out)
         if math.prod(ishape) == 0:
-            return lines
+            return render(stmts, 1)
         n = dshape[axis]
         ctx.checks.add(INDEX_OUT_OF_RANGE)
         vars_ = [ctx.names.fresh("i") for _ in ishape]
-        level = 1
-        for v, d in zip(vars_, ishape, strict=True):
-            lines.append(PAD * level + f"for (int64_t {v} = 0; {v} < {d}; ++{v}) {{")
-            level += 1
         k, j, bad = ctx.names.fresh("t"), ctx.names.fresh("t"), ctx.names.fresh("t")
         src = ix.linear(tuple(vars_), ishape)
-        lines.append(PAD * level + f"const int64_t {k} = (int64_t){ctx.ptr(indices)}[{src}];")
-        lines.append(PAD * level + f"const int64_t {j} = {k} < 0 ? {k} + {int_literal(n)} : {k};")
-        lines.append(PAD * level + f"const int {bad} = ({j} < 0) | ({j} >= {int_literal(n)});")
-        lines.append(PAD * level + flag_line(bad, INDEX_OUT_OF_RANGE))
         dst_idx = list(vars_)
         dst_idx[axis] = j
         dst = f"{ctx.ptr(out)}[{ix.linear(tuple(dst_idx), dshape)}]"
         upd = f"{ctx.ptr(updates)}[{src}]"
-        lines.append(PAD * level + f"if (!{bad}) {_combine(node, dst, upd, ctype_of(out).is_float)}")
-        for _ in vars_:
-            level -= 1
-            lines.append(PAD * level + "}")
-        return lines
+        nest: list[Stmt] = [
+            Decl("int64_t", k, f"(int64_t){ctx.ptr(indices)}[{src}]"),
+            Decl("int64_t", j, f"{k} < 0 ? {k} + {int_literal(n)} : {k}"),
+            Decl("int", bad, f"({j} < 0) | ({j} >= {int_literal(n)})"),
+            flag(bad, INDEX_OUT_OF_RANGE),
+            If(f"!{bad}", [_combine(node, dst, upd)], inline=True),
+        ]
+        for v, d in reversed(list(zip(vars_, ishape, strict=True))):
+            nest = [For(v, 0, d, nest)]
+        return render([*stmts, *nest], 1)
 
 
 class ScatterNDAnchor(_ScatterAnchor):
@@ -124,28 +121,30 @@ class ScatterNDAnchor(_ScatterAnchor):
         want = tuple(ishape[:-1]) + tuple(dshape[k:])
         if tuple(ushape) != want:
             raise unsupported(node, f"updates {list(ushape)}, expected {list(want)}")
-        lines = _copy(ctx, data, out)
+        stmts = _copy(ctx, data, out)
         count, inner = math.prod(ishape[:-1]), math.prod(dshape[k:])
         if count == 0 or inner == 0:
-            return lines
+            return render(stmts, 1)
         ctx.checks.add(INDEX_OUT_OF_RANGE)
         strides = ix.strides(dshape)
         m, off, bad = ctx.names.fresh("i"), ctx.names.fresh("t"), ctx.names.fresh("t")
-        lines.append(PAD + f"for (int64_t {m} = 0; {m} < {count}; ++{m}) {{")
-        lines.append(PAD * 2 + f"int64_t {off} = 0;")
-        lines.append(PAD * 2 + f"int {bad} = 0;")
+        body: list[Stmt] = [Decl("int64_t", off, "0", const=False),
+                            Decl("int", bad, "0", const=False)]
         for q in range(k):
             t = ctx.names.fresh("t")
             n = int_literal(dshape[q])
-            lines.append(PAD * 2 + f"int64_t {t} = (int64_t){ctx.ptr(indices)}[{m}*{k} + {q}];")
-            lines.append(PAD * 2 + f"if ({t} < 0) {t} += {n};")
-            lines.append(PAD * 2 + f"{bad} |= ({t} < 0) | ({t} >= {n});")
-            lines.append(PAD * 2 + f"{off} += {t} * {int_literal(strides[q])};")
-        lines.append(PAD * 2 + flag_line(bad, INDEX_OUT_OF_RANGE))
+            body += [
+                Decl("int64_t", t, f"(int64_t){ctx.ptr(indices)}[{m}*{k} + {q}]", const=False),
+                If(f"{t} < 0", [Assign(t, n, "+=")], inline=True),
+                Assign(bad, f"({t} < 0) | ({t} >= {n})", "|="),
+                Assign(off, f"{t} * {int_literal(strides[q])}", "+="),
+            ]
         s = ctx.names.fresh("i")
         dst = f"{ctx.ptr(out)}[{off} + {s}]"
         upd = f"{ctx.ptr(updates)}[{m}*{inner} + {s}]"
-        lines.append(PAD * 2 + f"if (!{bad}) for (int64_t {s} = 0; {s} < {inner}; ++{s}) "
-                     + _combine(node, dst, upd, ctype_of(out).is_float))
-        lines.append(PAD + "}")
-        return lines
+        body += [
+            flag(bad, INDEX_OUT_OF_RANGE),
+            If(f"!{bad}", [For(s, 0, inner, [_combine(node, dst, upd)], inline=True)],
+               inline=True),
+        ]
+        return render([*stmts, For(m, 0, count, body)], 1)

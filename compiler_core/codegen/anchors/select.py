@@ -15,12 +15,12 @@ import onnx_ir as ir
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.attrs import attr, const_input, norm_axis, unsupported
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Decl, Expr, For, If, Stmt, While
 from compiler_core.codegen.cnames import ctype_of
 from compiler_core.codegen.context import KernelContext
-from compiler_core.codegen.loops import row_loops
+from compiler_core.codegen.loops import row_nest
 from compiler_core.ir.ecg import value_shape
-
-PAD = "    "
 
 
 def _with_axis(idx: ix.Index, axis: int, var: str) -> ix.Index:
@@ -54,27 +54,26 @@ class ArgAnchor:
             cmp += "="
         ct = ctype_of(x)
 
-        def outer(idx: ix.Index, indent: int) -> list[str]:
+        def outer(idx: ix.Index) -> list[Stmt]:
             best, at, i = ctx.names.fresh("a"), ctx.names.fresh("a"), ctx.names.fresh("i")
             first = ix.linear(_with_axis(idx, axis, "0"), shape)
             cur = ix.linear(_with_axis(idx, axis, i), shape)
             v = ctx.names.fresh("t")
-            p = PAD * indent
             out_idx = _with_axis(idx, axis, "0") if keep else idx
             better = f"{v} {cmp} {best}"
             if ct.is_float:  # a NaN first element is replaced by the first number
                 better = f"({better} || ({best} != {best} && {v} == {v}))"
             return [
-                p + f"{ct.c} {best} = {ctx.ptr(x)}[{first}];",
-                p + f"int64_t {at} = 0;",
-                p + f"for (int64_t {i} = 1; {i} < {n}; ++{i}) {{",
-                p + PAD + f"const {ct.c} {v} = {ctx.ptr(x)}[{cur}];",
-                p + PAD + f"if ({better}) {{ {best} = {v}; {at} = {i}; }}",
-                p + "}",
-                p + f"{ctx.ptr(y)}[{ix.linear(out_idx, value_shape(y))}] = {at};",
+                Decl(ct.c, best, f"{ctx.ptr(x)}[{first}]", const=False),
+                Decl("int64_t", at, "0", const=False),
+                For(i, 1, n, [
+                    Decl(ct.c, v, f"{ctx.ptr(x)}[{cur}]"),
+                    If(better, [Assign(best, v), Assign(at, i)], inline=True),
+                ]),
+                Assign(f"{ctx.ptr(y)}[{ix.linear(out_idx, value_shape(y))}]", at),
             ]
 
-        return row_loops(ctx.names, kept_shape, outer, inner=0, work_per_element=n)
+        return render(row_nest(ctx.names, kept_shape, outer, inner=0, work_per_element=n), 1)
 
 
 class TopKAnchor:
@@ -107,7 +106,7 @@ class TopKAnchor:
         cmp = ">" if int(attr(node, "largest", 1)) else "<"
         kept_shape = tuple(d for a, d in enumerate(shape) if a != axis)
 
-        def outer(idx: ix.Index, indent: int) -> list[str]:
+        def outer(idx: ix.Index) -> list[Stmt]:
             i, m, p_, v = (ctx.names.fresh(s) for s in ("i", "a", "a", "t"))
             pv, pi = ctx.ptr(vals), ctx.ptr(inds)
 
@@ -120,24 +119,25 @@ class TopKAnchor:
                     return f"({v} {cmp} {w} || ({w} != {w} && {v} == {v}))"
                 return f"({v} {cmp} {w})"
 
-            pad = PAD * indent
+            src = f"{ctx.ptr(x)}[{ix.linear(_with_axis(idx, axis, i), shape)}]"
             return [
-                pad + f"int64_t {m} = 0;",
-                pad + f"for (int64_t {i} = 0; {i} < {n}; ++{i}) {{",
-                pad + PAD + f"const {ct.c} {v} = {ctx.ptr(x)}[{ix.linear(_with_axis(idx, axis, i), shape)}];",
-                pad + PAD + f"if ({m} == {k} && !{better(str(k - 1))}) continue;",
-                pad + PAD + f"int64_t {p_} = {m} < {k} ? {m}++ : {k - 1};",
-                pad + PAD + f"while ({p_} > 0 && {better(f'{p_} - 1')}) {{",
-                pad + PAD * 2 + f"{pv}[{o(p_)}] = {pv}[{o(f'{p_} - 1')}];",
-                pad + PAD * 2 + f"{pi}[{o(p_)}] = {pi}[{o(f'{p_} - 1')}];",
-                pad + PAD * 2 + f"--{p_};",
-                pad + PAD + "}",
-                pad + PAD + f"{pv}[{o(p_)}] = {v};",
-                pad + PAD + f"{pi}[{o(p_)}] = {i};",
-                pad + "}",
+                Decl("int64_t", m, "0", const=False),
+                For(i, 0, n, [
+                    Decl(ct.c, v, src),
+                    If(f"{m} == {k} && !{better(str(k - 1))}", [Expr("continue")], inline=True),
+                    Decl("int64_t", p_, f"{m} < {k} ? {m}++ : {k - 1}", const=False),
+                    While(f"{p_} > 0 && {better(f'{p_} - 1')}", [
+                        Assign(f"{pv}[{o(p_)}]", f"{pv}[{o(f'{p_} - 1')}]"),
+                        Assign(f"{pi}[{o(p_)}]", f"{pi}[{o(f'{p_} - 1')}]"),
+                        Expr(f"--{p_}"),
+                    ]),
+                    Assign(f"{pv}[{o(p_)}]", v),
+                    Assign(f"{pi}[{o(p_)}]", i),
+                ]),
             ]
 
-        return row_loops(ctx.names, kept_shape, outer, inner=0, work_per_element=n * k)
+        return render(row_nest(ctx.names, kept_shape, outer, inner=0,
+                               work_per_element=n * k), 1)
 
 
 class HardmaxAnchor:
@@ -160,23 +160,23 @@ class HardmaxAnchor:
         if n == 0:
             return []
 
-        def outer(idx: ix.Index, indent: int) -> list[str]:
+        def outer(idx: ix.Index) -> list[Stmt]:
             best, at, i, v = (ctx.names.fresh(s) for s in ("a", "a", "i", "t"))
-            p = PAD * indent
 
             def off(pos: str) -> str:
                 return ix.linear(_with_axis(idx, axis, pos), shape)
 
             return [
-                p + f"float {best} = {ctx.ptr(x)}[{off('0')}];",
-                p + f"int64_t {at} = 0;",
-                p + f"for (int64_t {i} = 1; {i} < {n}; ++{i}) {{",
-                p + PAD + f"const float {v} = {ctx.ptr(x)}[{off(i)}];",
-                p + PAD + f"if ({v} > {best} || ({best} != {best} && {v} == {v})) "
-                f"{{ {best} = {v}; {at} = {i}; }}",
-                p + "}",
-                p + f"for (int64_t {i} = 0; {i} < {n}; ++{i}) "
-                f"{ctx.ptr(y)}[{off(i)}] = {i} == {at} ? 1.0f : 0.0f;",
+                Decl("float", best, f"{ctx.ptr(x)}[{off('0')}]", const=False),
+                Decl("int64_t", at, "0", const=False),
+                For(i, 1, n, [
+                    Decl("float", v, f"{ctx.ptr(x)}[{off(i)}]"),
+                    If(f"{v} > {best} || ({best} != {best} && {v} == {v})",
+                       [Assign(best, v), Assign(at, i)], inline=True),
+                ]),
+                For(i, 0, n, [Assign(f"{ctx.ptr(y)}[{off(i)}]", f"{i} == {at} ? 1.0f : 0.0f")],
+                    inline=True),
             ]
 
-        return row_loops(ctx.names, kept_shape, outer, inner=0, work_per_element=2 * n)
+        return render(row_nest(ctx.names, kept_shape, outer, inner=0,
+                               work_per_element=2 * n), 1)

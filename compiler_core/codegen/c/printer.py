@@ -17,6 +17,7 @@ from compiler_core.codegen.c.stmt import (
     Raw,
     Region,
     Stmt,
+    While,
 )
 
 PAD = "    "
@@ -57,14 +58,25 @@ def _emit(s: Stmt, d: int, out: list[str]) -> None:
         out.append(f"{pad}{s.text};")
     elif isinstance(s, Raw):
         out += [pad + ln if ln else ln for ln in s.lines]
-    elif isinstance(s, If) and s.inline and not s.orelse and _simple(s.then):
-        out.append(f"{pad}if ({s.cond}) {render(s.then)[0]}")
+    elif isinstance(s, If) and s.inline and s.then and all(_simple([t]) for t in s.then):
+        one = [render([t])[0] for t in s.then]
+        then = one[0] if len(one) == 1 else f"{{ {' '.join(one)} }}"
+        if not s.orelse:
+            out.append(f"{pad}if ({s.cond}) {then}")
+            return
+        out.append(f"{pad}if ({s.cond}) {then} else {{")
+        out += render(s.orelse, d + 1)
+        out.append(f"{pad}}}")
     elif isinstance(s, If):
         out.append(f"{pad}if ({s.cond}) {{")
         out += render(s.then, d + 1)
         if s.orelse:
             out.append(f"{pad}}} else {{")
             out += render(s.orelse, d + 1)
+        out.append(f"{pad}}}")
+    elif isinstance(s, While):
+        out.append(f"{pad}while ({s.cond}) {{")
+        out += render(s.body, d + 1)
         out.append(f"{pad}}}")
     elif isinstance(s, Block):
         out.append(f"{pad}{{")

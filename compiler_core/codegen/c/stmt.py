@@ -67,13 +67,22 @@ class Raw:
 
 @dataclass
 class If:
-    """``if (cond) { then } else { orelse }``; ``inline``: ``if (cond) stmt;`` on one line
-    when ``then`` is one simple statement and there is no ``else``."""
+    """``if (cond) { then } else { orelse }``; ``inline``: ``then`` on the ``if`` line when
+    all its statements are simple: ``if (cond) stmt;`` for one, ``if (cond) { s1; s2; }``
+    for several, followed by `` else {`` and the ``orelse`` block when there is one."""
 
     cond: str
     then: list[Stmt]
     orelse: list[Stmt] | None = None
     inline: bool = False
+
+
+@dataclass
+class While:
+    """``while (cond) { body }``."""
+
+    cond: str
+    body: list[Stmt]
 
 
 @dataclass
@@ -123,7 +132,7 @@ class Function:
     comment: str | None = None
 
 
-Stmt = Comment | Decl | Assign | Expr | Raw | If | Block | For | Region | Function
+Stmt = Comment | Decl | Assign | Expr | Raw | If | While | Block | For | Region | Function
 
 
 def extent(start: str | Affine, tile: str | int, total: str | int) -> str:

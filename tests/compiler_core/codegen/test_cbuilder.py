@@ -18,6 +18,7 @@ from compiler_core.codegen.c.stmt import (
     Omp,
     Raw,
     Region,
+    While,
     tile_for,
 )
 
@@ -113,7 +114,10 @@ def test_printer_simd_clause_and_one_line_forms():
         For("i", 0, 4, [inner], inline=True),
         For("k", 2, 9, [Assign("s", "x[k]", "+=")], omp=Omp.SIMD, clause="reduction(+:s)"),
         If("h < 0", [Expr("continue")], inline=True),
-        If("h < 0", [Expr("continue")], [Assign("h", "0")], inline=True),  # else: braces
+        If("h < 0", [Expr("continue")], [Assign("h", "0")], inline=True),  # else: a block
+        If("v > b", [Assign("b", "v"), Assign("at", "i")], inline=True),  # several: { }
+        If("h < 0", [For("j", 0, 2, [Expr("f(j)")])], inline=True),  # not simple: a block
+        While("p > 0 && y[p - 1] < v", [Assign("y[p]", "y[p - 1]"), Expr("--p")]),
     ]
     assert render(body) == [
         "for (int64_t i = 0; i < 4; ++i) for (int64_t j = 0; j < 16; ++j) y[i*16 + j] = 0.0f;",
@@ -122,9 +126,17 @@ def test_printer_simd_clause_and_one_line_forms():
         "    s += x[k];",
         "}",
         "if (h < 0) continue;",
-        "if (h < 0) {",
-        "    continue;",
-        "} else {",
+        "if (h < 0) continue; else {",
         "    h = 0;",
+        "}",
+        "if (v > b) { b = v; at = i; }",
+        "if (h < 0) {",
+        "    for (int64_t j = 0; j < 2; ++j) {",
+        "        f(j);",
+        "    }",
+        "}",
+        "while (p > 0 && y[p - 1] < v) {",
+        "    y[p] = y[p - 1];",
+        "    --p;",
         "}",
     ]
