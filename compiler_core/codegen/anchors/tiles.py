@@ -21,7 +21,6 @@ from compiler_core.codegen.c.printer import render
 from compiler_core.codegen.c.stmt import Block, Decl, For, Omp, Raw, Region, Stmt, extent
 from compiler_core.codegen.context import KernelContext
 
-PAD = "    "
 WORKSPACE_SLOTS = 8  # threads that may run a tiled anchor with scratch at once (phones: 8 cores)
 
 # body(tile_var, workspace_ptr_or_None, indent) -> lines

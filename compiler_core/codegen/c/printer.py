@@ -27,6 +27,10 @@ def _c(x: str | int | Affine) -> str:
     return x.c() if isinstance(x, Affine) else str(x)
 
 
+def _flag(flag: str | None) -> str:
+    return f" reduction(|:{flag})" if flag else ""
+
+
 def render(stmts: list[Stmt], depth: int = 0) -> list[str]:
     """Lines of ``stmts`` at nesting ``depth``."""
     out: list[str] = []
@@ -87,7 +91,7 @@ def _emit(s: Stmt, d: int, out: list[str]) -> None:
             nt = f" num_threads({s.num_threads})" if s.num_threads else ""
             sched = "" if s.omp is Omp.SIMD else " schedule(static)"
             clause = f" {s.clause}" if s.clause else ""
-            out.append(f"{pad}#pragma omp {s.omp.value}{nt}{sched}{clause}")
+            out.append(f"{pad}#pragma omp {s.omp.value}{nt}{sched}{clause}{_flag(s.flag)}")
         v = s.var
         step = f"++{v}" if s.step == 1 else f"{v} += {s.step}"
         head = f"{pad}for (int64_t {v} = {_c(s.lo)}; {v} < {_c(s.hi)}; {step})"
@@ -99,7 +103,7 @@ def _emit(s: Stmt, d: int, out: list[str]) -> None:
         out.append(f"{pad}}}")
     elif isinstance(s, Region):
         nt = f" num_threads({s.num_threads})" if s.num_threads else ""
-        out.append(f"{pad}#pragma omp parallel{nt}")
+        out.append(f"{pad}#pragma omp parallel{nt}{_flag(s.flag)}")
         out.append(f"{pad}{{")
         out += render(s.body, d + 1)
         out.append(f"{pad}}}")

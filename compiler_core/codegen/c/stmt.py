@@ -98,7 +98,9 @@ class For:
 
     ``omp``: worksharing or simd (the pragma line is printed above the loop); ``num_threads``:
     a C expression capping the threads of a parallel loop; ``clause``: more OpenMP clauses;
-    ``inline``: ``for (...) stmt;`` on one line when the body is one simple statement."""
+    ``inline``: ``for (...) stmt;`` on one line when the body is one simple statement;
+    ``flag``: an ``int`` error flag the threads (or simd lanes) OR together,
+    ``reduction(|:flag)`` (see :func:`compiler_core.codegen.checks.merge_flag`)."""
 
     var: str
     lo: str | int | Affine
@@ -109,15 +111,18 @@ class For:
     num_threads: str | None = None
     clause: str = ""
     inline: bool = False
+    flag: str | None = None
 
 
 @dataclass
 class Region:
     """``#pragma omp parallel [num_threads(n)] { body }``: threads sharing the ``Omp.FOR``
-    loops of ``body``."""
+    loops of ``body``; ``flag`` as for :class:`For` (the worksharing loops inside share the
+    region's private copy, so they carry none)."""
 
     body: list[Stmt]
     num_threads: str | None = None
+    flag: str | None = None
 
 
 @dataclass

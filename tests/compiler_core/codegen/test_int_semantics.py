@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from onnx import TensorProto
 
-from compiler_core.codegen.checks import add_reductions
+from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import Assign, Expr, For, If, Omp, Raw, Region
+from compiler_core.codegen.checks import add_reductions, merge_flag
 from compiler_core.codegen.generate import generate
 from compiler_core.compile import compile_model
 from compiler_core.errors import ModelRuntimeError
@@ -225,6 +227,30 @@ def test_add_reductions_only_on_regions_and_simd_loops():
         "#pragma omp parallel for schedule(static) reduction(|:dnf_err)",
         "  #pragma omp simd reduction(+:a1) reduction(|:dnf_err)",
         "    x = 1; /* #pragma omp parallel */",
+    ]
+
+
+
+def test_merge_flag_is_a_property_of_the_tree():
+    """The clause comes from the parallel and simd statements (``flag``), printed by the
+    printer; a Raw block's printed pragmas get it by text; the same lines either way."""
+    simd = For("k", 0, 8, [Assign("s", "x[k]", "+=")], omp=Omp.SIMD, clause="reduction(+:s)")
+    tree = [
+        Region([For("i", 0, 64, [Expr("f(i)")], omp=Omp.FOR)], num_threads="nt0"),
+        For("r", 0, 9, [If("r > 0", [simd])], omp=Omp.PARALLEL_FOR),
+        For("j", 0, 4, [Raw(["#pragma omp simd", "for (;;) g();"])]),
+    ]
+    merged = merge_flag(tree)
+    assert merged[0].flag == "dnf_err" and merged[0].body[0].flag is None  # omp for: none
+    assert tree[1].flag is None  # the input tree is left as it was
+    lines = render(merged)
+    assert lines == add_reductions(render(tree))
+    assert [ln for ln in lines if "#pragma" in ln] == [
+        "#pragma omp parallel num_threads(nt0) reduction(|:dnf_err)",
+        "    #pragma omp for schedule(static)",
+        "#pragma omp parallel for schedule(static) reduction(|:dnf_err)",
+        "        #pragma omp simd reduction(+:s) reduction(|:dnf_err)",
+        "    #pragma omp simd reduction(|:dnf_err)",
     ]
 
 
