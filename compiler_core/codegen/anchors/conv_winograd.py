@@ -35,8 +35,10 @@ Whole models (random weights), same code compiled with and without the path, int
 blocks of 3 runs, 24 runs each, min time without / with (shared machine, load 8-13 on 2
 cores): 1 thread ResNet-50 1.17 (166.2 / 142.3 ms), Inception-v2 1.28 (97.0 / 75.9),
 DenseNet-121 1.13 (200.8 / 178.4), SqueezeNet 0.93 (19.4 / 20.9; per block its four
-Winograd convs sum to 0.85 of the time); 2 threads 1.04, 1.00, 1.04, 1.21, but every 2-thread
-run took 3-5x its 1-thread time under that load, so these say little.
+Winograd convs sum to 0.85 of the time); a second run (36 runs each, load 6) 1.13, 1.17,
+1.19, 1.05 (medians 1.13, 1.15, 1.16, 0.98). 2 threads: 1.04, 1.00, 1.04, 1.21, then 1.19,
+0.95, 1.23, 1.66, but every 2-thread run took 1.7-5x its 1-thread time under that load, so
+these say little.
 
 ``$DNNFUSION_NO_WINOGRAD`` (set when compiling) turns the path off: the A/B switch of the
 measurements, not an option.
