@@ -42,6 +42,7 @@ from compiler_core.codegen.cnames import Names, comment, ctype_of, float_literal
 from compiler_core.codegen.context import KernelContext
 from compiler_core.codegen.expr import declare_buffers
 from compiler_core.errors import UnsupportedOperatorError
+from compiler_core.ir.boundary import boundary
 from compiler_core.ir.ecg import ECG, value_shape
 from compiler_core.planner.attention import Attention, View, attention_flops, contiguous
 
@@ -239,6 +240,10 @@ class AttentionKernel:
         return render([fn])
 
 
+def _names(values) -> str:
+    return ", ".join(comment(v.name or "?") for v in values)
+
+
 def analyze_attention(ecg: ECG, block_id: int, members: list[int], names: Names,
                       att: Attention) -> AttentionKernel:
     """The kernel of an attention block (``members``: its node indices, sorted)."""
@@ -249,6 +254,14 @@ def analyze_attention(ecg: ECG, block_id: int, members: list[int], names: Names,
     inputs = list(dict.fromkeys(
         x for x in (att.q.base, att.k.base, att.v.base, att.select, *att.masks)
         if x is not None))
+    # The pattern says what the kernel reads; the block boundary must agree (the planner's
+    # constraint check, cost model and report use it).
+    edge = boundary(ecg, members)
+    if not set(inputs) <= set(edge.inputs) or list(edge.outputs) != [att.out.base]:
+        raise UnsupportedOperatorError(
+            f"attention block {block_id}: its pattern reads {_names(inputs)} and writes "
+            f"{_names([att.out.base])}, its boundary reads {_names(edge.inputs)} and writes "
+            f"{_names(edge.outputs)}")
     ctx = KernelContext(names=names, nodes=nodes, producer={})
     sk = att.v.shape[-2]
     # a slot of at most 256 KiB a thread once the rows are long (Sk >= 1024)

@@ -27,7 +27,7 @@ from compiler_core.codegen.anchors.tiles import workspace_value
 from compiler_core.codegen.attrs import unsupported, where
 from compiler_core.codegen.c.printer import render
 from compiler_core.codegen.c.stmt import Decl, Expr, Function, Raw, Stmt
-from compiler_core.codegen.checks import FLAG, add_reductions
+from compiler_core.codegen.checks import FLAG, merge_flag
 from compiler_core.codegen.cnames import Names, comment, ctype_of
 from compiler_core.codegen.context import RECOMPUTE_LIMIT, KernelContext
 from compiler_core.codegen.expr import Buffer, declare_buffers
@@ -111,8 +111,7 @@ class BlockKernel:
         comment_ = f"block {self.block_id}: {' '.join(comment(o) for o in self.ops)}"
         fn = Function(ret, self.name, "const dnf_ctx* restrict c", body, attrs="DNF_KERNEL",
                       comment=comment_)
-        lines = render([fn])
-        return add_reductions(lines) if ctx.checks else lines
+        return render(merge_flag([fn]) if ctx.checks else [fn])
 
     def _stages(self) -> list[tuple[str, list[ir.Value]]]:
         ctx = self.ctx
@@ -185,11 +184,13 @@ class BlockKernel:
         output in one (discarded) loop body has the affine index of the loop itself."""
         y = self.anchor.outputs[0]
         shape = value_shape(y)
-        if len(shape) < 1 or any(value_shape(v) != shape for v in values):
+        if len(shape) < 1 or any(not _same_rows(value_shape(v), shape) for v in values):
             return False
         log: list = []
         self._expr_nest(values, inner=1, log=log)  # a trial body; its names are discarded
         ((idx, reads),) = log
+        extra = len(idx) - len(shape)  # leading 1s of the epilogue's or the anchor's shape
+        idx = tuple(idx[extra:]) if extra >= 0 else (ix.ZERO,) * -extra + tuple(idx)
         want = tuple(ix.ZERO if d == 1 else i for i, d in zip(idx, shape, strict=True))
         return all(r == want for v, r in reads if v is y)
 
@@ -214,7 +215,7 @@ class BlockKernel:
             return {}
         o = stages[k + 1][1][0]
         if (o not in self.outputs or ctype_of(o) != ctype_of(y)
-                or value_shape(o) != value_shape(y)
+                or not _same_rows(value_shape(o), value_shape(y))
                 or any(y in self._reach(v) for _, vs in stages[k + 2:] for v in vs)):
             return {}
         saved = dict(ctx.buffers), set(ctx.checks)
@@ -232,6 +233,18 @@ class BlockKernel:
 
     def _all(self) -> list[ir.Value]:
         return [*self.inputs, *self.outputs, *self.scratch]
+
+
+def _same_rows(shape: tuple[int, ...], anchor: tuple[int, ...]) -> bool:
+    """``shape`` is the anchor output's shape with leading 1s added or removed (a Reshape of a
+    GEMM's ``[S, H]`` to ``[1, S, H]``): the same elements in the same rows, so an epilogue of
+    that shape runs on the anchor's row tiles."""
+    def strip(s: tuple[int, ...]) -> tuple[int, ...]:
+        k = 0
+        while k < len(s) - 1 and s[k] == 1:
+            k += 1
+        return tuple(s[k:])
+    return strip(shape) == strip(anchor)
 
 
 def _dedent(lines: list[str]) -> list[str]:

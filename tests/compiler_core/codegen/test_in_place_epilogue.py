@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 
-from tests.compiler_core.codegen.util import compile_and_check, model, node, vi, weight
+import numpy as np
+
+from tests.compiler_core.codegen.util import compile_and_check, const, model, node, vi, weight
 
 
 def _kernel(out, k: int = 0) -> str:
@@ -75,3 +77,32 @@ def test_two_epilogue_outputs_are_not_in_place(tmp_path):
     )
     _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu", "Sigmoid"]])
     assert _arena_pointers(_kernel(out)) == 2  # the conv output and the im2col workspace
+
+
+def test_gemm_reshaped_residual_runs_on_the_tiles_in_place(tmp_path):
+    """GPT-2's ``Gemm [S, H] -> Reshape [1, S, H] -> Add residual``: the epilogue's shape is the
+    anchor's with a leading 1, same rows, so it runs on the GEMM's tiles and in place."""
+    proto = model(
+        [node("Gemm", ["x", "w", "b"], ["g"]), node("Reshape", ["g", "shape"], ["r"]),
+         node("Add", ["r", "res"], ["y"])],
+        [vi("x", [48, 64]), vi("res", [1, 48, 80])], [vi("y", [1, 48, 80])],
+        [weight("w", [64, 80], seed=5, scale=0.1), weight("b", [80], seed=6),
+         const("shape", np.array([1, 48, 80], dtype=np.int64))],
+    )
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Gemm", "Reshape", "Add"]])
+    k = _kernel(out)
+    assert _arena_pointers(k) == 0
+    assert k.count("#pragma omp") <= 1  # no second parallel pass for the residual add
+
+
+def test_squeezed_epilogue_of_a_batched_matmul(tmp_path):
+    """The other way round: MatMul ``[1, S, H]`` -> Reshape ``[S, H]`` -> Relu."""
+    proto = model(
+        [node("MatMul", ["x", "w"], ["m"]), node("Reshape", ["m", "shape"], ["r"]),
+         node("Relu", ["r"], ["y"])],
+        [vi("x", [1, 40, 64])], [vi("y", [40, 72])],
+        [weight("w", [64, 72], seed=7, scale=0.1),
+         const("shape", np.array([40, 72], dtype=np.int64))],
+    )
+    _, out = compile_and_check(proto, tmp_path, blocks=[["MatMul", "Reshape", "Relu"]])
+    assert _arena_pointers(_kernel(out)) == 0
