@@ -18,7 +18,14 @@ from compiler_core.codegen.anchors.conv_shape import ConvShape
 from compiler_core.codegen.anchors.window import Axis, Window
 from compiler_core.compile import compile_model
 from compiler_core.runtime import InferenceSession
-from tests.compiler_core.codegen.util import compile_and_check, feeds_for, model, node, vi, weight
+from tests.compiler_core.codegen.util import (
+    compile_and_check,
+    conv_model,
+    feeds_for,
+    model,
+    node,
+    vi,
+)
 from tests.helpers.ort import run_ort
 
 pytestmark = pytest.mark.slow  # each case compiles a model and compares it with ONNX Runtime
@@ -32,19 +39,6 @@ def any_shape(monkeypatch):
     monkeypatch.setattr(conv_direct, "MAX_EXTRA", 1.0)
     monkeypatch.setattr(conv_direct, "MAX_K", 1 << 30)
     monkeypatch.setenv("DNNFUSION_NO_WINOGRAD", "1")  # 3x3 stride 1 would go the Winograd way
-
-
-def _conv(x_shape, w_shape, y_shape, *, act="Relu", residual=False, seed=0, **attrs):
-    nodes = [node("Conv", ["x", "w", "b"], ["c"], **attrs)]
-    last = "c"
-    inputs = [vi("x", x_shape)]
-    if residual:
-        inputs.append(vi("r", y_shape))
-        nodes.append(node("Add", ["c", "r"], ["s"]))
-        last = "s"
-    nodes.append(node(act, [last], ["y"]))
-    inits = [weight("w", w_shape, seed, 0.3), weight("b", [w_shape[0]], seed + 1)]
-    return model(nodes, inputs, [vi("y", y_shape)], inits)
 
 
 CASES = [
@@ -80,12 +74,12 @@ CASES = [
 
 @pytest.mark.parametrize(("x_shape", "w_shape", "y_shape", "attrs"), CASES)
 def test_direct_conv_matches_ort(x_shape, w_shape, y_shape, attrs, tmp_path):
-    _, out = compile_and_check(_conv(x_shape, w_shape, y_shape, **attrs), tmp_path, blocks=1)
+    _, out = compile_and_check(conv_model(x_shape, w_shape, y_shape, **attrs), tmp_path, blocks=1)
     assert "dnf_dconv(" in (out / "model.c").read_text()
 
 
 def test_direct_conv_residual_epilogue(tmp_path):
-    proto = _conv([1, 16, 14, 14], [24, 16, 3, 3], [1, 24, 14, 14], residual=True,
+    proto = conv_model([1, 16, 14, 14], [24, 16, 3, 3], [1, 24, 14, 14], residual=True,
                   act="Sigmoid", pads=[1, 1, 1, 1])
     _, out = compile_and_check(proto, tmp_path, blocks=1)
     assert "dnf_dconv(" in (out / "model.c").read_text()
@@ -103,7 +97,7 @@ def test_weights_from_a_graph_input_are_packed_at_run_time(tmp_path):
 def test_fallback_branch_gives_the_same_result(tmp_path, monkeypatch):
     """One artifact, both branches: the sgemm branch ($DNNFUSION_NO_DCONV, read when the
     library loads) agrees with the kernel to rounding."""
-    proto = _conv([1, 8, 15, 15], [20, 8, 3, 3], [1, 20, 15, 15], pads=[1, 1, 1, 1])
+    proto = conv_model([1, 8, 15, 15], [20, 8, 3, 3], [1, 20, 15, 15], pads=[1, 1, 1, 1])
     _, out = compile_and_check(proto, tmp_path, blocks=1)
     feeds = feeds_for(proto, 0)
     fast = InferenceSession(out).run(None, feeds)[0]
@@ -162,7 +156,7 @@ def test_direct_plan_workspace_holds_padded_input():
     assert direct_plan(_shape(3, 64, 224, 224, 3, stride=2, pad=0)).slot == 0  # K = 27
 
 
-def test_phase_offsets_of_a_stride_two_conv():
+def test_phase_offsets_of_a_stride_twoconv_model():
     """3x3 stride 2 pad 1 on 9x9: 4 phase images of 6x6 (output 5x5, tap shift 0 or 1);
     tap (ki, kj) of channel c reads phase (ki % 2, kj % 2) at row ki // 2, column kj // 2."""
     s = _shape(2, 4, 9, 9, 3, stride=2)
@@ -187,7 +181,7 @@ def test_arm64_target_takes_the_sgemm_branch(tmp_path):
     arm = TARGETS["linux-arm64"]
     assert shutil.which(arm.compiler()[0]) and arm.launcher() is not None, \
         "no aarch64 cross compiler or qemu: run scripts/setup-apt.sh"
-    proto = _conv([1, 5, 9, 11], [13, 5, 3, 3], [1, 13, 9, 11], pads=[1, 1, 1, 1])
+    proto = conv_model([1, 5, 9, 11], [13, 5, 3, 3], [1, 13, 9, 11], pads=[1, 1, 1, 1])
     out = compile_model(proto, target="linux-arm64", output_dir=tmp_path / "arm")
     assert "dnf_dconv(" in (out / "model.c").read_text()
     feeds = feeds_for(proto, 0)

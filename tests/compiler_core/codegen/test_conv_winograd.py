@@ -18,28 +18,20 @@ from compiler_core.codegen.anchors.conv_winograd import choose_m, matrices, wino
 from compiler_core.codegen.anchors.window import Axis, Window
 from compiler_core.compile import compile_model
 from compiler_core.runtime import InferenceSession
-from tests.compiler_core.codegen.util import compile_and_check, feeds_for, model, node, vi, weight
+from tests.compiler_core.codegen.util import (
+    compile_and_check,
+    conv_model,
+    feeds_for,
+    model,
+    node,
+    vi,
+    weight,
+)
 from tests.helpers.ort import run_ort
 
 
 def _force(monkeypatch, m):
     monkeypatch.setattr(conv_winograd, "choose_m", lambda s: m)
-
-
-def _conv(x_shape, w_shape, y_shape, *, act="Relu", residual=False, bias=True, seed=0, **attrs):
-    ins = ["x", "w", "b"] if bias else ["x", "w"]
-    nodes = [node("Conv", ins, ["c"], **attrs)]
-    last = "c"
-    inputs = [vi("x", x_shape)]
-    if residual:
-        inputs.append(vi("r", y_shape))
-        nodes.append(node("Add", ["c", "r"], ["s"]))
-        last = "s"
-    nodes.append(node(act, [last], ["y"]))
-    inits = [weight("w", w_shape, seed, 0.3)]
-    if bias:
-        inits.append(weight("b", [w_shape[0]], seed + 1))
-    return model(nodes, inputs, [vi("y", y_shape)], inits)
 
 
 CASES = [
@@ -65,7 +57,7 @@ CASES = [
 def test_winograd_conv_matches_ort(x_shape, w_shape, y_shape, attrs, kw, m, tmp_path,
                                    monkeypatch):
     _force(monkeypatch, m)
-    proto = _conv(x_shape, w_shape, y_shape, **kw, **attrs)
+    proto = conv_model(x_shape, w_shape, y_shape, **kw, **attrs)
     _, out = compile_and_check(proto, tmp_path, blocks=1)
     text = (out / "model.c").read_text()
     assert f"Winograd F({m}x{m}, 3x3)" in text
@@ -162,7 +154,7 @@ def test_arm64_target_builds_and_matches(tmp_path, monkeypatch):
     assert shutil.which(arm.compiler()[0]) and arm.launcher() is not None, \
         "no aarch64 cross compiler or qemu: run scripts/setup-apt.sh"
     _force(monkeypatch, 4)
-    proto = _conv([1, 16, 13, 11], [24, 16, 3, 3], [1, 24, 13, 11], pads=[1, 1, 1, 1])
+    proto = conv_model([1, 16, 13, 11], [24, 16, 3, 3], [1, 24, 13, 11], pads=[1, 1, 1, 1])
     out = compile_model(proto, target="linux-arm64", output_dir=tmp_path / "arm")
     assert "Winograd F(4x4, 3x3)" in (out / "model.c").read_text()
     feeds = feeds_for(proto, 0)

@@ -44,6 +44,25 @@ def model(nodes, inputs, outputs, inits=()):
     return m
 
 
+def conv_model(x_shape, w_shape, y_shape, *, act="Relu", residual=False, bias=True, seed=0,
+               **attrs):
+    """``Conv(x, w[, b]) [+ r] -> act -> y``: one conv with an element-wise epilogue (a
+    residual ``Add`` of a second input ``r`` when ``residual``), random weights scaled 0.3."""
+    ins = ["x", "w", "b"] if bias else ["x", "w"]
+    nodes = [node("Conv", ins, ["c"], **attrs)]
+    last = "c"
+    inputs = [vi("x", x_shape)]
+    if residual:
+        inputs.append(vi("r", y_shape))
+        nodes.append(node("Add", ["c", "r"], ["s"]))
+        last = "s"
+    nodes.append(node(act, [last], ["y"]))
+    inits = [weight("w", w_shape, seed, 0.3)]
+    if bias:
+        inits.append(weight("b", [w_shape[0]], seed + 1))
+    return model(nodes, inputs, [vi("y", y_shape)], inits)
+
+
 def plan(proto):
     """A PlannedModel without algebraic rewriting, so the block structure is the one the
     test builds."""
