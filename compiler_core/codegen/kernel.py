@@ -194,11 +194,11 @@ class BlockKernel:
         want = tuple(ix.ZERO if d == 1 else i for i, d in zip(idx, shape, strict=True))
         return all(r == want for v, r in reads if v is y)
 
-
     def find_in_place(self) -> dict[ir.Value, ir.Value]:
         """Anchor output ``y`` -> block output ``o`` when ``o`` can take ``y``'s storage: the
-        stage right after the anchor is a tiled epilogue computing ``o`` alone (same shape and
-        dtype as ``y``, reading ``y`` only at the element it writes, see :meth:`_aligned`) and
+        stage right after the anchor is a tiled epilogue computing ``o`` alone (same dtype, same
+        rows as ``y``: its shape up to leading 1s, reading ``y`` only at the element it writes,
+        see :meth:`_aligned`) and
         nothing else in the block reads ``y``. The anchor then writes its tile into ``o`` and
         the epilogue rewrites the tile in place while it is in cache: no arena tensor for ``y``
         and one buffer less in cache per tile [ours]. Empty when that does not hold."""
@@ -219,7 +219,8 @@ class BlockKernel:
                 or any(y in self._reach(v) for _, vs in stages[k + 2:] for v in vs)):
             return {}
         saved = dict(ctx.buffers), set(ctx.checks)
-        _, trial = declare_buffers(Names(), {v: ("0", True) for v in self._all()},
+        every = [*self.inputs, *self.outputs, *self.scratch]
+        _, trial = declare_buffers(Names(), {v: ("0", True) for v in every},
                                    self.inputs, self.outputs, self.scratch)
         ctx.buffers.update(trial)
         try:
@@ -230,9 +231,6 @@ class BlockKernel:
             ctx.checks.clear()
             ctx.checks.update(saved[1])
         return {y: o} if aligned else {}
-
-    def _all(self) -> list[ir.Value]:
-        return [*self.inputs, *self.outputs, *self.scratch]
 
 
 def _same_rows(shape: tuple[int, ...], anchor: tuple[int, ...]) -> bool:
