@@ -95,7 +95,11 @@ OPENBLAS_SHIM_H = """\
 #ifndef DNF_OPENBLAS_SHIM_H
 #define DNF_OPENBLAS_SHIM_H
 #include_next <cblas.h>
-#define scipy_cblas_sgemm cblas_sgemm
+/* Debian's serial OpenBLAS is built without USE_LOCKING: calls from several OpenMP threads
+   at once can share its buffers and give wrong results (OpenBLAS issues #1755, #2126), as a
+   CI run of the bert_tiny_test runner under qemu did. One call at a time. */
+#define scipy_cblas_sgemm(...) \
+    do { _Pragma("omp critical(dnf_blas)") cblas_sgemm(__VA_ARGS__); } while (0)
 #define scipy_openblas_set_num_threads openblas_set_num_threads
 #endif
 """
