@@ -89,8 +89,9 @@ def _shape(c, m, h, w=None, k=3, stride=1, pad=1, group=1, n=1):
 
 
 def test_the_measured_rule_picks_the_tile_size():
-    assert choose_m(_shape(64, 64, 56)) == 4  # large images: F(4,3)
-    assert choose_m(_shape(16, 64, 55)) == 4
+    # large images: F(2,3) too (F(4,3) missed ORT's output on ResNet-50: F43_SIDE)
+    assert choose_m(_shape(64, 64, 56)) == 2
+    assert choose_m(_shape(16, 64, 55)) == 2
     assert choose_m(_shape(128, 128, 28)) == 2
     assert choose_m(_shape(256, 256, 14)) == 2
     assert choose_m(_shape(512, 512, 7)) is None  # 7x7: im2col + sgemm measured faster
@@ -117,7 +118,7 @@ def test_plan_splits_an_image_for_two_threads():
     assert (p.m, p.th, p.tw) == (2, 14, 14)
     assert p.n_groups >= 2 and p.r * p.n_groups >= p.th and p.parallel
     assert p.ws >= p.slot * 8  # WORKSPACE_SLOTS slots
-    p = wino_plan(_shape(64, 64, 56))  # 14 tile rows: 7 groups of 2 would leave 4 + 3
+    p = wino_plan(_shape(64, 64, 56), m=4)  # 14 tile rows: 7 groups of 2 would leave 4 + 3
     assert (p.m, p.th, p.n_groups, p.r) == (4, 14, 8, 2)
 
 
