@@ -89,6 +89,7 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
     ``reference_model``: the original ONNX model (path or ``ModelProto``) to compare the
     artifact with when the ``compare_with_onnxruntime`` option is on.
     """
+    from compiler_core.codegen.anchors.gemm_packed import used_on
     from compiler_core.codegen.build import build_target
     from compiler_core.codegen.generate import generate
     from compiler_core.codegen.weights import write_weights
@@ -104,7 +105,7 @@ def compile_planned(planned, *, output_dir, target: str = "host", options=None, 
     opts = resolve_options(options)
     tgt = get_target(target)
     _stage(progress, "generating")
-    gen = generate(planned.ecg, planned.planner.blocks)
+    gen = generate(planned.ecg, planned.planner.blocks, packed_gemm=used_on(tgt.machine))
     check_artifact_memory(gen.arena_bytes, gen.weights_bytes,
                           memory_limit(opts["memory_limit_bytes"]))
     out = Path(output_dir)

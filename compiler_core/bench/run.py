@@ -36,6 +36,7 @@ import numpy as np
 from compiler_core.bench.candidate import Candidate, extract_candidate
 from compiler_core.bench.program import MISMATCH_EXIT, benchmark_sources
 from compiler_core.bench.signature import FusionSignature, fusion_signature
+from compiler_core.codegen.anchors.gemm_packed import used_on
 from compiler_core.codegen.build import BuildInfo, build_target
 from compiler_core.codegen.generate import GeneratedModel, generate
 from compiler_core.errors import DnnFusionError, ResourceLimitError
@@ -112,10 +113,12 @@ def _bench_target(target: str) -> Target:
     return dataclasses.replace(t, name=f"{t.name}-bench", output="bench.run")
 
 
-def generate_partitions(candidate: Candidate) -> tuple[GeneratedModel, GeneratedModel]:
-    """The code generator's output for the fused and the separate partition."""
-    return (generate(candidate.ecg, candidate.partition(fused=True)),
-            generate(candidate.ecg, candidate.partition(fused=False)))
+def generate_partitions(candidate: Candidate,
+                        packed_gemm: bool | None = None) -> tuple[GeneratedModel, GeneratedModel]:
+    """The code generator's output for the fused and the separate partition
+    (``packed_gemm``: as :func:`~compiler_core.codegen.generate.generate`)."""
+    return (generate(candidate.ecg, candidate.partition(fused=True), packed_gemm),
+            generate(candidate.ecg, candidate.partition(fused=False), packed_gemm))
 
 
 def build_benchmark(
@@ -137,7 +140,8 @@ def build_benchmark(
     if target not in TARGETS:
         raise DnnFusionError(f"unknown target {target!r}; supported: {', '.join(TARGETS)}")
     sig = fusion_signature(ecg, first, second, threads)
-    fused, separate = generate_partitions(extract_candidate(ecg, first, second))
+    fused, separate = generate_partitions(extract_candidate(ecg, first, second),
+                                          used_on(get_target(target).machine))
     need = memory_need(fused, separate)
     if need > memory_limit():
         raise ResourceLimitError(

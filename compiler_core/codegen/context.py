@@ -34,6 +34,9 @@ class KernelContext:
     # constants the anchor derives from its weights at compile time (e.g. weights packed for
     # a micro-kernel), by role; they are block inputs and go to weights.bin
     derived: dict[str, ir.Value] = field(default_factory=dict)
+    # GEMM anchors may read a constant B packed at compile time (anchors/gemm_packed.py):
+    # on x86-64 targets
+    packed_gemm: bool = False
 
     def gen(self, indent: int) -> ExprGen:
         return ExprGen(self.names, self.buffers, self.producer, emit_node, indent, self.checks)

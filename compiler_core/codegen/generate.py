@@ -23,11 +23,14 @@ in resource files (:mod:`compiler_core.codegen.c.source`), filled in one pass
 
 from __future__ import annotations
 
+import os
+import platform
 from dataclasses import dataclass
 
 import numpy as np
 import onnx_ir as ir
 
+from compiler_core.codegen.anchors.gemm_packed import used_on
 from compiler_core.codegen.attention import AttentionKernel, analyze_attention
 from compiler_core.codegen.c import source
 from compiler_core.codegen.c.printer import render
@@ -70,18 +73,27 @@ def _spec(v: ir.Value) -> TensorSpec:
     return TensorSpec(v.name or "", np.dtype(ctype_of(v).np).name, value_shape(v))
 
 
-def generate(ecg: ECG, blocks: BlockGraph) -> GeneratedModel:
-    """C source for the whole model; raises :class:`UnsupportedOperatorError` up front."""
+def generate(ecg: ECG, blocks: BlockGraph, packed_gemm: bool | None = None) -> GeneratedModel:
+    """C source for the whole model; raises :class:`UnsupportedOperatorError` up front.
+
+    ``packed_gemm``: GEMMs with constant weights read them packed at compile time
+    (:mod:`compiler_core.codegen.anchors.gemm_packed`); for x86-64 targets (None: when this
+    machine is one). ``$DNNFUSION_NO_PACKED_GEMM`` (set when compiling) turns it off: the
+    A/B switch of the measurements, not an option."""
+    if packed_gemm is None:
+        packed_gemm = used_on(platform.machine())
+    if os.environ.get("DNNFUSION_NO_PACKED_GEMM"):  # the A/B switch of measurements
+        packed_gemm = False
     names = Names()
     kernels: list[BlockKernel | AttentionKernel | HorizontalKernel] = []
     for b, g in enumerate(blocks.groups_in_order()):
         special = blocks.special.get(g)
         if isinstance(special, Horizontal):  # blocks below the floor (planner.beyond)
-            kernels.append(analyze_horizontal(ecg, b, names, special))
+            kernels.append(analyze_horizontal(ecg, b, names, special, packed_gemm))
         elif special is not None:
             kernels.append(analyze_attention(ecg, b, blocks.sorted_members(g), names, special))
         else:
-            kernels.append(analyze_block(ecg, b, blocks.sorted_members(g), names))
+            kernels.append(analyze_block(ecg, b, blocks.sorted_members(g), names, packed_gemm))
     graph = ecg.graph
     in_values = [v for v in graph.inputs if not is_constant(v)]
     out_values = list(graph.outputs)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_ir as ir
 
+from compiler_core.codegen.anchors import gemm_packed as pk
 from compiler_core.codegen.anchors.gemm import GEMM_COL_TILE, sgemm
 from compiler_core.codegen.anchors.tiles import workspace_value
 from compiler_core.codegen.c.policy import GEMM_MAC, parallel_policy
@@ -50,6 +51,9 @@ class HorizontalKernel:
     outputs: list[ir.Value]
     scratch: list[ir.Value]
     names: Names
+    k: int = 0  # depth of the GEMM (rows of W)
+    nt: int = 0  # columns of W (all siblings)
+    packed: bool = False  # W packed for dnf_gemm_pb (anchors/gemm_packed.py), else sgemm
     anchor: None = None
     checked: bool = False
 
@@ -66,7 +70,7 @@ class HorizontalKernel:
         ps = declared[self.scratch[0]].ptr
         *lead, m, k = value_shape(self.x)
         rows = math.prod(lead) * m
-        nt = value_shape(self.w)[1]
+        nt = self.nt
         for sub, y, off in zip(self.subs, self.ys, self.offsets, strict=True):
             for v in [*sub.inputs, *sub.outputs, *sub.scratch]:
                 if v in declared:
@@ -81,7 +85,10 @@ class HorizontalKernel:
         work = rows * nt * k * GEMM_MAC
         split = nt > rows and nt >= 2 * GEMM_COL_TILE and parallel_policy(work)
         in_tile: list[Stmt] = []
-        if not split:
+        if not split and self.packed:
+            in_tile.append(pk.gemm_pb(h, k, f"{px} + {r}*{k}", k, pw, 0, nt,
+                                      f"{ps} + {r}*{nt}", nt))
+        elif not split:
             in_tile.append(sgemm(h, nt, k, one, f"{px} + {r}*{k}", k, False, pw, nt, False,
                                  zero, f"{ps} + {r}*{nt}", nt))
         after: list[Stmt] = []
@@ -101,11 +108,16 @@ class HorizontalKernel:
             # block of columns (each part of W packed once, as anchors/gemm.py's column
             # split), then the epilogues run on row tiles after the barrier.
             cw, j, w = (self.names.fresh("j") for _ in range(3))
-            call = sgemm(rows, w, k, one, px, k, False, f"{pw} + {j}", nt, False, zero,
-                         f"{ps} + {j}", nt)
+            if self.packed:
+                call = pk.gemm_pb(rows, k, px, k, pw, j, f"{j} + {w}", ps, nt)
+                block = pk.column_block(nt)
+            else:
+                call = sgemm(rows, w, k, one, px, k, False, f"{pw} + {j}", nt, False, zero,
+                             f"{ps} + {j}", nt)
+                block = (f"(({nt} + omp_get_num_threads() - 1) / "
+                         "omp_get_num_threads() + 15) / 16 * 16")
             region: list[Stmt] = [
-                Decl("int64_t", cw, f"(({nt} + omp_get_num_threads() - 1) / "
-                                    "omp_get_num_threads() + 15) / 16 * 16"),
+                Decl("int64_t", cw, block),
                 tile_for(j, w, nt, cw, [call], omp=Omp.FOR),
             ]
             if in_tile:
@@ -125,18 +137,21 @@ class HorizontalKernel:
         return render([fn])
 
 
-def analyze_horizontal(ecg: ECG, block_id: int, names: Names,
-                       hz: Horizontal) -> HorizontalKernel:
+def analyze_horizontal(ecg: ECG, block_id: int, names: Names, hz: Horizontal,
+                       packed_gemm: bool = False) -> HorizontalKernel:
     """The kernel of a horizontal block: each sibling analyzed as its own block, the weights
-    concatenated."""
+    concatenated (and packed for ``dnf_gemm_pb`` when ``packed_gemm``)."""
     subs = [analyze_block(ecg, block_id, list(g), names) for g in hz.groups]
     mms = [ecg.nodes[i] for i in hz.matmuls]
     ws = [mm.inputs[1] for mm in mms]
     ys = [mm.outputs[0] for mm in mms]
     arrays = [np.asarray(w.const_value.numpy(), np.float32) for w in ws]
     cat = np.ascontiguousarray(np.concatenate(arrays, axis=1))
-    w = ir.Value(name=f"k{block_id}_weights", shape=ir.Shape(list(cat.shape)),
-                 type=ir.TensorType(ir.DataType.FLOAT), const_value=ir.Tensor(cat))
+    if packed_gemm:
+        w = pk.packed_value(f"k{block_id}_weights_packed", cat)
+    else:
+        w = ir.Value(name=f"k{block_id}_weights", shape=ir.Shape(list(cat.shape)),
+                     type=ir.TensorType(ir.DataType.FLOAT), const_value=ir.Tensor(cat))
     offsets = list(np.cumsum([0, *(a.shape[1] for a in arrays[:-1])]).tolist())
     *lead, m, _ = value_shape(hz.x)
     scratch = workspace_value(f"k{block_id}h", math.prod(lead) * m * cat.shape[1])
@@ -150,5 +165,5 @@ def analyze_horizontal(ecg: ECG, block_id: int, names: Names,
     return HorizontalKernel(
         block_id=block_id, name=f"k{block_id}", node_ids=sorted(hz.nodes), subs=subs,
         x=hz.x, w=w, ys=ys, offsets=offsets, inputs=inputs, outputs=outputs, scratch=extra,
-        names=names,
+        names=names, k=int(cat.shape[0]), nt=int(cat.shape[1]), packed=packed_gemm,
     )

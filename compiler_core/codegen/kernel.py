@@ -254,8 +254,11 @@ def _out_pos(node: ir.Node, v: ir.Value) -> int:
     return list(node.outputs).index(v)
 
 
-def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names) -> BlockKernel:
-    """Decide buffers and the anchor of the block made of ``members`` (node indices)."""
+def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names,
+                  packed_gemm: bool = False) -> BlockKernel:
+    """Decide buffers and the anchor of the block made of ``members`` (node indices);
+    ``packed_gemm``: GEMM anchors may read constant weights packed at compile time (x86-64
+    targets, :mod:`compiler_core.codegen.anchors.gemm_packed`)."""
     nodes = [ecg.nodes[i] for i in members]
     producer: dict[ir.Value, ir.Node] = {}
     anchor: ir.Node | None = None
@@ -275,7 +278,7 @@ def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names) -> 
     for v in (*edge.inputs, *edge.params):
         ctype_of(v)
     inputs, outputs = list(edge.inputs), list(edge.outputs)
-    ctx = KernelContext(names=names, nodes=nodes, producer=producer)
+    ctx = KernelContext(names=names, nodes=nodes, producer=producer, packed_gemm=packed_gemm)
     ctx.materialized = set(inputs) | set(outputs)
     if anchor is not None:
         ctx.materialized |= {v for v in anchor.outputs if v in used}
@@ -285,6 +288,9 @@ def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names) -> 
             ctx.derived = derive(ctx, anchor)
             inputs += ctx.derived.values()
             ctx.materialized |= set(ctx.derived.values())
+            replaces = getattr(ANCHORS[anchor.op_type], "replaces", None)
+            gone = replaces(ctx, anchor) if replaces is not None else set()
+            inputs = [v for v in inputs if v not in gone]  # read only in their derived form
     # A computed value read through a broadcast (One-to-Many) is evaluated once per output
     # element; when it is costly, give it a buffer so the work is done once per input
     # element [ours].

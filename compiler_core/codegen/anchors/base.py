@@ -34,3 +34,5 @@ class Anchor(Protocol):
 # Optional: ``derived(ctx, node) -> dict[str, ir.Value]``, constants computed at compile time
 # from the anchor's weights (e.g. packed for a micro-kernel), by role; they become block inputs
 # stored in weights.bin and are found again in ``ctx.derived`` when the anchor emits.
+# Optional: ``replaces(ctx, node) -> set[ir.Value]``, the block inputs the anchor reads only in
+# their derived form (a GEMM's B once packed): they leave the block's inputs (not stored for it).

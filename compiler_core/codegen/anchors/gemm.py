@@ -14,6 +14,7 @@ import math
 import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
+from compiler_core.codegen.anchors import gemm_packed as pk
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.attrs import attr, unsupported
 from compiler_core.codegen.c.policy import GEMM_MAC, parallel_policy
@@ -87,11 +88,37 @@ def _gemm_work(macs: int) -> int:
     return macs * GEMM_MAC
 
 
+def _folds_batch(a2, b2) -> bool:
+    """B has no batch and A's batch is the output's: the batch folds into the rows."""
+    batch = ix.broadcast_shape(a2[:-2], b2[:-2])
+    return math.prod(b2[:-2]) == 1 and tuple(a2[:-2]) == tuple(batch)
+
+
+def _only_reader(ctx: KernelContext, node: ir.Node, v: ir.Value) -> bool:
+    """No other node of the block reads ``v``."""
+    return all(n is node for n in ctx.nodes if v in n.inputs)
+
+
 class MatMulAnchor:
     tiled_epilogue = True
 
     def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
         return _needs(ctx, node, node.inputs[:2])
+
+    def derived(self, ctx: KernelContext, node: ir.Node) -> dict[str, ir.Value]:
+        """B packed for ``dnf_gemm_pb`` (:mod:`.gemm_packed`) when B is a 2-D constant, A is
+        not a folded transpose and the batch folds into the rows."""
+        a_v, b_v = node.inputs[0], node.inputs[1]
+        b = pk.constant_matrix(b_v)
+        a = value_shape(a_v)
+        if (not ctx.packed_gemm or b is None or len(a) < 2 or a_v not in ctx.materialized
+                or not _folds_batch(a, b.shape) or not _only_reader(ctx, node, b_v)):
+            return {}
+        return {pk.ROLE: pk.packed_value(f"{b_v.name or 'w'}_packed", b)}
+
+    def replaces(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+        """B, when its packed copy is what the kernel reads (B is then not stored)."""
+        return {node.inputs[1]} if pk.ROLE in ctx.derived else set()
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         return render(self.build(ctx, node, epilogue), 1)
@@ -107,6 +134,9 @@ class MatMulAnchor:
         batch = ix.broadcast_shape(a2[:-2], b2[:-2])
         nb = math.prod(batch)
         pa, ta = _operand(ctx, a_v)
+        if pk.ROLE in ctx.derived:
+            return _packed(ctx, nb * m, n, k, pa, ctx.ptr(ctx.derived[pk.ROLE]), ctx.ptr(y),
+                           epilogue)
         pb, tb = _operand(ctx, b_v)
         lda = m if ta else k
         ldb = k if tb else n
@@ -139,25 +169,51 @@ class MatMulAnchor:
         return [For(bi, 0, nb, body, omp=omp)]
 
 
+def _packed(ctx: KernelContext, rows: int, n: int, k: int, pa: str, pp: str, py: str,
+            epilogue: Epilogue | None, bias: str = "NULL", tail=None) -> list[Stmt]:
+    """``Y[rows, n] = A B (+ bias)`` with B packed (:mod:`.gemm_packed`): column blocks of
+    whole strips per thread when B has the more columns, else row tiles; then ``tail`` and
+    the epilogue on row tiles."""
+    work = _gemm_work(rows * n * k)
+    if n > rows and n >= 2 * GEMM_COL_TILE and parallel_policy(work):
+        return _column_split(ctx, rows, n, k, pa, k, pp, n, False, py, epilogue, tail=tail,
+                             call=lambda j, w: pk.gemm_pb(rows, k, pa, k, pp, j, f"{j} + {w}",
+                                                          py, n, bias),
+                             block=pk.column_block(n))
+    r, h, tile = (ctx.names.fresh(p) for p in ("r", "h", "h"))
+    call = pk.gemm_pb(h, k, f"{pa} + {r}*{k}", k, pp, 0, n, f"{py} + {r}*{n}", n, bias)
+    per_rows = [call, *(tail(r, f"{r} + {h}") if tail else []),
+                *_epilogue(epilogue, r, f"{r} + {h}")]
+    parallel = parallel_policy(work)
+    return [
+        Decl("int64_t", tile, f"dnf_row_tile({rows})" if parallel else str(max(rows, 1))),
+        tile_for(r, h, rows, tile, per_rows, omp=Omp.PARALLEL_FOR if parallel else Omp.SERIAL),
+    ]
+
+
 def _column_split(ctx: KernelContext, rows: int, n: int, k: int, pa: str, lda: int, pb: str,
                   ldb: int, tb: bool, py: str, epilogue: Epilogue | None, *, ta: bool = False,
-                  alpha: str | None = None, tail=None) -> list[Stmt]:
+                  alpha: str | None = None, tail=None, call=None,
+                  block: str | None = None) -> list[Stmt]:
     """``Y[rows, n] = alpha * op(A) x op(B)`` when B (the weights, ``k x n``) is the bigger
     operand: each OpenMP thread takes one block of columns (a multiple of 16), so each part
     of B is packed by one sgemm call only (row tiles made every thread repack all of B:
     BERT-base's ``128 x 768 @ 768 x 3072`` spent 16% of a one-thread run in OpenBLAS's
     packing of B and scaled 1.45x on 2 threads). ``tail(lo, hi)`` (statements on the rows
-    ``[lo, hi)``: a Gemm's bias) and the epilogue then run on row tiles after the barrier."""
+    ``[lo, hi)``: a Gemm's bias) and the epilogue then run on row tiles after the barrier.
+    ``call(j, w)`` / ``block``: another GEMM call for the columns ``[j, j + w)`` and the
+    columns per thread (C expression) — the packed-B kernel's."""
     nm = ctx.names.fresh
     cw, j, w, r, h, tile = nm("j"), nm("j"), nm("j"), nm("r"), nm("h"), nm("h")
     one, zero = float_literal(1.0), float_literal(0.0)
     b_off = f"{j}*{ldb}" if tb else j
-    call = sgemm(rows, w, k, alpha or one, pa, lda, ta, f"{pb} + {b_off}", ldb, tb, zero,
-                 f"{py} + {j}", n)
+    stmt = call(j, w) if call is not None else sgemm(
+        rows, w, k, alpha or one, pa, lda, ta, f"{pb} + {b_off}", ldb, tb, zero, f"{py} + {j}",
+        n)
     body: list[Stmt] = [
-        Decl("int64_t", cw, f"(({n} + omp_get_num_threads() - 1) / "
-                            "omp_get_num_threads() + 15) / 16 * 16"),
-        tile_for(j, w, n, cw, [call], omp=Omp.FOR),
+        Decl("int64_t", cw, block or f"(({n} + omp_get_num_threads() - 1) / "
+                                     "omp_get_num_threads() + 15) / 16 * 16"),
+        tile_for(j, w, n, cw, [stmt], omp=Omp.FOR),
     ]
     per_rows = [*(tail(r, f"{r} + {h}") if tail else []), *_epilogue(epilogue, r, f"{r} + {h}")]
     if per_rows:
@@ -180,40 +236,42 @@ class GemmAnchor:
     def needs(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
         return _needs(ctx, node, node.inputs[:2])
 
+    def derived(self, ctx: KernelContext, node: ir.Node) -> dict[str, ir.Value]:
+        """B packed for ``dnf_gemm_pb`` (:mod:`.gemm_packed`) when B is a 2-D constant, A a
+        buffer read as it is (``transA`` 0) and ``alpha`` 1."""
+        a_v, b_v = node.inputs[0], node.inputs[1]
+        b = pk.constant_matrix(b_v, transposed=bool(attr(node, "transB", 0)))
+        if (not ctx.packed_gemm or b is None or attr(node, "transA", 0)
+                or float(attr(node, "alpha", 1.0)) != 1.0 or a_v not in ctx.materialized
+                or not _only_reader(ctx, node, b_v)):
+            return {}
+        return {pk.ROLE: pk.packed_value(f"{b_v.name or 'w'}_packed", b)}
+
+    def replaces(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+        """B, when its packed copy is what the kernel reads (B is then not stored)."""
+        return {node.inputs[1]} if pk.ROLE in ctx.derived else set()
+
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         return render(self.build(ctx, node, epilogue), 1)
 
     def build(self, ctx: KernelContext, node: ir.Node,
               epilogue: Epilogue | None = None) -> list[Stmt]:
         a_v, b_v = node.inputs[0], node.inputs[1]
-        c_v = node.inputs[2] if len(node.inputs) > 2 else None
         y = node.outputs[0]
         m, n = value_shape(y)
         ta0, tb0 = bool(attr(node, "transA", 0)), bool(attr(node, "transB", 0))
         k = value_shape(a_v)[0 if ta0 else 1]
         alpha = float(attr(node, "alpha", 1.0))
-        beta = float(attr(node, "beta", 1.0))
         pa, fa = _operand(ctx, a_v)
+        py = ctx.ptr(y)
+        if pk.ROLE in ctx.derived:
+            return self._packed(ctx, node, m, n, k, pa, py, epilogue)
         pb, fb = _operand(ctx, b_v)
         ta, tb = ta0 != fa, tb0 != fb
         lda = m if ta else k
         ldb = k if tb else n
-        py = ctx.ptr(y)
         al, zero = float_literal(alpha), float_literal(0.0)
-        tail = None
-        if c_v is not None and beta != 0.0:
-            bl = float_literal(beta)
-
-            def tail(lo: str, hi: str) -> list[Stmt]:
-                def body(idx):  # Y += beta * C (broadcast), on the rows [lo, hi)
-                    g = ctx.gen(0)
-                    c = g.at_broadcast(c_v, idx, (m, n))
-                    at = f"{py}[{ix.linear(idx, (m, n))}]"
-                    g.line(f"{at} = {at} + {bl} * {c};")
-                    return [Raw(g.lines)]
-
-                return row_nest(ctx.names, (m, n), body, inner=1, rows=(lo, hi),
-                                parallel=False)
+        tail = self._tail(ctx, node, m, n, py)
 
         parallel = parallel_policy(_gemm_work(m * n * k))
         if parallel and n > m and n >= 2 * GEMM_COL_TILE:
@@ -229,3 +287,36 @@ class GemmAnchor:
             Decl("int64_t", tile, f"dnf_row_tile({m})" if parallel else str(max(m, 1))),
             tile_for(r, h, m, tile, per_rows, omp=Omp.PARALLEL_FOR if parallel else Omp.SERIAL),
         ]
+
+    def _tail(self, ctx: KernelContext, node: ir.Node, m: int, n: int, py: str):
+        """``tail(lo, hi)``: statements adding ``beta * C`` (broadcast) to Y's rows
+        ``[lo, hi)``; None without C."""
+        c_v = node.inputs[2] if len(node.inputs) > 2 else None
+        beta = float(attr(node, "beta", 1.0))
+        if c_v is None or beta == 0.0:
+            return None
+        bl = float_literal(beta)
+
+        def tail(lo: str, hi: str) -> list[Stmt]:
+            def body(idx):  # Y += beta * C (broadcast), on the rows [lo, hi)
+                g = ctx.gen(0)
+                c = g.at_broadcast(c_v, idx, (m, n))
+                at = f"{py}[{ix.linear(idx, (m, n))}]"
+                g.line(f"{at} = {at} + {bl} * {c};")
+                return [Raw(g.lines)]
+
+            return row_nest(ctx.names, (m, n), body, inner=1, rows=(lo, hi), parallel=False)
+
+        return tail
+
+    def _packed(self, ctx: KernelContext, node: ir.Node, m: int, n: int, k: int, pa: str,
+                py: str, epilogue: Epilogue | None) -> list[Stmt]:
+        """The packed-B path; a C of n elements (``[n]`` or ``[1, n]``) with ``beta`` 1 is
+        the kernel's bias (the sums start from it), another C is added after."""
+        c_v = node.inputs[2] if len(node.inputs) > 2 else None
+        beta = float(attr(node, "beta", 1.0))
+        pp = ctx.ptr(ctx.derived[pk.ROLE])
+        if (c_v is not None and beta == 1.0 and c_v in ctx.buffers
+                and tuple(value_shape(c_v)) in ((n,), (1, n))):
+            return _packed(ctx, m, n, k, pa, pp, py, epilogue, bias=ctx.ptr(c_v))
+        return _packed(ctx, m, n, k, pa, pp, py, epilogue, tail=self._tail(ctx, node, m, n, py))

@@ -63,6 +63,14 @@ def conv_model(x_shape, w_shape, y_shape, *, act="Relu", residual=False, bias=Tr
     return model(nodes, inputs, [vi("y", y_shape)], inits)
 
 
+def gemm_calls(src: str) -> int:
+    """GEMM calls in the kernels of a model.c: ``cblas_sgemm`` ones and packed-B
+    ``dnf_gemm_pb`` ones (x86-64, constant B: anchors/gemm_packed.py); helper bodies, which
+    come before the first kernel, are not counted."""
+    kernels = src.split("\n/* block ", 1)[1]
+    return kernels.count("scipy_cblas_sgemm(") + kernels.count("dnf_gemm_pb(")
+
+
 def plan(proto):
     """A PlannedModel without algebraic rewriting, so the block structure is the one the
     test builds."""

@@ -1,0 +1,184 @@
+/* GEMM with B packed at compile time: C[m x n] = A[m x k] B[k x n] (+ bias[n]), row-major.
+
+   B is a model constant (a MatMul's or Gemm's weights); the compiler stores it in weights.bin
+   as strips of DNF_PB_NR = 32 columns, strip s at bp + s*k*32, row p of the strip at
+   bp + (s*k + p)*32, the last strip zero-padded (compiler_core/codegen/anchors/gemm_packed.py).
+   So nothing is packed at run time: the sgemm path packed all of B on every call, a pass over
+   weights that do not fit in cache (BERT-base 128x768 @ 768x3072: OpenBLAS 81-92 GFLOP/s on
+   one Zen 4 core, this kernel 99-111).
+
+   dnf_gemm_pb(m, k, a, lda, bp, j0, j1, c, ldc, bias) computes the columns [j0, j1) of C
+   (j0 a multiple of 32; j1 <= n): per strip, per block of rows, blocks of DNF_PB_KB of the
+   depth in registers, each added to the row's sum in C. Every level computes each element as
+       tot = bias or 0; for each block of 256 p: part = 0; for p in the block:
+       part = fma(a[i][p], b[p][j], part); tot = tot + part
+   in that order (partial sums keep the rounding error of a deep sum near a blocked sgemm's:
+   one sum over all 2048 terms of ResNet-50's classifier missed ORT by 1.2e-4), so the AVX-512
+   kernel (12 rows x 32 columns), the AVX2 + FMA kernel (6 rows x 16 columns) and the plain C
+   loop give the same bits; the ISA is chosen once per loaded model
+   ($DNNFUSION_GEMM_ISA = avx512 | avx2 | c caps it: the A/B switch of the tests). */
+#define DNF_PB_NR 32
+#ifndef DNF_PB_KB
+#define DNF_PB_KB 256
+#endif
+ /* depth per partial sum: a sum of k terms is ceil(k / 256) partial sums */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define DNF_PB_X86 1
+#endif
+
+/* 2: AVX-512F, 1: AVX2 + FMA, 0: plain C */
+static int dnf_pb_isa(void) {
+    static int isa = -1;  /* decided once; a race writes the same value */
+    if (isa < 0) {
+        int best = 0;
+#ifdef DNF_PB_X86
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = 1;
+        if (best && __builtin_cpu_supports("avx512f")) best = 2;
+#endif
+        const char* cap = getenv("DNNFUSION_GEMM_ISA");
+        if (cap && strcmp(cap, "c") == 0) best = 0;
+        if (cap && strcmp(cap, "avx2") == 0 && best > 1) best = 1;
+        isa = best;
+    }
+    return isa;
+}
+
+static void dnf_pb_c(int64_t m, int64_t k, const float* a, int64_t lda, const float* b,
+                     int64_t cols, float* c, int64_t ldc, const float* bias) {
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t q = 0; q < cols; ++q) {
+            float tot = bias ? bias[q] : 0.0f;
+            for (int64_t p0 = 0; p0 < k; p0 += DNF_PB_KB) {
+                const int64_t p1 = k - p0 < DNF_PB_KB ? k : p0 + DNF_PB_KB;
+                float part = 0.0f;
+                for (int64_t p = p0; p < p1; ++p)
+                    part = fmaf(a[i * lda + p], b[p * DNF_PB_NR + q], part);
+                tot = tot + part;
+            }
+            c[i * ldc + q] = tot;
+        }
+}
+
+#ifdef DNF_PB_X86
+/* mr (a constant where it is inlined) rows x 32 columns of one strip, the depth in blocks of
+   DNF_PB_KB; masks m0, m1 keep the columns inside C. */
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void dnf_pb512(const int mr, int64_t k, const float* a, int64_t lda,
+                             const float* b, float* c, int64_t ldc, const float* bias,
+                             __mmask16 m0, __mmask16 m1) {
+    __m512 acc[12][2];
+    for (int64_t p0 = 0; p0 < k; p0 += DNF_PB_KB) {
+        const int64_t p1 = k - p0 < DNF_PB_KB ? k : p0 + DNF_PB_KB;
+        #pragma GCC unroll 12
+        for (int i = 0; i < mr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        for (int64_t p = p0; p < p1; ++p) {
+            const __m512 v0 = _mm512_loadu_ps(b + p * DNF_PB_NR);
+            const __m512 v1 = _mm512_loadu_ps(b + p * DNF_PB_NR + 16);
+            #pragma GCC unroll 12
+            for (int i = 0; i < mr; ++i) {
+                const __m512 av = _mm512_set1_ps(a[i * lda + p]);
+                acc[i][0] = _mm512_fmadd_ps(av, v0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(av, v1, acc[i][1]);
+            }
+        }
+        #pragma GCC unroll 12
+        for (int i = 0; i < mr; ++i) {
+            float* ci = c + i * ldc;
+            __m512 t0, t1;
+            if (p0 == 0) {
+                t0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+                t1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+            } else {
+                t0 = _mm512_maskz_loadu_ps(m0, ci);
+                t1 = _mm512_maskz_loadu_ps(m1, ci + 16);
+            }
+            _mm512_mask_storeu_ps(ci, m0, _mm512_add_ps(t0, acc[i][0]));
+            _mm512_mask_storeu_ps(ci + 16, m1, _mm512_add_ps(t1, acc[i][1]));
+        }
+    }
+}
+
+__attribute__((target("avx512f,fma")))
+static void dnf_pb_avx512(int64_t m, int64_t k, const float* a, int64_t lda, const float* b,
+                          int64_t cols, float* c, int64_t ldc, const float* bias) {
+    const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+    const __mmask16 m1 = cols >= 32 ? 0xffff
+                         : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    int64_t i = 0;
+    for (; i + 12 <= m; i += 12) dnf_pb512(12, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1);
+    for (; i + 4 <= m; i += 4) dnf_pb512(4, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1);
+    for (; i < m; ++i) dnf_pb512(1, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1);
+}
+
+/* mr rows x 16 columns (half a strip; cols of them kept), the depth in blocks of DNF_PB_KB. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void dnf_pb256(const int mr, int64_t k, const float* a, int64_t lda,
+                             const float* b, float* c, int64_t ldc, const float* bias,
+                             int64_t cols) {
+    __m256 acc[6][2];
+    for (int64_t p0 = 0; p0 < k; p0 += DNF_PB_KB) {
+        const int64_t p1 = k - p0 < DNF_PB_KB ? k : p0 + DNF_PB_KB;
+        #pragma GCC unroll 6
+        for (int i = 0; i < mr; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+        for (int64_t p = p0; p < p1; ++p) {
+            const __m256 v0 = _mm256_loadu_ps(b + p * DNF_PB_NR);
+            const __m256 v1 = _mm256_loadu_ps(b + p * DNF_PB_NR + 8);
+            #pragma GCC unroll 6
+            for (int i = 0; i < mr; ++i) {
+                const __m256 av = _mm256_broadcast_ss(a + i * lda + p);
+                acc[i][0] = _mm256_fmadd_ps(av, v0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(av, v1, acc[i][1]);
+            }
+        }
+        #pragma GCC unroll 6
+        for (int i = 0; i < mr; ++i) {
+            float* ci = c + i * ldc;
+            if (cols >= 16) {
+                const float* t = p0 > 0 ? ci : bias;
+                const __m256 t0 = t ? _mm256_loadu_ps(t) : _mm256_setzero_ps();
+                const __m256 t1 = t ? _mm256_loadu_ps(t + 8) : _mm256_setzero_ps();
+                _mm256_storeu_ps(ci, _mm256_add_ps(t0, acc[i][0]));
+                _mm256_storeu_ps(ci + 8, _mm256_add_ps(t1, acc[i][1]));
+                continue;
+            }
+            float s[16];
+            _mm256_storeu_ps(s, acc[i][0]);
+            _mm256_storeu_ps(s + 8, acc[i][1]);
+            for (int q = 0; q < cols; ++q)
+                ci[q] = (p0 > 0 ? ci[q] : bias ? bias[q] : 0.0f) + s[q];
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void dnf_pb_avx2(int64_t m, int64_t k, const float* a, int64_t lda, const float* b,
+                        int64_t cols, float* c, int64_t ldc, const float* bias) {
+    for (int h = 0; h < 2 && 16 * h < cols; ++h) {
+        const float* bh = b + 16 * h;
+        float* ch = c + 16 * h;
+        const float* biash = bias ? bias + 16 * h : NULL;
+        const int64_t hc = cols - 16 * h;
+        int64_t i = 0;
+        for (; i + 6 <= m; i += 6) dnf_pb256(6, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc);
+        for (; i < m; ++i) dnf_pb256(1, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc);
+    }
+}
+#endif
+
+static void dnf_gemm_pb(int64_t m, int64_t k, const float* a, int64_t lda,
+                        const float* bp, int64_t j0, int64_t j1, float* c, int64_t ldc,
+                        const float* bias) {
+    const int isa = dnf_pb_isa();
+    for (int64_t j = j0; j < j1; j += DNF_PB_NR) {
+        const float* b = bp + (j / DNF_PB_NR) * k * DNF_PB_NR;
+        const int64_t cols = j1 - j < DNF_PB_NR ? j1 - j : DNF_PB_NR;
+        const float* bj = bias ? bias + j : NULL;
+#ifdef DNF_PB_X86
+        if (isa == 2) { dnf_pb_avx512(m, k, a, lda, b, cols, c + j, ldc, bj); continue; }
+        if (isa == 1) { dnf_pb_avx2(m, k, a, lda, b, cols, c + j, ldc, bj); continue; }
+#endif
+        (void)isa;
+        dnf_pb_c(m, k, a, lda, b, cols, c + j, ldc, bj);
+    }
+}

@@ -1,0 +1,132 @@
+"""GEMMs with B packed at compile time (anchors/gemm_packed.py, c/dnf_gemm_pb.c).
+
+Each model is compared with ONNX Runtime (compile_and_check: 3 random input sets), the plan's
+blocks stated; the shapes cover the kernel's edges: rows not a multiple of its register
+blocks (12, 4, 1 on AVX-512; 6, 1 on AVX2), columns not a multiple of a 32-column strip or of
+16, one column, one row, and the column split over threads. The ISA levels must give the
+same bits ($DNNFUSION_GEMM_ISA caps the level, read when the library loads)."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+
+import numpy as np
+import pytest
+
+from compiler_core.codegen.anchors.gemm_packed import NR, pack, used_on
+from compiler_core.runtime import InferenceSession
+from tests.compiler_core.codegen.util import (
+    compile_and_check,
+    feeds_for,
+    model,
+    node,
+    vi,
+    weight,
+)
+
+pytestmark = pytest.mark.skipif(
+    not used_on(platform.machine()),
+    reason="the packed-B path is taken on x86-64 targets only (others keep cblas_sgemm)",
+)
+
+
+def _matmul(m, k, n, *, bias=False, act=None, seed=0):
+    """``X[1, m, k] @ W[k, n]`` (+ b) (-> act) with W, b constants."""
+    nodes = [node("MatMul", ["x", "w"], ["mm"])]
+    inits = [weight("w", [k, n], seed, 0.2)]
+    last = "mm"
+    if bias:
+        nodes.append(node("Add", [last, "b"], ["ab"]))
+        inits.append(weight("b", [n], seed + 1))
+        last = "ab"
+    if act:
+        nodes.append(node(act, [last], ["ac"]))
+        last = "ac"
+    nodes[-1].output[0] = "y"
+    return model(nodes, [vi("x", [1, m, k])], [vi("y", [1, m, n])], inits)
+
+
+def _source(out) -> str:
+    return (out / "model.c").read_text()
+
+
+def test_pack_layout():
+    b = np.arange(5 * 40, dtype=np.float32).reshape(5, 40)
+    p = pack(b)
+    assert p.shape == (2, 5, NR)
+    np.testing.assert_array_equal(p[0], b[:, :32])
+    np.testing.assert_array_equal(p[1, :, :8], b[:, 32:])
+    assert not p[1, :, 8:].any()  # the last strip is zero-padded
+
+
+@pytest.mark.parametrize(
+    "m,k,n",
+    [
+        (128, 64, 96),  # rows: 10 blocks of 12 + 2 of 4; whole strips
+        (29, 33, 70),  # 2x12 + 4 + 1 rows; a strip of 6 columns; odd depth
+        (7, 16, 13),  # fewer than 16 columns (one masked half)
+        (1, 48, 200),  # one row (a GEMV), split over threads by columns
+        (5, 8, 1),  # one column
+        (50, 300, 17),  # 17 columns: a full half and one column
+    ],
+)
+def test_matmul_packed_matches_ort(tmp_path, m, k, n):
+    proto = _matmul(m, k, n)
+    _, out = compile_and_check(proto, tmp_path, blocks=[["MatMul"]])
+    src = _source(out)
+    assert "dnf_gemm_pb(" in src.split("/* block 0", 1)[1]
+    assert "scipy_cblas_sgemm(" not in src.split("/* block 0", 1)[1]
+
+
+def test_packed_with_epilogue_and_weights_not_stored_twice(tmp_path):
+    proto = _matmul(40, 64, 160, bias=True, act="Relu")
+    _, out = compile_and_check(proto, tmp_path, blocks=[["MatMul", "Add", "Relu"]])
+    # W (64 x 160) is stored once, packed (160 columns = 5 whole strips), plus the bias
+    # (alignment padding aside)
+    assert (out / "weights.bin").stat().st_size < 4 * (2 * 64 * 160)
+
+
+@pytest.mark.parametrize("trans_b", [0, 1])
+def test_gemm_packed_bias_and_trans_b(tmp_path, trans_b):
+    """Gemm: a [n] C with beta 1 starts the sums; transB packs B^T."""
+    m, k, n = 19, 40, 50
+    w_shape = [n, k] if trans_b else [k, n]
+    proto = model([node("Gemm", ["x", "w", "c"], ["y"], transB=trans_b)],
+                  [vi("x", [m, k])], [vi("y", [m, n])],
+                  [weight("w", w_shape, 3, 0.2), weight("c", [n], 4)])
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Gemm"]])
+    assert "dnf_gemm_pb(" in _source(out).split("/* block 0", 1)[1]
+
+
+def test_gemm_with_beta_keeps_the_added_c(tmp_path):
+    m, k, n = 9, 24, 40
+    proto = model([node("Gemm", ["x", "w", "c"], ["y"], beta=0.5)],
+                  [vi("x", [m, k])], [vi("y", [m, n])],
+                  [weight("w", [k, n], 5, 0.2), weight("c", [m, n], 6)])
+    compile_and_check(proto, tmp_path, blocks=[["Gemm"]])
+
+
+def test_activation_b_keeps_sgemm(tmp_path):
+    """B computed at run time (an input) is not packed."""
+    proto = model([node("MatMul", ["x", "w"], ["y"])], [vi("x", [6, 10]), vi("w", [10, 12])],
+                  [vi("y", [6, 12])])
+    _, out = compile_and_check(proto, tmp_path, blocks=[["MatMul"]])
+    body = _source(out).split("/* block 0", 1)[1]
+    assert "scipy_cblas_sgemm(" in body and "dnf_gemm_pb(" not in body
+
+
+def test_isa_levels_give_the_same_bits(tmp_path, monkeypatch):
+    """AVX-512, AVX2 + FMA and plain C sum each element in the same order with FMA."""
+    proto = _matmul(29, 70, 45, bias=True)
+    _, out = compile_and_check(proto, tmp_path, blocks=[["MatMul", "Add"]])
+    feeds = feeds_for(proto, 0)
+    results = {}
+    for isa in ("avx512", "avx2", "c"):
+        monkeypatch.setenv("DNNFUSION_GEMM_ISA", isa)
+        copy = tmp_path / f"copy-{isa}"  # another path: another library instance
+        shutil.copytree(out, copy)
+        with InferenceSession(copy) as sess:
+            results[isa] = sess.run(None, feeds)[0]
+    np.testing.assert_array_equal(results["avx512"], results["c"])
+    np.testing.assert_array_equal(results["avx2"], results["c"])
