@@ -19,6 +19,7 @@ import math
 
 import onnx_ir as ir
 
+from compiler_core.codegen.anchors import conv_packed
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_depthwise import emit_depthwise
 from compiler_core.codegen.anchors.conv_direct import (
@@ -32,6 +33,7 @@ from compiler_core.codegen.anchors.conv_gemm import emit_gemm, workspace
 from compiler_core.codegen.anchors.conv_shape import conv_shape, float_only, is_depthwise
 from compiler_core.codegen.anchors.conv_winograd import U_ROLE, transformed_weights, wino_plan
 from compiler_core.codegen.attrs import unsupported
+from compiler_core.codegen.c.printer import render
 from compiler_core.codegen.context import KernelContext
 from compiler_core.ir.ecg import value_shape
 
@@ -62,6 +64,8 @@ class ConvAnchor:
         """The Winograd path's transformed W (:mod:`.conv_winograd`), or the implicit-GEMM
         kernel's tap offsets and packed W (:mod:`.conv_direct`), when that path applies."""
         s = conv_shape(node)
+        if conv_packed.applies(ctx, node, s):
+            return {conv_packed.ROLE: conv_packed.packed_weights(node, s)}
         p = wino_plan(s) if node.inputs[0] in ctx.materialized else None
         u = transformed_weights(node, s, p) if p is not None else None
         if u is not None:
@@ -75,6 +79,8 @@ class ConvAnchor:
 
     def workspace(self, ctx: KernelContext, node: ir.Node) -> int:
         s = conv_shape(node)
+        if conv_packed.ROLE in ctx.derived:
+            return conv_packed.workspace(s)
         if U_ROLE in ctx.derived:
             return wino_plan(s).ws
         return 0 if is_depthwise(s) else workspace(s, node.inputs[0] in ctx.materialized)
@@ -83,4 +89,13 @@ class ConvAnchor:
         s = conv_shape(node)
         if is_depthwise(s):
             return emit_depthwise(ctx, node, s, epilogue)
+        if conv_packed.ROLE in ctx.derived:
+            return render(conv_packed.emit(ctx, node, s, epilogue), 1)
         return emit_gemm(ctx, node, s, epilogue)
+
+    def replaces(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+        """W, when only its packed transpose is read (:mod:`.conv_packed`)."""
+        if conv_packed.ROLE in ctx.derived and all(
+                n is node for n in ctx.nodes if node.inputs[1] in n.inputs):
+            return {node.inputs[1]}
+        return set()

@@ -1,4 +1,5 @@
-"""GEMMs with B packed at compile time (anchors/gemm_packed.py, c/dnf_gemm_pb.c).
+"""GEMMs with B packed at compile time (anchors/gemm_packed.py, c/dnf_gemm_pb.c), and deep
+1x1 convs computed through it (anchors/conv_packed.py).
 
 Each model is compared with ONNX Runtime (compile_and_check: 3 random input sets), the plan's
 blocks stated; the shapes cover the kernel's edges: rows not a multiple of its register
@@ -18,6 +19,7 @@ from compiler_core.codegen.anchors.gemm_packed import NR, pack, used_on
 from compiler_core.runtime import InferenceSession
 from tests.compiler_core.codegen.util import (
     compile_and_check,
+    conv_model,
     feeds_for,
     model,
     node,
@@ -130,3 +132,34 @@ def test_isa_levels_give_the_same_bits(tmp_path, monkeypatch):
             results[isa] = sess.run(None, feeds)[0]
     np.testing.assert_array_equal(results["avx512"], results["c"])
     np.testing.assert_array_equal(results["avx2"], results["c"])
+
+
+# Deep 1x1 convs on small images: Y^T = X^T W^T with W^T packed (anchors/conv_packed.py).
+
+
+@pytest.mark.parametrize(
+    "n,c,m,hw,bias,act,residual",
+    [
+        (1, 64, 100, 7, True, "Relu", False),  # 100 channels: a strip of 4; 49 positions
+        (2, 40, 96, 5, False, "Relu", True),  # batch 2, no bias, residual Add
+        (1, 512, 1000, 13, True, "Relu", False),  # SqueezeNet's conv10
+    ],
+)
+def test_deep_1x1_conv_packed_matches_ort(tmp_path, n, c, m, hw, bias, act, residual):
+    proto = conv_model([n, c, hw, hw], [m, c, 1, 1], [n, m, hw, hw], act=act, bias=bias,
+                       residual=residual)
+    ops = ["Conv", *(["Add"] if residual else []), act]
+    _, out = compile_and_check(proto, tmp_path, blocks=[ops])
+    body = _source(out).split("/* block 0", 1)[1]
+    assert "dnf_gemm_pb(" in body and "scipy_cblas_sgemm(" not in body
+    # W is stored once, as its packed transpose (strips of 32 channels)
+    strips = -(-m // NR)
+    assert (out / "weights.bin").stat().st_size < 4 * (strips * NR * c + m) + 8192
+
+
+def test_shallow_or_large_1x1_conv_keeps_sgemm(tmp_path):
+    """Fewer output channels than positions: the sgemm path (W the small operand)."""
+    proto = conv_model([1, 32, 14, 14], [64, 32, 1, 1], [1, 64, 14, 14])
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
+    body = _source(out).split("/* block 0", 1)[1]
+    assert "scipy_cblas_sgemm(" in body and "dnf_gemm_pb(" not in body
