@@ -16,6 +16,7 @@ from __future__ import annotations
 # 7: Gemm: sgemm with beta 0, beta*C and the epilogue on its tiles (was 3 passes; GPT-2)
 # 8: attention kernel: each row tile stops at its last live key column (causal, padding)
 # 9: an anchor's tiles go straight into the block output its one epilogue rewrites in place
-# 10: GEMMs with constant B read it packed at compile time (dnf_gemm_pb, x86-64); the
+# 10: GEMMs with constant B read it packed at compile time (dnf_gemm_pb, x86-64), deep 1x1
+#     convs through it; per-thread workspace slots a whole number of cache lines apart; the
 #     linux-arm64 shim runs one OpenBLAS sgemm at a time
 CODEGEN_VERSION = 10

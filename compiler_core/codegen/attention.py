@@ -33,7 +33,12 @@ from dataclasses import dataclass
 import onnx_ir as ir
 
 from compiler_core.codegen.anchors.gemm import sgemm
-from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, tiles, workspace_value
+from compiler_core.codegen.anchors.tiles import (
+    WORKSPACE_SLOTS,
+    padded,
+    tiles,
+    workspace_value,
+)
 from compiler_core.codegen.c import source
 from compiler_core.codegen.c.policy import GEMM_MAC
 from compiler_core.codegen.c.printer import render
@@ -266,7 +271,7 @@ def analyze_attention(ecg: ECG, block_id: int, members: list[int], names: Names,
     sk = att.v.shape[-2]
     # a slot of at most 256 KiB a thread once the rows are long (Sk >= 1024)
     rb = min(ROW_BLOCK, att.q.shape[-2], max(8, SLOT_FLOATS // sk))
-    ctx.workspace = workspace_value(f"k{block_id}", WORKSPACE_SLOTS * (rb * sk + rb))
+    ctx.workspace = workspace_value(f"k{block_id}", WORKSPACE_SLOTS * padded(rb * sk + rb))
     return AttentionKernel(
         block_id=block_id,
         name=f"k{block_id}",

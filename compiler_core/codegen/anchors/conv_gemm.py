@@ -30,7 +30,14 @@ from compiler_core.codegen.anchors.conv_direct import OFFSETS, direct_plan, emit
 from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
 from compiler_core.codegen.anchors.conv_winograd import U_ROLE, emit_winograd, wino_plan
 from compiler_core.codegen.anchors.gemm import sgemm
-from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, bounded, region, split, tiles
+from compiler_core.codegen.anchors.tiles import (
+    WORKSPACE_SLOTS,
+    bounded,
+    padded,
+    region,
+    split,
+    tiles,
+)
 from compiler_core.codegen.c.policy import parallel_policy
 from compiler_core.codegen.c.printer import render
 from compiler_core.codegen.c.stmt import Assign, Decl, Expr, For, If, Omp, Raw, Stmt, extent
@@ -96,7 +103,7 @@ def tiling(s: ConvShape, x_buffer: bool = True) -> Tiling:
             hb, _ = split(hb, -(-MIN_TILES // tiles))
         hb = _even_rows(oh, hb, s.n * s.g * -(-s.mg // mb))
     n_hb, n_mb = -(-oh // hb), -(-s.mg // mb)
-    ws = 0 if direct else s.k * hb * ow * (WORKSPACE_SLOTS if parallel else 1)
+    ws = 0 if direct else padded(s.k * hb * ow) * (WORKSPACE_SLOTS if parallel else 1)
     return Tiling("direct" if direct else "tile", hb, n_hb, mb, n_mb, ws, parallel)
 
 

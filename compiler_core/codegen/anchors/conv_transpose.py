@@ -25,7 +25,7 @@ from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_shape import bias_of, float_only
 from compiler_core.codegen.anchors.gemm import sgemm
-from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, bounded, split, tiles
+from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, bounded, padded, split, tiles
 from compiler_core.codegen.anchors.window import Axis, int_list
 from compiler_core.codegen.attrs import attr, unsupported
 from compiler_core.codegen.c.policy import parallel_policy
@@ -168,7 +168,7 @@ class ConvTransposeAnchor:
         return {v for v in node.inputs if v is not None and v not in ctx.materialized}
 
     def workspace(self, ctx: KernelContext, node: ir.Node) -> int:
-        return tshape(node).ws * WORKSPACE_SLOTS
+        return padded(tshape(node).ws) * WORKSPACE_SLOTS
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         s = tshape(node)

@@ -58,7 +58,7 @@ import onnx_ir as ir
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
 from compiler_core.codegen.anchors.gemm import sgemm
-from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, runs_parallel, tiles
+from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, padded, runs_parallel, tiles
 from compiler_core.codegen.c.stmt import Assign, Comment, Decl, Expr, For, If, Omp, Raw, Stmt
 from compiler_core.codegen.cnames import float_literal
 from compiler_core.codegen.context import KernelContext
@@ -163,7 +163,7 @@ class WinoPlan:
 
     @property
     def ws(self) -> int:
-        return self.slot * (WORKSPACE_SLOTS if self.parallel else 1)
+        return padded(self.slot) * (WORKSPACE_SLOTS if self.parallel else 1)
 
 
 def applies(s: ConvShape) -> bool:

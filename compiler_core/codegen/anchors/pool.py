@@ -23,7 +23,7 @@ from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_shape import float_only
 from compiler_core.codegen.anchors.reduce import ReduceAnchor
-from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, runs_parallel, tiles
+from compiler_core.codegen.anchors.tiles import WORKSPACE_SLOTS, padded, runs_parallel, tiles
 from compiler_core.codegen.anchors.window import Axis, Window, check_out, window
 from compiler_core.codegen.attrs import attr, unsupported
 from compiler_core.codegen.c.printer import render
@@ -85,7 +85,7 @@ class PoolAnchor:
         """One row buffer per thread, from the arena (a stack array could be too big for an
         OpenMP worker's stack on a wide 1-D pooling)."""
         _, planes, span, work = self._layout(node)
-        return span * (WORKSPACE_SLOTS if runs_parallel(planes, work) else 1)
+        return padded(span) * (WORKSPACE_SLOTS if runs_parallel(planes, work) else 1)
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         win, planes, span, work = self._layout(node)
