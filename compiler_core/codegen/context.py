@@ -44,6 +44,11 @@ class KernelContext:
     def ptr(self, value: ir.Value) -> str:
         return self.buffers[value].ptr
 
+    def only_reader(self, node: ir.Node, v: ir.Value) -> bool:
+        """No node of the block but ``node`` reads ``v`` (an anchor may then replace ``v`` by
+        a derived form of it, see ``replaces`` in anchors/base.py)."""
+        return all(n is node for n in self.nodes if v in n.inputs)
+
     def cost(self, v: ir.Value) -> int:
         """Operations evaluating ``v`` from its producer costs per element, down to
         materialized values (index operators are free)."""

@@ -88,17 +88,6 @@ def _gemm_work(macs: int) -> int:
     return macs * GEMM_MAC
 
 
-def _folds_batch(a2, b2) -> bool:
-    """B has no batch and A's batch is the output's: the batch folds into the rows."""
-    batch = ix.broadcast_shape(a2[:-2], b2[:-2])
-    return math.prod(b2[:-2]) == 1 and tuple(a2[:-2]) == tuple(batch)
-
-
-def _only_reader(ctx: KernelContext, node: ir.Node, v: ir.Value) -> bool:
-    """No other node of the block reads ``v``."""
-    return all(n is node for n in ctx.nodes if v in n.inputs)
-
-
 class MatMulAnchor:
     tiled_epilogue = True
 
@@ -106,13 +95,13 @@ class MatMulAnchor:
         return _needs(ctx, node, node.inputs[:2])
 
     def derived(self, ctx: KernelContext, node: ir.Node) -> dict[str, ir.Value]:
-        """B packed for ``dnf_gemm_pb`` (:mod:`.gemm_packed`) when B is a 2-D constant, A is
-        not a folded transpose and the batch folds into the rows."""
+        """B packed for ``dnf_gemm_pb`` (:mod:`.gemm_packed`) when B is a 2-D constant (A's
+        batch, if any, then folds into the rows) and A is not a folded transpose."""
         a_v, b_v = node.inputs[0], node.inputs[1]
         b = pk.constant_matrix(b_v)
         a = value_shape(a_v)
         if (not ctx.packed_gemm or b is None or len(a) < 2 or a_v not in ctx.materialized
-                or not _folds_batch(a, b.shape) or not _only_reader(ctx, node, b_v)):
+                or not ctx.only_reader(node, b_v)):
             return {}
         return {pk.ROLE: pk.packed_value(f"{b_v.name or 'w'}_packed", b)}
 
@@ -243,7 +232,7 @@ class GemmAnchor:
         b = pk.constant_matrix(b_v, transposed=bool(attr(node, "transB", 0)))
         if (not ctx.packed_gemm or b is None or attr(node, "transA", 0)
                 or float(attr(node, "alpha", 1.0)) != 1.0 or a_v not in ctx.materialized
-                or not _only_reader(ctx, node, b_v)):
+                or not ctx.only_reader(node, b_v)):
             return {}
         return {pk.ROLE: pk.packed_value(f"{b_v.name or 'w'}_packed", b)}
 
