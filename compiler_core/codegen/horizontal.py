@@ -9,7 +9,8 @@ and the epilogues run on row tiles after the barrier), read as its MatMul's
 output with a row stride of ``sum N_i``, and writes the sibling's own output. X is packed by
 one call per tile instead of one per sibling, and the siblings share one parallel region.
 Each sibling is analyzed as the block it was (:func:`compiler_core.codegen.kernel.analyze_block`)
-and its epilogue emitted by that block's own code.
+and its epilogue emitted by that block's own code. On x86-64 targets W is stored packed for
+``dnf_gemm_pb`` instead (:mod:`compiler_core.codegen.anchors.gemm_packed`), the calls the same.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ class HorizontalKernel:
     outputs: list[ir.Value]
     scratch: list[ir.Value]
     names: Names
-    k: int = 0  # depth of the GEMM (rows of W)
     nt: int = 0  # columns of W (all siblings)
     packed: bool = False  # W packed for dnf_gemm_pb (anchors/gemm_packed.py), else sgemm
     anchor: None = None
@@ -165,5 +165,5 @@ def analyze_horizontal(ecg: ECG, block_id: int, names: Names, hz: Horizontal,
     return HorizontalKernel(
         block_id=block_id, name=f"k{block_id}", node_ids=sorted(hz.nodes), subs=subs,
         x=hz.x, w=w, ys=ys, offsets=offsets, inputs=inputs, outputs=outputs, scratch=extra,
-        names=names, k=int(cat.shape[0]), nt=int(cat.shape[1]), packed=packed_gemm,
+        names=names, nt=int(cat.shape[1]), packed=packed_gemm,
     )
