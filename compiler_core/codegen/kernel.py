@@ -290,7 +290,8 @@ def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names,
             ctx.materialized |= set(ctx.derived.values())
             replaces = getattr(ANCHORS[anchor.op_type], "replaces", None)
             gone = replaces(ctx, anchor) if replaces is not None else set()
-            inputs = [v for v in inputs if v not in gone]  # read only in their derived form
+            # read only in their derived form, unless another node of the block reads them
+            inputs = [v for v in inputs if v not in gone or not ctx.only_reader(anchor, v)]
     # A computed value read through a broadcast (One-to-Many) is evaluated once per output
     # element; when it is costly, give it a buffer so the work is done once per input
     # element [ours].

@@ -35,4 +35,5 @@ class Anchor(Protocol):
 # from the anchor's weights (e.g. packed for a micro-kernel), by role; they become block inputs
 # stored in weights.bin and are found again in ``ctx.derived`` when the anchor emits.
 # Optional: ``replaces(ctx, node) -> set[ir.Value]``, the block inputs the anchor reads only in
-# their derived form (a GEMM's B once packed): they leave the block's inputs (not stored for it).
+# their derived form (a GEMM's B once packed): they leave the block's inputs (not stored for it)
+# unless another node of the block reads them (kernel.analyze_block checks).

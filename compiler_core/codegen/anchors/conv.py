@@ -95,6 +95,4 @@ class ConvAnchor:
 
     def replaces(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
         """W, when only its packed transpose is read (:mod:`.conv_packed`)."""
-        if conv_packed.ROLE in ctx.derived and ctx.only_reader(node, node.inputs[1]):
-            return {node.inputs[1]}
-        return set()
+        return {node.inputs[1]} if conv_packed.ROLE in ctx.derived else set()

@@ -88,6 +88,12 @@ def _gemm_work(macs: int) -> int:
     return macs * GEMM_MAC
 
 
+def _replaces_b(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
+    """B, when its packed copy is what the kernel reads (the ``replaces`` of the MatMul and
+    Gemm anchors)."""
+    return {node.inputs[1]} if pk.ROLE in ctx.derived else set()
+
+
 class MatMulAnchor:
     tiled_epilogue = True
 
@@ -100,14 +106,11 @@ class MatMulAnchor:
         a_v, b_v = node.inputs[0], node.inputs[1]
         b = pk.constant_matrix(b_v)
         a = value_shape(a_v)
-        if (not ctx.packed_gemm or b is None or len(a) < 2 or a_v not in ctx.materialized
-                or not ctx.only_reader(node, b_v)):
+        if not ctx.packed_gemm or b is None or len(a) < 2 or a_v not in ctx.materialized:
             return {}
         return {pk.ROLE: pk.packed_value(f"{b_v.name or 'w'}_packed", b)}
 
-    def replaces(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
-        """B, when its packed copy is what the kernel reads (B is then not stored)."""
-        return {node.inputs[1]} if pk.ROLE in ctx.derived else set()
+    replaces = _replaces_b
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         return render(self.build(ctx, node, epilogue), 1)
@@ -231,14 +234,11 @@ class GemmAnchor:
         a_v, b_v = node.inputs[0], node.inputs[1]
         b = pk.constant_matrix(b_v, transposed=bool(attr(node, "transB", 0)))
         if (not ctx.packed_gemm or b is None or attr(node, "transA", 0)
-                or float(attr(node, "alpha", 1.0)) != 1.0 or a_v not in ctx.materialized
-                or not ctx.only_reader(node, b_v)):
+                or float(attr(node, "alpha", 1.0)) != 1.0 or a_v not in ctx.materialized):
             return {}
         return {pk.ROLE: pk.packed_value(f"{b_v.name or 'w'}_packed", b)}
 
-    def replaces(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
-        """B, when its packed copy is what the kernel reads (B is then not stored)."""
-        return {node.inputs[1]} if pk.ROLE in ctx.derived else set()
+    replaces = _replaces_b
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         return render(self.build(ctx, node, epilogue), 1)
