@@ -19,4 +19,6 @@ from __future__ import annotations
 # 10: GEMMs with constant B read it packed at compile time (dnf_gemm_pb, x86-64), deep 1x1
 #     convs through it; per-thread workspace slots a whole number of cache lines apart; the
 #     linux-arm64 shim runs one OpenBLAS sgemm at a time
-CODEGEN_VERSION = 10
+# 11: convs on 256+ output positions read packed weights (dnf_gemm_pa, x86-64); deep 14x14
+#     convs leave Winograd
+CODEGEN_VERSION = 11

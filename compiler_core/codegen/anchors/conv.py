@@ -20,6 +20,7 @@ import math
 import onnx_ir as ir
 
 from compiler_core.codegen.anchors import conv_packed
+from compiler_core.codegen.anchors import gemm_packed_a as pa
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_depthwise import emit_depthwise
 from compiler_core.codegen.anchors.conv_direct import (
@@ -70,6 +71,10 @@ class ConvAnchor:
         u = transformed_weights(node, s, p) if p is not None else None
         if u is not None:
             return {U_ROLE: u}
+        w = pa.constant_weights(node.inputs[1])
+        if ctx.packed_gemm and w is not None and not is_depthwise(s) and s.ohw >= pa.MIN_POSITIONS:
+            return {pa.ROLE: pa.packed_value(f"{node.inputs[1].name or 'w'}_packed_a",
+                                             w.reshape(s.g, s.mg, s.k))}
         d = direct_plan(s)
         if d is None or node.inputs[0] not in ctx.materialized:
             return {}
@@ -83,7 +88,9 @@ class ConvAnchor:
             return conv_packed.workspace(s)
         if U_ROLE in ctx.derived:
             return wino_plan(s).ws
-        return 0 if is_depthwise(s) else workspace(s, node.inputs[0] in ctx.materialized)
+        if is_depthwise(s):
+            return 0
+        return workspace(s, node.inputs[0] in ctx.materialized, pa.ROLE in ctx.derived)
 
     def emit(self, ctx: KernelContext, node: ir.Node, epilogue: Epilogue | None) -> list[str]:
         s = conv_shape(node)
@@ -94,5 +101,5 @@ class ConvAnchor:
         return emit_gemm(ctx, node, s, epilogue)
 
     def replaces(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
-        """W, when only its packed transpose is read (:mod:`.conv_packed`)."""
-        return {node.inputs[1]} if conv_packed.ROLE in ctx.derived else set()
+        """W, when only its packed form is read (:mod:`.conv_packed`, :mod:`.gemm_packed_a`)."""
+        return {node.inputs[1]} if {conv_packed.ROLE, pa.ROLE} & set(ctx.derived) else set()

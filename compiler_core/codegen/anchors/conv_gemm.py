@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
+from compiler_core.codegen.anchors import gemm_packed_a as pa
 from compiler_core.codegen.anchors.base import Epilogue
 from compiler_core.codegen.anchors.conv_direct import OFFSETS, direct_plan, emit_direct
 from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
@@ -74,8 +75,10 @@ def _even_rows(oh: int, hb: int, other_tiles: int) -> int:
     return -(-oh // n_hb)
 
 
-def tiling(s: ConvShape, x_buffer: bool = True) -> Tiling:
-    """``x_buffer``: X is materialized (else a fused prologue fills the panel)."""
+def tiling(s: ConvShape, x_buffer: bool = True, packed: bool = False) -> Tiling:
+    """``x_buffer``: X is materialized (else a fused prologue fills the panel); ``packed``: W
+    is packed for ``dnf_gemm_pa`` (channel blocks are whole strips of :data:`.gemm_packed_a.MR`)."""
+    align = pa.MR if packed else MIN_CHANNELS
     oh, ow = s.win.h.out, s.win.w.out
     direct = s.win.h.simple and s.win.w.simple and x_buffer
     parallel = parallel_policy(s.macs)
@@ -85,9 +88,9 @@ def tiling(s: ConvShape, x_buffer: bool = True) -> Tiling:
         # of both operands, so tiles split the output channels and keep all columns: W is
         # packed once in all, X once per tile. SqueezeNet's conv10 (M 1000, N 169, K 512),
         # one thread: 1238 us as 4 row x channel tiles, 940 us as 4 channel tiles.
-        mb, n_mb = split(s.mg, MIN_TILES, align=MIN_CHANNELS)
+        mb, n_mb = split(s.mg, MIN_TILES, align=align)
         if n_mb % 2 and n_mb > 1:
-            mb, n_mb = split(s.mg, n_mb + 1, align=MIN_CHANNELS)
+            mb, n_mb = split(s.mg, n_mb + 1, align=align)
         return Tiling("direct", oh, 1, mb, n_mb, 0, True)
     if parallel:
         per_col = s.mg if direct else s.k
@@ -97,7 +100,7 @@ def tiling(s: ConvShape, x_buffer: bool = True) -> Tiling:
         if tiles < MIN_TILES and s.mg >= 32:
             if not direct and s.k * s.ohw <= SHARED_PANEL_MAX:  # channels split at run time
                 return Tiling("shared", oh, 1, s.mg, 1, s.k * s.ohw, True)
-            mb, _ = split(s.mg, -(-MIN_TILES // tiles), align=16)
+            mb, _ = split(s.mg, -(-MIN_TILES // tiles), align=align)
         tiles *= -(-s.mg // mb)
         if tiles < MIN_TILES:
             hb, _ = split(hb, -(-MIN_TILES // tiles))
@@ -170,15 +173,20 @@ def _gemm_tile(s: ConvShape, node: ir.Node, ctx: KernelContext, epilogue: Epilog
     b = bias_of(node)
     yt, cols = nm("p"), nm("i")
     first = f"({n}*{s.m} + {g}*{s.mg} + {m0})"  # first output plane of the tile
-    wt = f"{ctx.ptr(node.inputs[1])} + ({g}*{s.mg} + {m0})*{s.k}"
-    one, zero = float_literal(1.0), float_literal(0.0)
     out: list[Stmt] = [
         Decl("int64_t", cols, f"{hn}*{ow}"),
         Decl("float* restrict", yt,
              f"{ctx.ptr(node.outputs[0])} + {first}*{s.ohw} + {h0}*{ow}", const=False),
-        sgemm(mn, cols, s.k, one, wt, s.k, False, src, ldb, False, zero, yt, s.ohw),
     ]
-    if b is not None:
+    if pa.ROLE in ctx.derived:  # the bias starts the sums
+        wp = f"{ctx.ptr(ctx.derived[pa.ROLE])} + {pa.row_offset(g, m0, s.mg, s.k)}"
+        bias = f"{ctx.ptr(b)} + {g}*{s.mg} + {m0}" if b is not None else "NULL"
+        out.append(pa.gemm_pa(mn, cols, s.k, wp, src, ldb, yt, s.ohw, bias))
+    else:
+        wt = f"{ctx.ptr(node.inputs[1])} + ({g}*{s.mg} + {m0})*{s.k}"
+        one, zero = float_literal(1.0), float_literal(0.0)
+        out.append(sgemm(mn, cols, s.k, one, wt, s.k, False, src, ldb, False, zero, yt, s.ohw))
+    if b is not None and pa.ROLE not in ctx.derived:
         m, j, bv = nm("i"), nm("i"), nm("a")
         out.append(For(m, 0, mn, [
             Decl("float", bv, f"{ctx.ptr(b)}[{g}*{s.mg} + {m0} + {m}]"),
@@ -196,18 +204,20 @@ def _gemm_tile(s: ConvShape, node: ir.Node, ctx: KernelContext, epilogue: Epilog
     return out
 
 
-def workspace(s: ConvShape, x_buffer: bool) -> int:
+def workspace(s: ConvShape, x_buffer: bool, packed: bool = False) -> int:
     """Floats of scratch the conv needs: the im2col panels, or the implicit-GEMM path's
-    padded input and output slots (both paths are in the code, see :func:`emit_gemm`)."""
-    ws = tiling(s, x_buffer).ws
-    d = direct_plan(s) if x_buffer else None
+    padded input and output slots (both paths are in the code, see :func:`emit_gemm`; not
+    when W is packed for ``dnf_gemm_pa``)."""
+    ws = tiling(s, x_buffer, packed).ws
+    d = direct_plan(s) if x_buffer and not packed else None
     return ws if d is None else max(ws, d.ws)
 
 
 def emit_gemm(ctx: KernelContext, node: ir.Node, s: ConvShape, epilogue: Epilogue | None):
     """Lines of the conv: im2col/direct + sgemm; a conv with several taps also gets the
     implicit-GEMM path (:mod:`.conv_direct`), taken when the CPU runs its kernel; a 3x3
-    stride-1 conv whose weights were transformed goes the Winograd way (:mod:`.conv_winograd`)."""
+    stride-1 conv whose weights were transformed goes the Winograd way (:mod:`.conv_winograd`);
+    with W packed (:mod:`.gemm_packed_a`) ``dnf_gemm_pa`` replaces ``sgemm``."""
     if U_ROLE in ctx.derived:
         return render(emit_winograd(ctx, node, s, wino_plan(s), epilogue), 1)
     d = direct_plan(s) if OFFSETS in ctx.derived else None
@@ -220,7 +230,7 @@ def emit_gemm(ctx: KernelContext, node: ir.Node, s: ConvShape, epilogue: Epilogu
 def _emit_sgemm(ctx: KernelContext, node: ir.Node, s: ConvShape,
                 epilogue: Epilogue | None) -> list[Stmt]:
     x = node.inputs[0]
-    t = tiling(s, x in ctx.buffers)
+    t = tiling(s, x in ctx.buffers, pa.ROLE in ctx.derived)
     if t.mode == "shared":
         return _emit_shared(ctx, node, s, t, epilogue)
     nm = ctx.names.fresh
@@ -262,7 +272,9 @@ def _emit_shared(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
     ng, n, g, mt, m0, mn, mb, nb = (nm("i") for _ in range(8))
     panel = ctx.ptr(ctx.workspace)
     oh = s.win.h.out
-    # One block of output channels per thread (a multiple of 16): one sgemm call each.
+    # One block of output channels per thread (a multiple of 16, of 12 when W is packed): one
+    # GEMM call each.
+    al = pa.MR if pa.ROLE in ctx.derived else 16
     images = For(ng, 0, s.n * s.g, [
         Decl("int64_t", n, f"{ng} / {s.g}"),
         Decl("int64_t", g, f"{ng} % {s.g}"),
@@ -275,8 +287,8 @@ def _emit_shared(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
         ], omp=Omp.FOR),
     ])
     return region(ctx, [
-        Decl("int64_t", mb, f"({s.mg} + 16*omp_get_num_threads() - 1) / "
-                            "(16*omp_get_num_threads())*16"),
+        Decl("int64_t", mb, f"({s.mg} + {al}*omp_get_num_threads() - 1) / "
+                            f"({al}*omp_get_num_threads())*{al}"),
         Decl("int64_t", nb, f"({s.mg} + {mb} - 1) / {mb}"),
         images,
     ])

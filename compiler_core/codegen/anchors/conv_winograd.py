@@ -74,6 +74,14 @@ GROUP_FLOATS = {4: 1 << 17, 2: 1 << 19}
 MIN_GROUPS = {4: 4, 2: 2}
 MIN_SIDE = 8  # output rows / columns below which im2col + sgemm is kept
 MIN_CHANNELS = 16  # input channels (the GEMM depth) below which im2col + sgemm is kept
+# Output side below which a conv with DEEP_CHANNELS input channels or more keeps im2col: on an
+# AMD Zen 5 (AVX-512, OpenBLAS SkylakeX) ResNet-50's five 14x14 C 256 M 256 convs took
+# 1.55-1.62 ms as F(2,3) and 1.20-1.21 ms as im2col + sgemm (one thread, --profile); the
+# whole model 0.92x (bench.ab_artifacts, median of 24 runs, with the dnf_gemm_pa path on both
+# sides). Inception-v2's and DenseNet-121's 14x14 layers (C 64-192) stay on Winograd: with
+# them on im2col too the models took 0.99-1.04x the time before (1 and 2 threads), with them
+# on Winograd 0.96-0.98x.
+DEEP_SIDE, DEEP_CHANNELS = 16, 256
 # Output side from which F(4,3) would be chosen; None: F(2,3) everywhere. F(4,3) on the 56x56
 # layers (ResNet-50, Inception-v2, DenseNet-121) put light ResNet-50 (random weights) 1.2e-4
 # off ONNX Runtime on one logit of 1000 (-0.01912 vs -0.01900: over atol 1e-4 + rtol 1e-3,
@@ -227,6 +235,8 @@ def choose_m(s: ConvShape) -> int | None:
     same block: not used for the rule."""
     oh, ow = s.win.h.out, s.win.w.out
     if min(oh, ow) < MIN_SIDE or s.c < MIN_CHANNELS:
+        return None
+    if min(oh, ow) < DEEP_SIDE and s.c >= DEEP_CHANNELS:
         return None
     m = 4 if F43_SIDE is not None and min(oh, ow) >= F43_SIDE else 2
     tiles = -(-oh // m) * -(-ow // m)

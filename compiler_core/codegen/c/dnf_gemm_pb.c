@@ -8,49 +8,22 @@
    one Zen 4 core, this kernel 99-111).
 
    dnf_gemm_pb(m, k, a, lda, bp, j0, j1, c, ldc, bias) computes the columns [j0, j1) of C
-   (j0 a multiple of 32; j1 <= n): per strip, per block of rows, blocks of DNF_PB_KB of the
+   (j0 a multiple of 32; j1 <= n): per strip, per block of rows, blocks of DNF_GEMM_KB of the
    depth in registers, each added to the row's sum in C. Every level computes each element as
        tot = bias or 0; for each block of 256 p: part = 0; for p in the block:
        part = fma(a[i][p], b[p][j], part); tot = tot + part
-   in that order (partial sums keep the rounding error of a deep sum near a blocked sgemm's:
-   one sum over all 2048 terms of ResNet-50's classifier missed ORT by 1.2e-4), so the AVX-512
+   in that order (DNF_GEMM_KB, dnf_gemm_isa.c), so the AVX-512
    kernel (12 rows x 32 columns), the AVX2 + FMA kernel (6 rows x 16 columns) and the plain C
-   loop give the same bits; the ISA is chosen once per loaded model
-   ($DNNFUSION_GEMM_ISA = avx512 | avx2 | c caps it: the A/B switch of the tests). */
+   loop give the same bits; the ISA is chosen once per loaded model (dnf_gemm_isa). */
 #define DNF_PB_NR 32
-#ifndef DNF_PB_KB
-#define DNF_PB_KB 256
-#endif
- /* depth per partial sum: a sum of k terms is ceil(k / 256) partial sums */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#include <immintrin.h>
-#define DNF_PB_X86 1
-#endif
-
-/* 2: AVX-512F, 1: AVX2 + FMA, 0: plain C */
-static int dnf_pb_isa(void) {
-    static int isa = -1;  /* decided once; a race writes the same value */
-    if (isa < 0) {
-        int best = 0;
-#ifdef DNF_PB_X86
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = 1;
-        if (best && __builtin_cpu_supports("avx512f")) best = 2;
-#endif
-        const char* cap = getenv("DNNFUSION_GEMM_ISA");
-        if (cap && strcmp(cap, "c") == 0) best = 0;
-        if (cap && strcmp(cap, "avx2") == 0 && best > 1) best = 1;
-        isa = best;
-    }
-    return isa;
-}
 
 static void dnf_pb_c(int64_t m, int64_t k, const float* a, int64_t lda, const float* b,
                      int64_t cols, float* c, int64_t ldc, const float* bias) {
     for (int64_t i = 0; i < m; ++i)
         for (int64_t q = 0; q < cols; ++q) {
             float tot = bias ? bias[q] : 0.0f;
-            for (int64_t p0 = 0; p0 < k; p0 += DNF_PB_KB) {
-                const int64_t p1 = k - p0 < DNF_PB_KB ? k : p0 + DNF_PB_KB;
+            for (int64_t p0 = 0; p0 < k; p0 += DNF_GEMM_KB) {
+                const int64_t p1 = k - p0 < DNF_GEMM_KB ? k : p0 + DNF_GEMM_KB;
                 float part = 0.0f;
                 for (int64_t p = p0; p < p1; ++p)
                     part = fmaf(a[i * lda + p], b[p * DNF_PB_NR + q], part);
@@ -60,16 +33,16 @@ static void dnf_pb_c(int64_t m, int64_t k, const float* a, int64_t lda, const fl
         }
 }
 
-#ifdef DNF_PB_X86
+#ifdef DNF_GEMM_X86
 /* mr (a constant where it is inlined) rows x 32 columns of one strip, the depth in blocks of
-   DNF_PB_KB; masks m0, m1 keep the columns inside C. */
+   DNF_GEMM_KB; masks m0, m1 keep the columns inside C. */
 __attribute__((target("avx512f,fma"), always_inline))
 static inline void dnf_pb512(const int mr, int64_t k, const float* a, int64_t lda,
                              const float* b, float* c, int64_t ldc, const float* bias,
                              __mmask16 m0, __mmask16 m1) {
     __m512 acc[12][2];
-    for (int64_t p0 = 0; p0 < k; p0 += DNF_PB_KB) {
-        const int64_t p1 = k - p0 < DNF_PB_KB ? k : p0 + DNF_PB_KB;
+    for (int64_t p0 = 0; p0 < k; p0 += DNF_GEMM_KB) {
+        const int64_t p1 = k - p0 < DNF_GEMM_KB ? k : p0 + DNF_GEMM_KB;
         #pragma GCC unroll 12
         for (int i = 0; i < mr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
         for (int64_t p = p0; p < p1; ++p) {
@@ -111,14 +84,14 @@ static void dnf_pb_avx512(int64_t m, int64_t k, const float* a, int64_t lda, con
     for (; i < m; ++i) dnf_pb512(1, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1);
 }
 
-/* mr rows x 16 columns (half a strip; cols of them kept), the depth in blocks of DNF_PB_KB. */
+/* mr rows x 16 columns (half a strip; cols of them kept), the depth in blocks of DNF_GEMM_KB. */
 __attribute__((target("avx2,fma"), always_inline))
 static inline void dnf_pb256(const int mr, int64_t k, const float* a, int64_t lda,
                              const float* b, float* c, int64_t ldc, const float* bias,
                              int64_t cols) {
     __m256 acc[6][2];
-    for (int64_t p0 = 0; p0 < k; p0 += DNF_PB_KB) {
-        const int64_t p1 = k - p0 < DNF_PB_KB ? k : p0 + DNF_PB_KB;
+    for (int64_t p0 = 0; p0 < k; p0 += DNF_GEMM_KB) {
+        const int64_t p1 = k - p0 < DNF_GEMM_KB ? k : p0 + DNF_GEMM_KB;
         #pragma GCC unroll 6
         for (int i = 0; i < mr; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
         for (int64_t p = p0; p < p1; ++p) {
@@ -169,12 +142,12 @@ static void dnf_pb_avx2(int64_t m, int64_t k, const float* a, int64_t lda, const
 static void dnf_gemm_pb(int64_t m, int64_t k, const float* a, int64_t lda,
                         const float* bp, int64_t j0, int64_t j1, float* c, int64_t ldc,
                         const float* bias) {
-    const int isa = dnf_pb_isa();
+    const int isa = dnf_gemm_isa();
     for (int64_t j = j0; j < j1; j += DNF_PB_NR) {
         const float* b = bp + (j / DNF_PB_NR) * k * DNF_PB_NR;
         const int64_t cols = j1 - j < DNF_PB_NR ? j1 - j : DNF_PB_NR;
         const float* bj = bias ? bias + j : NULL;
-#ifdef DNF_PB_X86
+#ifdef DNF_GEMM_X86
         if (isa == 2) { dnf_pb_avx512(m, k, a, lda, b, cols, c + j, ldc, bj); continue; }
         if (isa == 1) { dnf_pb_avx2(m, k, a, lda, b, cols, c + j, ldc, bj); continue; }
 #endif

@@ -21,7 +21,9 @@ HELPERS = {
     "dnf_row_tile": "dnf_row_tile.c",  # rows per sgemm call of a row-tiled GEMM
     "dnf_erff": "dnf_erff.c",  # vectorizable float erf (Erf, Gelu)
     "dnf_dconv": "dnf_dconv.c",  # conv as an implicit GEMM (AVX-512 kernel, run-time check)
+    "dnf_gemm_isa": "dnf_gemm_isa.c",  # SIMD level of the packed GEMMs (run-time check)
     "dnf_gemm_pb": "dnf_gemm_pb.c",  # GEMM with B packed at compile time (anchors/gemm_packed)
+    "dnf_gemm_pa": "dnf_gemm_pa.c",  # GEMM with A packed at compile time (anchors/conv_packed)
     "dnf_expf": "dnf_expf.c",  # vectorizable float e^x (Exp, Softmax, LogSumExp, Gelu tanh)
     "dnf_expm1f": "dnf_expm1f.c",  # e^x - 1 (Elu, Celu, Selu)
     "dnf_logf": "dnf_logf.c",  # natural log (Log)

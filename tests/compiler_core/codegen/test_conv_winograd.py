@@ -93,7 +93,9 @@ def test_the_measured_rule_picks_the_tile_size():
     assert choose_m(_shape(64, 64, 56)) == 2
     assert choose_m(_shape(16, 64, 55)) == 2
     assert choose_m(_shape(128, 128, 28)) == 2
-    assert choose_m(_shape(256, 256, 14)) == 2
+    assert choose_m(_shape(256, 256, 14)) is None  # deep 14x14: im2col + sgemm (DEEP_SIDE)
+    assert choose_m(_shape(192, 256, 14)) == 2  # Inception-v2's 14x14 layers keep Winograd
+    assert choose_m(_shape(256, 256, 16)) == 2
     assert choose_m(_shape(512, 512, 7)) is None  # 7x7: im2col + sgemm measured faster
     assert choose_m(_shape(48, 192, 13)) is None  # 13x13: 14x14 of tiles, gain 1.94 < 2
     assert choose_m(_shape(32, 128, 27)) == 2  # 27x27: gain 2.09

@@ -64,11 +64,12 @@ def conv_model(x_shape, w_shape, y_shape, *, act="Relu", residual=False, bias=Tr
 
 
 def gemm_calls(src: str) -> int:
-    """GEMM calls in the kernels of a model.c: ``cblas_sgemm`` ones and packed-B
-    ``dnf_gemm_pb`` ones (x86-64, constant B: anchors/gemm_packed.py); helper bodies, which
-    come before the first kernel, are not counted."""
+    """GEMM calls in the kernels of a model.c: ``cblas_sgemm`` ones, packed-B ``dnf_gemm_pb``
+    ones (x86-64, constant B: anchors/gemm_packed.py) and packed-A ``dnf_gemm_pa`` ones (x86-64
+    convs: anchors/gemm_packed_a.py); helper bodies, which come before the first kernel, are
+    not counted."""
     kernels = src.split("\n/* block ", 1)[1]
-    return kernels.count("scipy_cblas_sgemm(") + kernels.count("dnf_gemm_pb(")
+    return sum(kernels.count(f"{f}(") for f in ("scipy_cblas_sgemm", "dnf_gemm_pb", "dnf_gemm_pa"))
 
 
 def plan(proto):

@@ -1,0 +1,122 @@
+"""Convs whose weights are packed at compile time for dnf_gemm_pa (anchors/gemm_packed_a.py,
+c/dnf_gemm_pa.c): images of 256+ output positions on x86-64.
+
+Each model is compared with ONNX Runtime (compile_and_check: 3 random input sets), its plan's
+blocks stated; the shapes cover the kernel's edges: output channels not a multiple of its
+register blocks (12, then 8 or 4 rows on AVX-512; 6 on AVX2), positions not a multiple of a
+32-column block or of 16, depths over one partial sum (256 terms), groups, batch 2, a stride
+and padding (the im2col panel), a fused prologue read while the panel is filled, and the
+threads splitting the output channels of a shared panel. The ISA levels must give the same
+bits ($DNNFUSION_GEMM_ISA caps the level, read when the library loads)."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+
+import numpy as np
+import pytest
+
+from compiler_core.codegen.anchors.gemm_packed import used_on
+from compiler_core.codegen.anchors.gemm_packed_a import MR, pack
+from compiler_core.runtime import InferenceSession
+from tests.compiler_core.codegen.util import (
+    compile_and_check,
+    conv_model,
+    feeds_for,
+    model,
+    node,
+    vi,
+    weight,
+)
+
+pytestmark = pytest.mark.skipif(
+    not used_on(platform.machine()),
+    reason="the packed-A path is taken on x86-64 targets only (others keep cblas_sgemm)",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_winograd(monkeypatch):
+    """3x3 stride-1 convs of 16+ channels would go the Winograd way."""
+    monkeypatch.setenv("DNNFUSION_NO_WINOGRAD", "1")
+
+
+def _body(out) -> str:
+    return (out / "model.c").read_text().split("/* block 0", 1)[1]
+
+
+def test_pack_layout():
+    w = np.arange(2 * 14 * 3, dtype=np.float32).reshape(2, 14, 3)  # 2 groups of 14 rows
+    p = pack(w)
+    assert p.shape == (2, 2, 3, MR)
+    np.testing.assert_array_equal(p[1, 0], w[1, :12].T)  # strip 0 of group 1: [depth][row]
+    np.testing.assert_array_equal(p[1, 1, :, :2], w[1, 12:].T)
+    assert not p[:, 1, :, 2:].any()  # the last strip of each group is zero-padded
+
+
+CASES = [
+    # 1x1 stride 1 (X read in place): 13 channels (12 + 1 rows), 272 positions (8 blocks of
+    # 32 + 16 columns)
+    ([1, 20, 16, 17], [13, 20, 1, 1], [1, 13, 16, 17], {}, True),
+    # 3x3 pad 1: depth 360 (two partial sums), 20 channels (12 + 8), no bias
+    ([1, 40, 16, 16], [20, 40, 3, 3], [1, 20, 16, 16], {"pads": [1, 1, 1, 1]}, False),
+    # two groups of 3 channels (one block of 4 rows, 3 stored), 400 positions
+    ([1, 8, 20, 20], [6, 4, 3, 3], [1, 6, 20, 20], {"pads": [1, 1, 1, 1], "group": 2}, True),
+    # batch 2, stride 2, pad 1: 17x17 = 289 positions, 30 channels (12 + 12 + 6)
+    ([2, 5, 33, 33], [30, 5, 3, 3], [2, 30, 17, 17], {"pads": [1, 1, 1, 1], "strides": [2, 2]},
+     True),
+    # 64 -> 64 channels, 16x16: few row tiles, the threads split the channels of one shared
+    # im2col panel (blocks of 12)
+    ([1, 64, 16, 16], [64, 64, 3, 3], [1, 64, 16, 16], {"pads": [1, 1, 1, 1]}, True),
+]
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "y_shape", "attrs", "bias"), CASES)
+def test_conv_packed_a_matches_ort(tmp_path, x_shape, w_shape, y_shape, attrs, bias):
+    proto = conv_model(x_shape, w_shape, y_shape, bias=bias, residual=not bias, **attrs)
+    ops = ["Conv", *([] if bias else ["Add"]), "Relu"]
+    _, out = compile_and_check(proto, tmp_path, blocks=[ops])
+    body = _body(out)
+    assert "dnf_gemm_pa(" in body and "scipy_cblas_sgemm(" not in body
+    # W is stored once, packed (strips of 12 rows per group), plus the bias
+    m, cg, kh, kw = w_shape
+    g = attrs.get("group", 1)
+    packed = g * -(-(m // g) // MR) * MR * cg * kh * kw
+    assert (out / "weights.bin").stat().st_size < 4 * (packed + m) + 8192
+
+
+def test_prologue_read_while_filling_the_panel(tmp_path):
+    """Add + Relu before a 1x1 conv: the panel is filled from the prologue, then dnf_gemm_pa."""
+    shape = [1, 24, 18, 18]
+    nodes = [node("Add", ["x", "r"], ["s"]), node("Relu", ["s"], ["a"]),
+             node("Conv", ["a", "w", "b"], ["c"]), node("Relu", ["c"], ["y"])]
+    proto = model(nodes, [vi("x", shape), vi("r", shape)], [vi("y", [1, 40, 18, 18])],
+                  [weight("w", [40, 24, 1, 1], 1, 0.3), weight("b", [40], 2)])
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Add", "Relu", "Conv", "Relu"]])
+    assert "dnf_gemm_pa(" in _body(out)
+
+
+def test_small_image_keeps_sgemm(tmp_path):
+    """Under 256 positions (14x14): the sgemm path."""
+    proto = conv_model([1, 16, 14, 14], [32, 16, 3, 3], [1, 32, 14, 14], pads=[1, 1, 1, 1])
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
+    body = _body(out)
+    assert "scipy_cblas_sgemm(" in body and "dnf_gemm_pa(" not in body
+
+
+def test_isa_levels_give_the_same_bits(tmp_path, monkeypatch):
+    """AVX-512, AVX2 + FMA and plain C sum each element in the same order with FMA."""
+    proto = conv_model([1, 30, 17, 19], [29, 30, 3, 3], [1, 29, 17, 19], pads=[1, 1, 1, 1])
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
+    assert "dnf_gemm_pa(" in _body(out)
+    feeds = feeds_for(proto, 0)
+    results = {}
+    for isa in ("avx512", "avx2", "c"):
+        monkeypatch.setenv("DNNFUSION_GEMM_ISA", isa)
+        copy = tmp_path / f"copy-{isa}"  # another path: another library instance
+        shutil.copytree(out, copy)
+        with InferenceSession(copy) as sess:
+            results[isa] = sess.run(None, feeds)[0]
+    np.testing.assert_array_equal(results["avx512"], results["c"])
+    np.testing.assert_array_equal(results["avx2"], results["c"])
