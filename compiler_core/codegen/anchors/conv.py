@@ -65,12 +65,12 @@ class ConvAnchor:
         """The Winograd path's transformed W (:mod:`.conv_winograd`), or the implicit-GEMM
         kernel's tap offsets and packed W (:mod:`.conv_direct`), when that path applies."""
         s = conv_shape(node)
-        if conv_packed.applies(ctx, node, s):
-            return {conv_packed.ROLE: conv_packed.packed_weights(node, s)}
         p = wino_plan(s) if node.inputs[0] in ctx.materialized else None
         u = transformed_weights(node, s, p) if p is not None else None
         if u is not None:
             return {U_ROLE: u}
+        if conv_packed.applies(ctx, node, s):
+            return {conv_packed.ROLE: conv_packed.packed_weights(node, s)}
         w = pa.constant_weights(node.inputs[1])
         if ctx.packed_gemm and w is not None and not is_depthwise(s) and s.ohw >= pa.MIN_POSITIONS:
             return {pa.ROLE: pa.packed_value(f"{node.inputs[1].name or 'w'}_packed_a",

@@ -110,7 +110,7 @@ def tiling(s: ConvShape, x_buffer: bool = True, packed: bool = False) -> Tiling:
     return Tiling("direct" if direct else "tile", hb, n_hb, mb, n_mb, ws, parallel)
 
 
-def _im2col(s: ConvShape, x: ir.Value, n: str, g: str, ws: str, h0: str, hn: str, cols: str,
+def im2col(s: ConvShape, x: ir.Value, n: str, g: str, ws: str, h0: str, hn: str, cols: str,
             ctx: KernelContext, shared: bool = False) -> list[Stmt]:
     """Fill ``ws[K][cols]`` with the im2col panel of output rows ``[h0, h0 + hn)``; X is read
     from its buffer, or evaluated from the fused prologue once per panel element. ``shared``:
@@ -257,7 +257,7 @@ def _emit_sgemm(ctx: KernelContext, node: ir.Node, s: ConvShape,
             if ws is None:
                 ws = ctx.ptr(ctx.workspace)
             cols = f"{hn}*{s.win.w.out}"
-            out += _im2col(s, x, n, g, ws, h0, hn, f"({cols})", ctx)
+            out += im2col(s, x, n, g, ws, h0, hn, f"({cols})", ctx)
             src, ldb = ws, cols
         return out + _gemm_tile(s, node, ctx, epilogue, n, g, m0, mn, h0, hn, src, ldb,
                                 t.n_hb == 1)
@@ -278,7 +278,7 @@ def _emit_shared(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
     images = For(ng, 0, s.n * s.g, [
         Decl("int64_t", n, f"{ng} / {s.g}"),
         Decl("int64_t", g, f"{ng} % {s.g}"),
-        *_im2col(s, node.inputs[0], n, g, panel, "0", str(oh), str(s.ohw), ctx, shared=True),
+        *im2col(s, node.inputs[0], n, g, panel, "0", str(oh), str(s.ohw), ctx, shared=True),
         For(mt, 0, nb, [
             Decl("int64_t", m0, f"{mt}*{mb}"),
             Decl("int64_t", mn, extent(m0, mb, s.mg)),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compiler_core.codegen.anchors import conv_direct, gemm_packed_a
+from compiler_core.codegen.anchors import conv_direct
 from compiler_core.codegen.anchors.conv_direct import direct_plan
 from compiler_core.codegen.anchors.conv_shape import ConvShape
 from compiler_core.codegen.anchors.window import Axis, Window
@@ -34,11 +34,11 @@ pytestmark = pytest.mark.slow  # each case compiles a model and compares it with
 @pytest.fixture(autouse=True)
 def any_shape(monkeypatch):
     """Small test images and deep convs would keep im2col + sgemm (the measured rules), 3x3
-    stride-1 convs of 16+ channels take Winograd, and on x86-64 images of 256+ positions take
-    dnf_gemm_pa (gemm_packed_a): these tests check the kernel and both ways of storing on
-    every shape, so the rules are lifted."""
+    stride-1 convs of 16+ channels take Winograd, and on x86-64 convs with constant weights
+    take the packed-weight kernels (gemm_packed_a, conv_packed): these tests check the kernel
+    and both ways of storing on every shape, so the rules are lifted."""
     monkeypatch.setattr(conv_direct, "MAX_EXTRA", 1.0)
-    monkeypatch.setattr(gemm_packed_a, "MIN_POSITIONS", 1 << 30)
+    monkeypatch.setenv("DNNFUSION_NO_PACKED_GEMM", "1")
     monkeypatch.setattr(conv_direct, "MAX_K", 1 << 30)
     monkeypatch.setenv("DNNFUSION_NO_WINOGRAD", "1")  # 3x3 stride 1 would go the Winograd way
 

@@ -1,5 +1,6 @@
-"""GEMMs with B packed at compile time (anchors/gemm_packed.py, c/dnf_gemm_pb.c), and deep
-1x1 convs computed through it (anchors/conv_packed.py).
+"""GEMMs with B packed at compile time (anchors/gemm_packed.py, c/dnf_gemm_pb.c), and the convs
+computed through it as Y^T = X^T W^T (anchors/conv_packed.py: deep 1x1 convs, convs on small
+images).
 
 Each model is compared with ONNX Runtime (compile_and_check: 3 random input sets), the plan's
 blocks stated; the shapes cover the kernel's edges: rows not a multiple of its register
@@ -157,9 +158,54 @@ def test_deep_1x1_conv_packed_matches_ort(tmp_path, n, c, m, hw, bias, act, resi
     assert (out / "weights.bin").stat().st_size < 4 * (strips * NR * c + m) + 8192
 
 
-def test_shallow_or_large_1x1_conv_keeps_sgemm(tmp_path):
-    """Fewer output channels than positions: the sgemm path (W the small operand)."""
-    proto = conv_model([1, 32, 14, 14], [64, 32, 1, 1], [1, 64, 14, 14])
+@pytest.mark.parametrize(
+    "x_shape,w_shape,y_shape,attrs,residual",
+    [
+        # 3x3 pad 1 on 7x7: depth 576 (three partial sums), 100 channels (a strip of 4)
+        ([1, 64, 7, 7], [100, 64, 3, 3], [1, 100, 7, 7], {"pads": [1, 1, 1, 1]}, False),
+        # batch 2, stride 2, pad 1, residual Add: 8x8 positions
+        ([2, 24, 15, 15], [64, 24, 3, 3], [2, 64, 8, 8],
+         {"pads": [1, 1, 1, 1], "strides": [2, 2]}, True),
+        # 1x1 of 1024 channels (XT rows padded to 1040 floats), 256 outputs (YT rows 272)
+        ([1, 1024, 5, 5], [256, 1024, 1, 1], [1, 256, 5, 5], {}, False),
+        # dilation 2, 5x3 kernel, uneven pads
+        ([1, 16, 12, 11], [70, 16, 5, 3], [1, 70, 8, 11],
+         {"pads": [2, 1, 2, 1], "dilations": [2, 1]}, False),
+        # a 1-D conv (kernel 3, stride 2) on 200 positions: 100 outputs
+        ([1, 32, 200], [64, 32, 3], [1, 64, 100], {"pads": [1, 1], "strides": [2]}, False),
+    ],
+)
+def test_small_image_conv_transposed_matches_ort(tmp_path, x_shape, w_shape, y_shape, attrs,
+                                                 residual):
+    """Under 256 positions with 64+ output channels: Y^T = XT W^T (XT the transposed im2col
+    panel for several taps), W^T packed."""
+    proto = conv_model(x_shape, w_shape, y_shape, residual=residual, **attrs)
+    ops = ["Conv", *(["Add"] if residual else []), "Relu"]
+    _, out = compile_and_check(proto, tmp_path, blocks=[ops])
+    body = _source(out).split("/* block 0", 1)[1]
+    assert "dnf_gemm_pb(" in body and "dnf_transpose(" in body
+    assert "scipy_cblas_sgemm(" not in body
+
+
+def test_transposed_conv_isa_levels_give_the_same_bits(tmp_path, monkeypatch):
+    """The transposes (AVX 8x8 blocks or plain C) move values; the GEMM levels sum alike."""
+    proto = conv_model([1, 40, 9, 9], [72, 40, 3, 3], [1, 72, 9, 9], pads=[1, 1, 1, 1])
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
+    feeds = feeds_for(proto, 0)
+    results = {}
+    for isa in ("avx512", "avx2", "c"):
+        monkeypatch.setenv("DNNFUSION_GEMM_ISA", isa)
+        copy = tmp_path / f"copy-{isa}"
+        shutil.copytree(out, copy)
+        with InferenceSession(copy) as sess:
+            results[isa] = sess.run(None, feeds)[0]
+    np.testing.assert_array_equal(results["avx512"], results["c"])
+    np.testing.assert_array_equal(results["avx2"], results["c"])
+
+
+def test_few_channels_on_a_small_image_keep_sgemm(tmp_path):
+    """Fewer than 64 output channels, fewer than positions: the sgemm path."""
+    proto = conv_model([1, 32, 14, 14], [32, 32, 1, 1], [1, 32, 14, 14])
     _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
     body = _source(out).split("/* block 0", 1)[1]
     assert "scipy_cblas_sgemm(" in body and "dnf_gemm_pb(" not in body
