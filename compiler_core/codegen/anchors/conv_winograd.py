@@ -74,13 +74,14 @@ GROUP_FLOATS = {4: 1 << 17, 2: 1 << 19}
 MIN_GROUPS = {4: 4, 2: 2}
 MIN_SIDE = 8  # output rows / columns below which im2col + sgemm is kept
 MIN_CHANNELS = 16  # input channels (the GEMM depth) below which im2col + sgemm is kept
-# Output side below which a conv with DEEP_CHANNELS input channels or more keeps im2col: on an
-# AMD Zen 5 (AVX-512, OpenBLAS SkylakeX) ResNet-50's five 14x14 C 256 M 256 convs took
-# 1.55-1.62 ms as F(2,3) and 1.20-1.21 ms as im2col + sgemm (one thread, --profile); the
-# whole model 0.92x (bench.ab_artifacts, median of 24 runs, with the dnf_gemm_pa path on both
-# sides). Inception-v2's and DenseNet-121's 14x14 layers (C 64-192) stay on Winograd: with
-# them on im2col too the models took 0.99-1.04x the time before (1 and 2 threads), with them
-# on Winograd 0.96-0.98x.
+# Output side below which a conv with DEEP_CHANNELS input channels or more leaves Winograd
+# (for the transposed packed-weight path of conv_packed.py on x86-64, im2col + sgemm
+# elsewhere). One Zen 5 core, --profile: ResNet-50's five 14x14 C 256 M 256 convs took
+# 1.55-1.62 ms as F(2,3), 1.20-1.21 ms as im2col + sgemm, 1.10-1.13 ms on that path; the
+# whole model 0.92x with im2col + sgemm (bench.ab_artifacts, median of 24 runs).
+# Inception-v2's and DenseNet-121's 14x14 layers (C 64-192) stay on Winograd: all 14x14 convs
+# on im2col + sgemm took those models 0.99-1.04x the time, against 0.96-0.98x; those of 64+
+# output channels on the transposed path 0.98-0.99x in one run, 1.01-1.07x in another.
 DEEP_SIDE, DEEP_CHANNELS = 16, 256
 # Output side from which F(4,3) would be chosen; None: F(2,3) everywhere. F(4,3) on the 56x56
 # layers (ResNet-50, Inception-v2, DenseNet-121) put light ResNet-50 (random weights) 1.2e-4
