@@ -74,15 +74,13 @@ GROUP_FLOATS = {4: 1 << 17, 2: 1 << 19}
 MIN_GROUPS = {4: 4, 2: 2}
 MIN_SIDE = 8  # output rows / columns below which im2col + sgemm is kept
 MIN_CHANNELS = 16  # input channels (the GEMM depth) below which im2col + sgemm is kept
-# Output side below which a conv with DEEP_CHANNELS input channels or more leaves Winograd
-# (for the transposed packed-weight path of conv_packed.py on x86-64, im2col + sgemm
-# elsewhere). One Zen 5 core, --profile: ResNet-50's five 14x14 C 256 M 256 convs took
-# 1.55-1.62 ms as F(2,3), 1.20-1.21 ms as im2col + sgemm, 1.10-1.13 ms on that path; the
-# whole model 0.92x with im2col + sgemm (bench.ab_artifacts, median of 24 runs).
-# Inception-v2's and DenseNet-121's 14x14 layers (C 64-192) stay on Winograd: all 14x14 convs
-# on im2col + sgemm took those models 0.99-1.04x the time, against 0.96-0.98x; those of 64+
-# output channels on the transposed path 0.98-0.99x in one run, 1.01-1.07x in another.
-DEEP_SIDE, DEEP_CHANNELS = 16, 256
+# Output side below which a conv with C*M of DEEP_CM or more leaves Winograd (for the
+# transposed packed-weight path of conv_packed.py on x86-64, im2col + sgemm elsewhere). One
+# Zen 5 core, --profile, min of 3 x 10 runs, that path's time / F(2,3)'s on 14x14 convs:
+# ResNet-50 C 256 M 256 0.71 (1.10 / 1.55 ms; im2col + sgemm 1.21 ms), Inception-v2 C 192
+# M 256 0.75, C 192 M 192 0.95, C 160 M 192 1.03, C 128 M 192 1.02, C 128 M 160 1.03-1.05,
+# C 128 M 128 1.11, C 96 M 128 1.16-1.20. DenseNet-121's 14x14 convs (C 128 M 32) stay.
+DEEP_SIDE, DEEP_CM = 16, 192 * 192
 # Output side from which F(4,3) would be chosen; None: F(2,3) everywhere. F(4,3) on the 56x56
 # layers (ResNet-50, Inception-v2, DenseNet-121) put light ResNet-50 (random weights) 1.2e-4
 # off ONNX Runtime on one logit of 1000 (-0.01912 vs -0.01900: over atol 1e-4 + rtol 1e-3,
@@ -237,7 +235,7 @@ def choose_m(s: ConvShape) -> int | None:
     oh, ow = s.win.h.out, s.win.w.out
     if min(oh, ow) < MIN_SIDE or s.c < MIN_CHANNELS:
         return None
-    if min(oh, ow) < DEEP_SIDE and s.c >= DEEP_CHANNELS:
+    if min(oh, ow) < DEEP_SIDE and s.c * s.m >= DEEP_CM:
         return None
     m = 4 if F43_SIDE is not None and min(oh, ow) >= F43_SIDE else 2
     tiles = -(-oh // m) * -(-ow // m)

@@ -93,8 +93,11 @@ def test_the_measured_rule_picks_the_tile_size():
     assert choose_m(_shape(64, 64, 56)) == 2
     assert choose_m(_shape(16, 64, 55)) == 2
     assert choose_m(_shape(128, 128, 28)) == 2
-    assert choose_m(_shape(256, 256, 14)) is None  # deep 14x14: im2col + sgemm (DEEP_SIDE)
-    assert choose_m(_shape(192, 256, 14)) == 2  # Inception-v2's 14x14 layers keep Winograd
+    # deep 14x14 convs leave Winograd (DEEP_CM: the transposed packed path on x86-64)
+    assert choose_m(_shape(256, 256, 14)) is None
+    assert choose_m(_shape(192, 192, 14)) is None
+    assert choose_m(_shape(160, 192, 14)) == 2
+    assert choose_m(_shape(128, 32, 14)) == 2  # DenseNet-121's
     assert choose_m(_shape(256, 256, 16)) == 2
     assert choose_m(_shape(512, 512, 7)) is None  # 7x7: im2col + sgemm measured faster
     assert choose_m(_shape(48, 192, 13)) is None  # 13x13: 14x14 of tiles, gain 1.94 < 2
