@@ -51,6 +51,7 @@ MIN_COLS = 128  # narrower panels make sgemm repack the weights too often
 MIN_TILES = 4  # enough tiles to keep a few threads busy
 MIN_CHANNELS = 16  # output channels per tile when channels are split (a SIMD multiple)
 SHARED_PANEL_MAX = 1 << 21  # floats (8 MB) of a shared whole-image panel
+PA_COLS = (256, 1024)  # least and most columns of a dnf_gemm_pa tile
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ def tiling(s: ConvShape, x_buffer: bool = True, packed: bool = False) -> Tiling:
     oh, ow = s.win.h.out, s.win.w.out
     direct = s.win.h.simple and s.win.w.simple and x_buffer
     parallel = parallel_policy(s.macs)
+    if packed:
+        return _packed_tiling(s, parallel)
     hb, mb = oh, s.mg
     if parallel and direct and s.mg > s.ohw and s.mg >= 2 * MIN_CHANNELS:
         # More weights than activations (deep 1x1 layers): every sgemm call repacks its part
@@ -108,6 +111,31 @@ def tiling(s: ConvShape, x_buffer: bool = True, packed: bool = False) -> Tiling:
     n_hb, n_mb = -(-oh // hb), -(-s.mg // mb)
     ws = 0 if direct else padded(s.k * hb * ow) * (WORKSPACE_SLOTS if parallel else 1)
     return Tiling("direct" if direct else "tile", hb, n_hb, mb, n_mb, ws, parallel)
+
+
+def _packed_tiling(s: ConvShape, parallel: bool) -> Tiling:
+    """Row tiles with a panel each, for ``dnf_gemm_pa``: a 1x1 conv's X is copied into the
+    panel too, since the kernel reads one row of B per depth step and rows a whole image apart
+    (X in place) cost it a TLB miss each: alone, one Zen 5 core, M 64 K 256 with B rows of
+    3136 floats 191 GFLOP/s, M 64 K 147 with rows of 12544 123, with 448 (a tile) 255. The
+    tile has :data:`PA_COLS` columns, as many rows as give the fewest padded columns in the
+    kernel's 32-column blocks."""
+    oh, ow = s.win.h.out, s.win.w.out
+    lo, hi = PA_COLS
+    cols = min(max(TILE_FLOATS // s.k, lo), hi)
+    top = max(1, min(oh, cols // ow))
+
+    def waste(hb: int) -> float:
+        return (-(-hb * ow // 32) * 32 - hb * ow) / (hb * ow)
+
+    hb = min(range(max(1, top // 2), top + 1), key=lambda r: (waste(r), -r))
+    if parallel:
+        tiles = s.n * s.g * -(-oh // hb)
+        if tiles < MIN_TILES:
+            hb, _ = split(hb, -(-MIN_TILES // tiles))
+        hb = _even_rows(oh, hb, s.n * s.g)
+    ws = padded(s.k * hb * ow) * (WORKSPACE_SLOTS if parallel else 1)
+    return Tiling("tile", hb, -(-oh // hb), s.mg, 1, ws, parallel)
 
 
 def im2col(s: ConvShape, x: ir.Value, n: str, g: str, ws: str, h0: str, hn: str, cols: str,
