@@ -113,15 +113,18 @@ class PoolAnchor:
                 reduce_w.append(Assign(m, f"{t} > {m} ? {t} : {m}") if is_max
                                 else Assign(m, t, "+="))
             reduce_w.append(Assign(f"{yr}[{j}]", m))
-            rows: list[Stmt] = [
-                Decl("float* restrict", yr, f"{py} + ({plane}*{h.out} + {oh})*{w.out}",
-                     const=False),
+            fold = [
                 For(j, 0, span, [Assign(f"{row}[{j}]", init)], inline=True),
                 For(ki, 0, h.kernel, [
                     Decl("int64_t", ih, f"{oh}*{h.stride} + {ki}*{h.dilation} - {h.pad_begin}"),
                     If(f"{ih} < 0 || {ih} >= {h.size}", [Expr("continue")], inline=True),
                     For(j, 0, w.size, [Raw(g.lines)]),
                 ]),
+            ]
+            rows: list[Stmt] = [
+                Decl("float* restrict", yr, f"{py} + ({plane}*{h.out} + {oh})*{w.out}",
+                     const=False),
+                *self._fold_inside(ctx, x, xs, n, c, oh, h, w, row, span, init, fold),
                 For(j, 0, w.out, reduce_w),
             ]
             if scale is not None:
@@ -132,6 +135,41 @@ class PoolAnchor:
             return out
 
         return render(tiles(ctx, planes, work, body, slot_floats=span), 1)
+
+    def _fold_inside(self, ctx: KernelContext, x: ir.Value, xs, n, c, oh: str, h: Axis,
+                     w: Axis, row: str, span: int, init: str, fold: list[Stmt]) -> list[Stmt]:
+        """The vertical fold of output row ``oh``: when all its ``kh`` input rows are inside
+        the tensor, one pass computing each buffer element from the ``kh`` rows (the padding
+        columns set once), else ``fold`` (one read-modify-write pass per row inside).
+        SqueezeNet's 3x3/2 MaxPool on 64x111x111 alone, one Zen 5 core: 68 -> 49 us."""
+        if h.kernel == 1:
+            return fold
+        nm = ctx.names.fresh
+        j, ih0 = nm("i"), nm("i")
+        gens, vals = [], []
+        for ki in range(h.kernel):
+            g = ctx.gen(0)
+            ih = f"({ih0} + {ki * h.dilation})"
+            vals.append(g.at(x, (n, c, ih, j) if len(xs) == 4 else (n, c, j)))
+            gens.append(g)
+        lines: list[Stmt] = [Raw(g.lines) for g in gens]
+        a = nm("a")
+        lines.append(Decl("float", a, init, const=False))  # the same steps as ``fold``
+        for v in vals:
+            lines.append(Assign(a, f"{v} > {a} ? {v} : {a}") if self.kind == "max"
+                         else Assign(a, v, "+="))
+        lines.append(Assign(f"{row}[{w.pad_begin} + {j}]", a))
+        pads = []
+        if w.pad_begin:
+            pads.append(For(j, 0, w.pad_begin, [Assign(f"{row}[{j}]", init)], inline=True))
+        if span > w.pad_begin + w.size:
+            pads.append(For(j, w.pad_begin + w.size, span, [Assign(f"{row}[{j}]", init)],
+                            inline=True))
+        last = f"{ih0} + {(h.kernel - 1) * h.dilation}"
+        return [
+            Decl("int64_t", ih0, f"{oh}*{h.stride} - {h.pad_begin}"),
+            If(f"{ih0} >= 0 && {last} < {h.size}", [*pads, For(j, 0, w.size, lines)], fold),
+        ]
 
     def _scale(self, node: ir.Node, win: Window, nm):
         """statements(oh, row) dividing a row of sums by the tap counts (None for max)."""
