@@ -62,8 +62,11 @@ class ConvAnchor:
         return out
 
     def derived(self, ctx: KernelContext, node: ir.Node) -> dict[str, ir.Value]:
-        """The Winograd path's transformed W (:mod:`.conv_winograd`), or the implicit-GEMM
-        kernel's tap offsets and packed W (:mod:`.conv_direct`), when that path applies."""
+        """W in the form the chosen path reads, in this order of preference: transformed for
+        Winograd (:mod:`.conv_winograd`); on x86-64, packed as the B of the transposed GEMM on
+        small images (:mod:`.conv_packed`) or in row strips for ``dnf_gemm_pa`` on larger ones
+        (:mod:`.gemm_packed_a`); else the implicit-GEMM kernel's tap offsets and packed W
+        (:mod:`.conv_direct`) when that path applies; else nothing (im2col + sgemm)."""
         s = conv_shape(node)
         p = wino_plan(s) if node.inputs[0] in ctx.materialized else None
         u = transformed_weights(node, s, p) if p is not None else None
@@ -72,7 +75,7 @@ class ConvAnchor:
         if conv_packed.applies(ctx, node, s):
             return {conv_packed.ROLE: conv_packed.packed_weights(node, s)}
         w = pa.constant_weights(node.inputs[1])
-        if ctx.packed_gemm and w is not None and not is_depthwise(s) and s.ohw >= pa.MIN_POSITIONS:
+        if ctx.packed_gemm and w is not None and not is_depthwise(s) and pa.applies(s):
             return {pa.ROLE: pa.packed_value(f"{node.inputs[1].name or 'w'}_packed_a",
                                              w.reshape(s.g, s.mg, s.k))}
         d = direct_plan(s)

@@ -31,6 +31,13 @@ CALL = "dnf_gemm_pa"
 MIN_POSITIONS = 256
 
 
+def applies(s) -> bool:
+    """A conv (``ConvShape``) of :data:`MIN_POSITIONS`+ output positions whose output channels
+    per group fill its strips at least two thirds (fewer, as in grouped convs of 1-7 channels
+    per group, would store and compute up to 12x the weights)."""
+    return s.ohw >= MIN_POSITIONS and 2 * strips(s.mg) * MR <= 3 * s.mg
+
+
 def strips(m: int) -> int:
     """Strips of :data:`MR` rows holding ``m`` rows."""
     return -(-m // MR)

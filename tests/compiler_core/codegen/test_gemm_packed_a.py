@@ -56,13 +56,14 @@ def test_pack_layout():
 
 
 CASES = [
-    # 1x1 stride 1 (X read in place): 13 channels (12 + 1 rows), 272 positions (8 blocks of
-    # 32 + 16 columns)
-    ([1, 20, 16, 17], [13, 20, 1, 1], [1, 13, 16, 17], {}, True),
+    # 1x1 stride 1 (X copied into the panel): 25 channels (12 + 12 + 1 rows), 272 positions
+    # (8 blocks of 32 + 16 columns)
+    ([1, 20, 16, 17], [25, 20, 1, 1], [1, 25, 16, 17], {}, True),
     # 3x3 pad 1: depth 360 (two partial sums), 20 channels (12 + 8), no bias
     ([1, 40, 16, 16], [20, 40, 3, 3], [1, 20, 16, 16], {"pads": [1, 1, 1, 1]}, False),
-    # two groups of 3 channels (one block of 4 rows, 3 stored), 400 positions
-    ([1, 8, 20, 20], [6, 4, 3, 3], [1, 6, 20, 20], {"pads": [1, 1, 1, 1], "group": 2}, True),
+    # two groups of 10 channels (a block of 12 rows, 10 stored), 400 positions
+    ([1, 16, 20, 20], [20, 8, 3, 3], [1, 20, 20, 20], {"pads": [1, 1, 1, 1], "group": 2},
+     True),
     # batch 2, stride 2, pad 1: 17x17 = 289 positions, 30 channels (12 + 12 + 6)
     ([2, 5, 33, 33], [30, 5, 3, 3], [2, 30, 17, 17], {"pads": [1, 1, 1, 1], "strides": [2, 2]},
      True),
@@ -95,6 +96,14 @@ def test_prologue_read_while_filling_the_panel(tmp_path):
                   [weight("w", [40, 24, 1, 1], 1, 0.3), weight("b", [40], 2)])
     _, out = compile_and_check(proto, tmp_path, blocks=[["Add", "Relu", "Conv", "Relu"]])
     assert "dnf_gemm_pa(" in _body(out)
+
+
+def test_strips_mostly_empty_keep_sgemm(tmp_path):
+    """Groups of 3 output channels would fill a quarter of each 12-row strip: sgemm."""
+    proto = conv_model([1, 8, 20, 20], [6, 4, 3, 3], [1, 6, 20, 20], pads=[1, 1, 1, 1], group=2)
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
+    body = _body(out)
+    assert "scipy_cblas_sgemm(" in body and "dnf_gemm_pa(" not in body
 
 
 def test_small_image_keeps_sgemm(tmp_path):
