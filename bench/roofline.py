@@ -62,11 +62,14 @@ class ModelBound:
 
 
 def _openblas():
-    import scipy_openblas32
-
     from compiler_core.target.blas import OPENBLAS_LIB, loading_openblas
 
+    # importing the package loads OpenBLAS: inside the context, or OpenBLAS picks its own
+    # kernel set for the whole process (Haswell's on a Zen 5: half the SGEMM rate, for the
+    # models measured after this too)
     with loading_openblas():
+        import scipy_openblas32
+
         lib = ctypes.CDLL(f"{scipy_openblas32.get_lib_dir()}/{OPENBLAS_LIB}")
     prefix = scipy_openblas32.get_library().removesuffix("openblas")  # "scipy_"
     return lib, prefix

@@ -42,3 +42,15 @@ def test_ablation_variants_use_only_options_the_compiler_has():
     assert variant_options("no fusion")["fusion"] is False
     expect_beyond = {} if "beyond_floor" in OPTIONS else None
     assert variant_options("full + beyond floor") == expect_beyond
+
+
+def test_roofline_loads_openblas_with_the_chosen_kernel_set():
+    """Importing scipy_openblas32 loads OpenBLAS: bench.roofline must do it inside
+    loading_openblas, or every model measured after it runs OpenBLAS's own pick."""
+    import subprocess
+    import sys
+
+    code = ("from bench.roofline import _openblas; _openblas(); "
+            "from compiler_core.target.blas import blas_status; print(blas_status()['how'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "already loaded" not in out.stdout, out.stdout
