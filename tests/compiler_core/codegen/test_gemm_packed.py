@@ -11,17 +11,15 @@ same bits ($DNNFUSION_GEMM_ISA caps the level, read when the library loads)."""
 from __future__ import annotations
 
 import platform
-import shutil
 
 import numpy as np
 import pytest
 
 from compiler_core.codegen.anchors.gemm_packed import NR, pack, used_on
-from compiler_core.runtime import InferenceSession
 from tests.compiler_core.codegen.util import (
+    assert_isa_levels_agree,
     compile_and_check,
     conv_model,
-    feeds_for,
     model,
     node,
     vi,
@@ -123,16 +121,7 @@ def test_isa_levels_give_the_same_bits(tmp_path, monkeypatch):
     """AVX-512, AVX2 + FMA and plain C sum each element in the same order with FMA."""
     proto = _matmul(29, 70, 45, bias=True)
     _, out = compile_and_check(proto, tmp_path, blocks=[["MatMul", "Add"]])
-    feeds = feeds_for(proto, 0)
-    results = {}
-    for isa in ("avx512", "avx2", "c"):
-        monkeypatch.setenv("DNNFUSION_GEMM_ISA", isa)
-        copy = tmp_path / f"copy-{isa}"  # another path: another library instance
-        shutil.copytree(out, copy)
-        with InferenceSession(copy) as sess:
-            results[isa] = sess.run(None, feeds)[0]
-    np.testing.assert_array_equal(results["avx512"], results["c"])
-    np.testing.assert_array_equal(results["avx2"], results["c"])
+    assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
 
 
 # Deep 1x1 convs on small images: Y^T = X^T W^T with W^T packed (anchors/conv_packed.py).
@@ -191,16 +180,7 @@ def test_transposed_conv_isa_levels_give_the_same_bits(tmp_path, monkeypatch):
     """The transposes (AVX 8x8 blocks or plain C) move values; the GEMM levels sum alike."""
     proto = conv_model([1, 40, 9, 9], [72, 40, 3, 3], [1, 72, 9, 9], pads=[1, 1, 1, 1])
     _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
-    feeds = feeds_for(proto, 0)
-    results = {}
-    for isa in ("avx512", "avx2", "c"):
-        monkeypatch.setenv("DNNFUSION_GEMM_ISA", isa)
-        copy = tmp_path / f"copy-{isa}"
-        shutil.copytree(out, copy)
-        with InferenceSession(copy) as sess:
-            results[isa] = sess.run(None, feeds)[0]
-    np.testing.assert_array_equal(results["avx512"], results["c"])
-    np.testing.assert_array_equal(results["avx2"], results["c"])
+    assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
 
 
 def test_few_channels_on_a_small_image_keep_sgemm(tmp_path):

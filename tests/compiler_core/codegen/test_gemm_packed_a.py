@@ -12,18 +12,16 @@ bits ($DNNFUSION_GEMM_ISA caps the level, read when the library loads)."""
 from __future__ import annotations
 
 import platform
-import shutil
 
 import numpy as np
 import pytest
 
 from compiler_core.codegen.anchors.gemm_packed import used_on
 from compiler_core.codegen.anchors.gemm_packed_a import MR, pack
-from compiler_core.runtime import InferenceSession
 from tests.compiler_core.codegen.util import (
+    assert_isa_levels_agree,
     compile_and_check,
     conv_model,
-    feeds_for,
     model,
     node,
     vi,
@@ -119,13 +117,4 @@ def test_isa_levels_give_the_same_bits(tmp_path, monkeypatch):
     proto = conv_model([1, 30, 17, 19], [29, 30, 3, 3], [1, 29, 17, 19], pads=[1, 1, 1, 1])
     _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
     assert "dnf_gemm_pa(" in _body(out)
-    feeds = feeds_for(proto, 0)
-    results = {}
-    for isa in ("avx512", "avx2", "c"):
-        monkeypatch.setenv("DNNFUSION_GEMM_ISA", isa)
-        copy = tmp_path / f"copy-{isa}"  # another path: another library instance
-        shutil.copytree(out, copy)
-        with InferenceSession(copy) as sess:
-            results[isa] = sess.run(None, feeds)[0]
-    np.testing.assert_array_equal(results["avx512"], results["c"])
-    np.testing.assert_array_equal(results["avx2"], results["c"])
+    assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)

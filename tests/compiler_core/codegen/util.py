@@ -125,3 +125,23 @@ def compile_and_check(proto, tmp_path: Path, *, blocks=None, feeds=None, rtol=1e
             np.testing.assert_allclose(got[k], want[k], rtol=rtol, atol=atol, err_msg=k)
     sess.close()
     return planned, out
+
+
+def assert_isa_levels_agree(proto, out: Path, tmp_path: Path, monkeypatch) -> None:
+    """Run the artifact ``out`` with the packed GEMMs capped at AVX-512, AVX2 + FMA and plain C
+    (``$DNNFUSION_GEMM_ISA``, read when a library loads: each level runs a copy, another
+    library instance) on one input set; the outputs must be the same bits."""
+    import shutil
+
+    from compiler_core.runtime import InferenceSession
+
+    feeds = feeds_for(proto, 0)
+    results = {}
+    for isa in ("avx512", "avx2", "c"):
+        monkeypatch.setenv("DNNFUSION_GEMM_ISA", isa)
+        copy = tmp_path / f"copy-{isa}"
+        shutil.copytree(out, copy)
+        with InferenceSession(copy) as sess:
+            results[isa] = sess.run(None, feeds)[0]
+    np.testing.assert_array_equal(results["avx512"], results["c"])
+    np.testing.assert_array_equal(results["avx2"], results["c"])
