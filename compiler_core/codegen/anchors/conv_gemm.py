@@ -12,6 +12,10 @@ For batch ``n`` and group ``g``: ``Y_ng[Mg, OH*OW] = W_g[Mg, K] x cols[K, OH*OW]
   ``K x OH*OW`` panel of (n, g) together, then each computes one block of output channels
   (one ``sgemm``), so no panel element is built twice.
 
+On x86-64, with W a constant and 256+ output positions, ``dnf_gemm_pa`` (W packed at compile
+time, :mod:`.gemm_packed_a`) replaces ``sgemm`` and the tiles are always panels of rows
+(:func:`_packed_tiling`).
+
 A fused prologue on X (an element-wise chain the planner put before the conv) is evaluated
 while filling the panel when each element is read once (1x1 kernels); otherwise the anchor asks
 for X to be materialized first (see :mod:`.conv`). After the ``sgemm`` each tile gets its bias
@@ -78,8 +82,7 @@ def _even_rows(oh: int, hb: int, other_tiles: int) -> int:
 
 def tiling(s: ConvShape, x_buffer: bool = True, packed: bool = False) -> Tiling:
     """``x_buffer``: X is materialized (else a fused prologue fills the panel); ``packed``: W
-    is packed for ``dnf_gemm_pa`` (channel blocks are whole strips of :data:`.gemm_packed_a.MR`)."""
-    align = pa.MR if packed else MIN_CHANNELS
+    is packed for ``dnf_gemm_pa`` (:func:`_packed_tiling`)."""
     oh, ow = s.win.h.out, s.win.w.out
     direct = s.win.h.simple and s.win.w.simple and x_buffer
     parallel = parallel_policy(s.macs)
@@ -91,9 +94,9 @@ def tiling(s: ConvShape, x_buffer: bool = True, packed: bool = False) -> Tiling:
         # of both operands, so tiles split the output channels and keep all columns: W is
         # packed once in all, X once per tile. SqueezeNet's conv10 (M 1000, N 169, K 512),
         # one thread: 1238 us as 4 row x channel tiles, 940 us as 4 channel tiles.
-        mb, n_mb = split(s.mg, MIN_TILES, align=align)
+        mb, n_mb = split(s.mg, MIN_TILES, align=MIN_CHANNELS)
         if n_mb % 2 and n_mb > 1:
-            mb, n_mb = split(s.mg, n_mb + 1, align=align)
+            mb, n_mb = split(s.mg, n_mb + 1, align=MIN_CHANNELS)
         return Tiling("direct", oh, 1, mb, n_mb, 0, True)
     if parallel:
         per_col = s.mg if direct else s.k
@@ -103,7 +106,7 @@ def tiling(s: ConvShape, x_buffer: bool = True, packed: bool = False) -> Tiling:
         if tiles < MIN_TILES and s.mg >= 32:
             if not direct and s.k * s.ohw <= SHARED_PANEL_MAX:  # channels split at run time
                 return Tiling("shared", oh, 1, s.mg, 1, s.k * s.ohw, True)
-            mb, _ = split(s.mg, -(-MIN_TILES // tiles), align=align)
+            mb, _ = split(s.mg, -(-MIN_TILES // tiles), align=16)
         tiles *= -(-s.mg // mb)
         if tiles < MIN_TILES:
             hb, _ = split(hb, -(-MIN_TILES // tiles))
@@ -300,9 +303,7 @@ def _emit_shared(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
     ng, n, g, mt, m0, mn, mb, nb = (nm("i") for _ in range(8))
     panel = ctx.ptr(ctx.workspace)
     oh = s.win.h.out
-    # One block of output channels per thread (a multiple of 16, of 12 when W is packed): one
-    # GEMM call each.
-    al = pa.MR if pa.ROLE in ctx.derived else 16
+    # One block of output channels per thread (a multiple of 16): one sgemm call each.
     images = For(ng, 0, s.n * s.g, [
         Decl("int64_t", n, f"{ng} / {s.g}"),
         Decl("int64_t", g, f"{ng} % {s.g}"),
@@ -315,8 +316,8 @@ def _emit_shared(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
         ], omp=Omp.FOR),
     ])
     return region(ctx, [
-        Decl("int64_t", mb, f"({s.mg} + {al}*omp_get_num_threads() - 1) / "
-                            f"({al}*omp_get_num_threads())*{al}"),
+        Decl("int64_t", mb, f"({s.mg} + 16*omp_get_num_threads() - 1) / "
+                            "(16*omp_get_num_threads())*16"),
         Decl("int64_t", nb, f"({s.mg} + {mb} - 1) / {mb}"),
         images,
     ])
