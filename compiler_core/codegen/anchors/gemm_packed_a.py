@@ -4,10 +4,10 @@ A conv's GEMM per group is ``Y_g[Mg, N] = W_g[Mg, K] x cols[K, N]`` (:mod:`.conv
 W a float32 constant it is stored in weights.bin as strips of :data:`MR` rows per group,
 ``[G][ceil(Mg / MR)][K][MR]`` with the last strip of each group zero-padded (:func:`pack`), in
 place of W. The kernel ``dnf_gemm_pa`` (``c/dnf_gemm_pa.c``: AVX-512 12 x 32, AVX2 + FMA
-6 x 16 or plain C, the same bits on each) broadcasts W from the strips and reads ``cols`` (X
-itself for 1x1 stride-1 convs, else the im2col panel) in place: nothing is packed at run time
-(each ``cblas_sgemm`` call packed both operands, once per output tile), and the bias starts
-the sums, so no pass over the tile adds it.
+6 x 16 or plain C, the same bits on each) broadcasts W from the strips and reads each row tile's
+panel (the im2col panel; for a 1x1 conv a copy of X's rows, :func:`.conv_gemm._packed_tiling`)
+as it is: W is never packed at run time (each ``cblas_sgemm`` call packed both operands, once
+per output tile), and the bias starts the sums, so no pass over the tile adds it.
 
 Used on x86-64 targets (``ctx.packed_gemm``); other targets keep the ``cblas_sgemm`` calls.
 """
@@ -22,9 +22,9 @@ from compiler_core.codegen.c.stmt import Expr
 MR = 12  # rows (output channels) per strip (dnf_gemm_pa.c DNF_PA_MR)
 ROLE = "conv_packed_a"  # role of the packed W in ctx.derived
 CALL = "dnf_gemm_pa"
-# Output positions from which the path is taken. Smaller images keep their sgemm (or the
-# transposed 1x1 path of :mod:`.conv_packed`): there B's rows are short (49-196 floats), each
-# depth step reads 128 bytes across two or three cache lines of a different row, and light
+# Output positions from which the path is taken. Smaller images go the transposed way of
+# :mod:`.conv_packed` (or keep sgemm under its channel count): there B's rows are short
+# (49-196 floats), each depth step reads 128 bytes across two or three cache lines of a different row, and light
 # ResNet-50 (random weights, one Zen 5 core, bench.ab_artifacts, median of 24 runs) took 1.00x
 # the sgemm time with every conv on this path, 0.95x with it from 256 positions, 0.98x from
 # 128 (its 14x14 layers on it too).
