@@ -21,4 +21,4 @@ from __future__ import annotations
 #     linux-arm64 shim runs one OpenBLAS sgemm at a time
 # 11: convs on 256+ output positions read packed weights (dnf_gemm_pa, x86-64); deep 14x14
 #     convs leave Winograd
-CODEGEN_VERSION = 11
+CODEGEN_VERSION = 12
