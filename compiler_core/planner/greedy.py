@@ -20,6 +20,11 @@ before im2col/GEMM packing, an extra pass over every activation. Trying predeces
 makes it the epilogue of its own Conv, applied per output tile while in cache. The number of
 blocks is the same (Inception-v2: 84 = floor either way); measured with
 ``python -m bench.latency``: Inception-v2 42.9 -> 37.2 ms, DenseNet-121 60.5 -> 56.8 ms.
+On the producer side the same option keeps a Many-to-Many block from taking a prologue whose
+result is read outside the block too, or that an unfused Many-to-Many operator upstream can
+take as its epilogue (:meth:`GreedyPlanner._escaping_prologue`): ResNet-50's residual
+Add + Relu became the next Conv's prologue (a pass over the sum, written either way, plus one
+over the first Conv's output). Block counts are the same or lower (GPT-2 98 -> 87).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from compiler_core.planner.cost import CostModel, Profitability
 from compiler_core.planner.table3 import Decision, fusion_cell
 
 O2O, OPAQUE = MappingType.ONE_TO_ONE, MappingType.OPAQUE
+EPILOGUE_TYPES = (O2O, MappingType.REORGANIZE, MappingType.SHUFFLE)
 
 
 @dataclass(frozen=True)
@@ -165,12 +171,47 @@ class GreedyPlanner:
                         info[j].mapping_type is MappingType.MANY_TO_MANY
                     ):
                         continue
+                    if producer_side and self._escaping_prologue(g, j):
+                        continue
                     if self._fuse(g, bg.group_of[j], producer_side):
                         grew = True
                         for k in neighbours[j]:
                             heapq.heappush(heap, k)
             if defer_anchors:
                 defer_anchors, grew = False, True  # one more pass, anchors allowed
+
+    def _escaping_prologue(self, g: int, j: int) -> bool:
+        """[ours] prefer_epilogue, producer side: a Many-to-Many block does not take as its
+        prologue an operator whose result is also read outside the block (or is a graph
+        output). That result is written either way, so the prologue saves nothing, and the
+        operator is left to a later seed, which can make it the epilogue of its own producer
+        (ResNet-50's residual Add + Relu: read by the next Conv and by the next Add; as the
+        next Conv's prologue it cost a pass over the sum plus one over the first Conv's
+        output; as the epilogue of the Conv producing it, neither). The final merge pass
+        still fuses it with the block when no other block took it."""
+        if not self.prefer_epilogue or self.blocks.mtype[g] is not MappingType.MANY_TO_MANY:
+            return False
+        if self.ecg.info[j].mapping_type is MappingType.MANY_TO_MANY:
+            return False
+        node, inside = self.ecg.nodes[j], set(self.blocks.members[g])
+        if any(v in self.ecg.graph_outputs for v in node.outputs) or any(
+                c not in inside for c in self.ecg.consumers[j]):
+            return True
+        return self._epilogue_home(j, 4)
+
+    def _epilogue_home(self, j: int, depth: int) -> bool:
+        """An unfused Many-to-Many operator upstream of ``j`` through unfused One-to-One,
+        Reorganize or Shuffle operators (up to ``depth`` of them; all fuse after a Many-to-Many
+        block by Table 3): a later seed can make ``j`` its epilogue."""
+        for q in self.ecg.producers[j]:
+            if not self.blocks.is_unfused(q):
+                continue
+            t = self.ecg.info[q].mapping_type
+            if t is MappingType.MANY_TO_MANY:
+                return True
+            if depth > 0 and t in EPILOGUE_TYPES and self._epilogue_home(q, depth - 1):
+                return True
+        return False
 
     def _seed_and_grow(self, candidates: list[int]) -> int:
         bg, info = self.blocks, self.ecg.info

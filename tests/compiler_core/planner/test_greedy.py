@@ -55,6 +55,67 @@ def test_prefer_epilogue_gives_the_add_to_its_producer():
     assert edge_reasons(fields) == {("add", "conv"): "never_pair"}
 
 
+def _residual_ecg():
+    # A ResNet bottleneck's end: r = Relu(Conv1(x) + Conv2(x)) is read by Conv3 and by the
+    # next residual Add; Conv3 -> Relu3 writes 8x less than r, so Relu3 seeds first.
+    s, t = (1, 16, 8, 8), (1, 2, 8, 8)
+    return make_ecg(
+        [
+            node("Conv", ["x", "k1"], ["c1"]),
+            node("Conv", ["x", "k2"], ["c2"]),
+            node("Add", ["c1", "c2"], ["sum"]),
+            node("Relu", ["sum"], ["r"]),
+            node("Conv", ["r", "k3"], ["c3"]),
+            node("Relu", ["c3"], ["r3"]),
+            node("Conv", ["r3", "k4"], ["c4"]),
+            node("Add", ["c4", "r"], ["out"]),
+        ],
+        [tensor("x", s)],
+        [tensor("out", s)],
+        [weight("k1", (16, 16, 1, 1)), weight("k2", (16, 16, 1, 1)),
+         weight("k3", (2, 16, 1, 1)), weight("k4", (16, 2, 1, 1))],
+    )
+
+
+def test_prefer_epilogue_leaves_an_escaping_prologue_to_its_producer():
+    # [ours] The Relu3 seed takes Conv3 (epilogue), but not Relu(sum) as Conv3's prologue:
+    # r is read by the last Add too, so it is written either way. The Add seed then takes
+    # Conv1 as its producer: 4 blocks, Conv, Conv+Add+Relu, Conv+Relu, Conv+Add.
+    _, fields = plan_ecg(_residual_ecg())
+    assert blocks_of(fields) == [["c2"], ["c1", "sum", "r"], ["c3", "r3"], ["c4", "out"]]
+    assert edge_reasons(fields) == {
+        ("c2", "sum"): "never_pair", ("r", "c3"): "never_pair", ("r", "out"): "never_pair",
+        ("r3", "c4"): "never_pair"}
+
+
+def test_paper_order_puts_the_residual_relu_before_the_next_conv():
+    # The paper's order on the same graph: the seed Relu3 takes its successor Conv4 first (and
+    # the last Add), the seed Add grows over Relu and Conv3 as its prologue; Conv1 and Conv2
+    # stay alone (M2M -> M2M). Same block count, but Relu(sum) is a prologue.
+    _, fields = plan_ecg(_residual_ecg(), prefer_epilogue=False)
+    assert blocks_of(fields) == [["c1"], ["c2"], ["sum", "r", "c3"], ["r3", "c4", "out"]]
+
+
+def test_prefer_epilogue_leaves_a_chain_to_the_conv_before_it():
+    # Conv1 -> Relu1 -> Conv2 -> Relu2 (Relu2 writes less: it seeds first). Relu1 is read
+    # only by Conv2, but Conv1 before it is unfused and takes it as its epilogue.
+    ecg = make_ecg(
+        [
+            node("Conv", ["x", "k1"], ["c1"]),
+            node("Relu", ["c1"], ["r1"]),
+            node("Conv", ["r1", "k2"], ["c2"], strides=[2, 2]),
+            node("Relu", ["c2"], ["r2"]),
+        ],
+        [tensor("x", (1, 8, 8, 8))],
+        [tensor("r2", (1, 8, 4, 4))],
+        [weight("k1", (8, 8, 1, 1)), weight("k2", (8, 8, 1, 1))],
+    )
+    _, fields = plan_ecg(ecg)
+    assert blocks_of(fields) == [["c1", "r1"], ["c2", "r2"]]
+    _, fields = plan_ecg(ecg, prefer_epilogue=False)
+    assert blocks_of(fields) == [["c1"], ["r1", "c2", "r2"]]
+
+
 def test_seed_is_smallest_intermediate_result():
     # Paper's order. Sigmoid writes 32 bytes, Relu 4 KiB: Sigmoid seeds first and takes
     # MatMul2 and Tanh. Seeding in topological order instead would give {Relu, MatMul1,
