@@ -166,14 +166,17 @@ def test_deep_1x1_conv_packed_matches_ort(tmp_path, n, c, m, hw, bias, act, resi
 )
 def test_small_image_conv_transposed_matches_ort(tmp_path, x_shape, w_shape, y_shape, attrs,
                                                  residual):
-    """Under 256 positions with 64+ output channels: Y^T = XT W^T (XT the transposed im2col
-    panel for several taps), W^T packed."""
+    """Under 256 positions with 64+ output channels: Y^T = XT W^T, W^T packed; XT gathered
+    from X's transpose, one copy per position and tap, for a 2-D conv with several taps (the
+    transposed im2col panel for a 1-D one)."""
     proto = conv_model(x_shape, w_shape, y_shape, residual=residual, **attrs)
     ops = ["Conv", *(["Add"] if residual else []), "Relu"]
     _, out = compile_and_check(proto, tmp_path, blocks=[ops])
     body = _source(out).split("/* block 0", 1)[1]
     assert "dnf_gemm_pb(" in body and "dnf_transpose(" in body
     assert "scipy_cblas_sgemm(" not in body
+    tap_major = len(x_shape) == 4 and w_shape[2:] != [1, 1]
+    assert ("memcpy(" in body) == tap_major
 
 
 def test_transposed_conv_isa_levels_give_the_same_bits(tmp_path, monkeypatch):

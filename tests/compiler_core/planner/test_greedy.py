@@ -58,7 +58,7 @@ def test_prefer_epilogue_gives_the_add_to_its_producer():
 def _residual_ecg():
     # A ResNet bottleneck's end: r = Relu(Conv1(x) + Conv2(x)) is read by Conv3 and by the
     # next residual Add; Conv3 -> Relu3 writes 8x less than r, so Relu3 seeds first.
-    s, t = (1, 16, 8, 8), (1, 2, 8, 8)
+    s = (1, 16, 8, 8)
     return make_ecg(
         [
             node("Conv", ["x", "k1"], ["c1"]),
