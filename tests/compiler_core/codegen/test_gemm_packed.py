@@ -20,8 +20,10 @@ from tests.compiler_core.codegen.util import (
     assert_isa_levels_agree,
     compile_and_check,
     conv_model,
+    feeds_for,
     model,
     node,
+    run_ort,
     vi,
     weight,
 )
@@ -192,3 +194,29 @@ def test_few_channels_on_a_small_image_keep_sgemm(tmp_path):
     _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
     body = _source(out).split("/* block 0", 1)[1]
     assert "scipy_cblas_sgemm(" in body and "dnf_gemm_pb(" not in body
+
+
+def test_strips_that_do_not_divide_among_threads_split_positions(tmp_path):
+    """96 output channels are 3 strips: 2 threads split the 196 positions (all channels each)
+    and then the epilogue (residual Add, Relu) by channel; 1 and 3 threads split the strips.
+    Every thread count matches ORT with the same bits (each element is summed in one order)."""
+    from compiler_core.runtime import InferenceSession
+
+    proto = conv_model([1, 48, 27, 27], [96, 48, 3, 3], [1, 96, 14, 14], residual=True,
+                       pads=[1, 1, 1, 1], strides=[2, 2])
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Add", "Relu"]])
+    body = _source(out).split("/* block 0", 1)[1]
+    assert "dnf_gemm_pb(" in body and "3 % omp_get_num_threads() == 0" in body
+    small = conv_model([1, 48, 13, 13], [96, 48, 3, 3], [1, 96, 7, 7], pads=[1, 1, 1, 1],
+                       strides=[2, 2])  # 49 positions: the threads always split the strips
+    _, out_small = compile_and_check(small, tmp_path, blocks=[["Conv", "Relu"]])
+    assert "omp_get_num_threads() == 0" not in _source(out_small).split("/* block 0", 1)[1]
+    feeds = feeds_for(proto, 1)
+    want = run_ort(proto, feeds)
+    got = {}
+    for threads in (1, 2, 3):
+        with InferenceSession(out, threads=threads) as sess:
+            got[threads] = sess.run(None, feeds)[0]
+        np.testing.assert_allclose(got[threads], next(iter(want.values())), rtol=1e-3, atol=1e-4)
+    np.testing.assert_array_equal(got[1], got[2])
+    np.testing.assert_array_equal(got[1], got[3])
