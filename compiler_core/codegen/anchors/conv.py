@@ -32,7 +32,12 @@ from compiler_core.codegen.anchors.conv_direct import (
 )
 from compiler_core.codegen.anchors.conv_gemm import emit_gemm, workspace
 from compiler_core.codegen.anchors.conv_shape import conv_shape, float_only, is_depthwise
-from compiler_core.codegen.anchors.conv_winograd import U_ROLE, transformed_weights, wino_plan
+from compiler_core.codegen.anchors.conv_winograd import (
+    U_ROLE,
+    packed_u,
+    transformed_weights,
+    wino_plan,
+)
 from compiler_core.codegen.attrs import unsupported
 from compiler_core.codegen.c.printer import render
 from compiler_core.codegen.context import KernelContext
@@ -69,7 +74,7 @@ class ConvAnchor:
         (:mod:`.conv_direct`) when that path applies; else nothing (im2col + sgemm)."""
         s = conv_shape(node)
         p = wino_plan(s) if node.inputs[0] in ctx.materialized else None
-        u = transformed_weights(node, s, p) if p is not None else None
+        u = transformed_weights(node, s, p, packed_u(ctx, s)) if p is not None else None
         if u is not None:
             return {U_ROLE: u}
         if conv_packed.applies(ctx, node, s):

@@ -7,6 +7,7 @@ C, M in {16, 64, 256} and H x W in {7, 14, 28, 56}; the rule that picks the path
 from __future__ import annotations
 
 import itertools
+import platform
 import shutil
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 from compiler_core.codegen.anchors import conv_winograd
 from compiler_core.codegen.anchors.conv_shape import ConvShape
 from compiler_core.codegen.anchors.conv_winograd import choose_m, matrices, wino_plan
+from compiler_core.codegen.anchors.gemm_packed import used_on
 from compiler_core.codegen.anchors.window import Axis, Window
 from compiler_core.compile import compile_model
 from compiler_core.runtime import InferenceSession
@@ -61,6 +63,23 @@ def test_winograd_conv_matches_ort(x_shape, w_shape, y_shape, attrs, kw, m, tmp_
     _, out = compile_and_check(proto, tmp_path, blocks=1)
     text = (out / "model.c").read_text()
     assert f"Winograd F({m}x{m}, 3x3)" in text
+    if "dnf_gemm_pa(" in text:  # U in dnf_gemm_pa's strips: only when M fills them
+        assert w_shape[0] % 12 == 0
+
+
+@pytest.mark.skipif(not used_on(platform.machine()), reason="dnf_gemm_pa is x86-64's")
+@pytest.mark.parametrize(("side", "packed"), [(56, True), (28, False)])
+def test_u_is_packed_where_strips_and_column_blocks_fill(side, packed, tmp_path, monkeypatch):
+    """48 output channels (4 strips of 12). 56x56: 28 tiles per row, 112 or 196 tile columns
+    per group (whole 32-column blocks but for 16 or 28): dnf_gemm_pa. 28x28: 98 (30 short of
+    4 blocks): cblas_sgemm. Both match ORT."""
+    _force(monkeypatch, 2)
+    proto = conv_model([1, 16, side, side], [48, 16, 3, 3], [1, 48, side, side],
+                       pads=[1, 1, 1, 1])
+    _, out = compile_and_check(proto, tmp_path, blocks=1)
+    text = (out / "model.c").read_text()
+    assert ("dnf_gemm_pa(" in text) == packed
+    assert ("scipy_cblas_sgemm(" in text) == (not packed)
 
 
 @pytest.mark.slow
