@@ -187,8 +187,10 @@ class GreedyPlanner:
         operator is left to a later seed, which can make it the epilogue of its own producer
         (ResNet-50's residual Add + Relu: read by the next Conv and by the next Add; as the
         next Conv's prologue it cost a pass over the sum plus one over the first Conv's
-        output; as the epilogue of the Conv producing it, neither). The final merge pass
-        still fuses it with the block when no other block took it."""
+        output; as the epilogue of the Conv producing it, neither). Nor one that an unfused
+        Many-to-Many operator upstream can take as its epilogue (:meth:`_epilogue_home`: the
+        Relu between two Convs). The final merge pass still fuses it with the block when no
+        other block took it."""
         if not self.prefer_epilogue or self.blocks.mtype[g] is not MappingType.MANY_TO_MANY:
             return False
         if self.ecg.info[j].mapping_type is MappingType.MANY_TO_MANY:
@@ -201,8 +203,9 @@ class GreedyPlanner:
 
     def _epilogue_home(self, j: int, depth: int) -> bool:
         """An unfused Many-to-Many operator upstream of ``j`` through unfused One-to-One,
-        Reorganize or Shuffle operators (up to ``depth`` of them; all fuse after a Many-to-Many
-        block by Table 3): a later seed can make ``j`` its epilogue."""
+        Reorganize or Shuffle operators (up to ``depth`` of them; after a Many-to-Many block
+        Table 3 fuses One-to-One and profiles the other two): a later seed can make ``j`` its
+        epilogue."""
         for q in self.ecg.producers[j]:
             if not self.blocks.is_unfused(q):
                 continue
