@@ -3,20 +3,22 @@
 ``work`` is counted in "operation units": a multiply-add of a convolution, a load of a pooling
 window, one operation of a reduction or LRN is one unit; one multiply-add inside an sgemm call
 is :data:`GEMM_MAC` units and one element written by an element-wise loop nest is
-:data:`ELEMENT` units (times the operator's ``work_per_element``). The weights are the ratios
-of the three thresholds the generator used before they became one (element-wise loops 2^15
-elements, sgemm loops 2^16 multiply-adds, tile loops 2^20 operations); they said that starting a parallel region pays off around 2^20 simple operations
-(about 0.3 ms on one core) [ours]. The threshold is now 2^18 (the same weights): 2 threads,
-``bench.ab_artifacts`` median of 24-48 runs against 2^20, ShuffleNet 0.84x the time (its
-small pools, depthwise convs and shuffles went parallel), Inception-v2 0.98x, ResNet-50,
-DenseNet-121, SqueezeNet, TinyBERT, DistilBERT 0.99-1.02x (noise); one thread 0.98-1.02x.
+:data:`ELEMENT` units (times the operator's ``work_per_element``). A loop goes parallel from
+:data:`PARALLEL_MIN_WORK` units: tile loops (convs, pools) from 2^18 operations, element-wise
+nests from 2^15 elements, sgemm loops from 2^16 multiply-adds [ours]. Tile loops started at
+2^20 before: at 2^18 (2 threads, ``bench.ab_artifacts`` median of 32-40 runs) ShuffleNet took
+0.82-0.84x the time (its small pools, depthwise convs), Inception-v2 0.97x, SqueezeNet 0.98x,
+TinyBERT 0.98-1.01x, one thread 1.00x. Lowering the other two thresholds 4x as well gained
+nothing more (ResNet-50, DenseNet-121, TinyBERT, DistilBERT 0.99-1.02x) and put a 32x32
+MatMul (2^14 multiply-adds) on two threads, which flipped a profiling test's measured
+fused-vs-separate decision.
 """
 
 from __future__ import annotations
 
 PARALLEL_MIN_WORK = 1 << 18  # operation units below which a loop stays on one thread
-ELEMENT = 32  # units per element written by an element-wise loop nest
-GEMM_MAC = 16  # units per multiply-add done by an sgemm call
+ELEMENT = 8  # units per element written by an element-wise loop nest
+GEMM_MAC = 4  # units per multiply-add done by an sgemm call
 
 
 def parallel_policy(work: int, iterations: int = 2) -> bool:

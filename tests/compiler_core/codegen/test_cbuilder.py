@@ -87,12 +87,11 @@ def test_printer_owns_indentation_and_pragmas():
 
 
 def test_parallel_policy_thresholds():
-    # element-wise nests: 2^13 elements; sgemm loops: 2^14 multiply-adds; tile loops: 2^18
-    # (a quarter of the former thresholds, the same ratios)
-    assert parallel_policy((1 << 13) * ELEMENT, 2)
-    assert not parallel_policy(((1 << 13) - 1) * ELEMENT, 2)
-    assert parallel_policy((1 << 14) * GEMM_MAC)
-    assert not parallel_policy(((1 << 14) - 1) * GEMM_MAC)
+    # element-wise nests: 2^15 elements; sgemm loops: 2^16 multiply-adds; tile loops: 2^18
+    assert parallel_policy((1 << 15) * ELEMENT, 2)
+    assert not parallel_policy(((1 << 15) - 1) * ELEMENT, 2)
+    assert parallel_policy((1 << 16) * GEMM_MAC)
+    assert not parallel_policy(((1 << 16) - 1) * GEMM_MAC)
     assert parallel_policy(1 << 18, 2) and not parallel_policy((1 << 18) - 1, 2)
     assert not parallel_policy(1 << 30, 1)  # one iteration: nothing to share
 
