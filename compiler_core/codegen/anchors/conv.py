@@ -93,7 +93,7 @@ class ConvAnchor:
     def workspace(self, ctx: KernelContext, node: ir.Node) -> int:
         s = conv_shape(node)
         if conv_packed.ROLE in ctx.derived:
-            return conv_packed.workspace(s)
+            return conv_packed.workspace(node, s)
         if U_ROLE in ctx.derived:
             return wino_plan(s).ws
         if is_depthwise(s):

@@ -98,11 +98,17 @@ def row_stride(n: int) -> int:
     return ld + 16 if ld % 256 == 0 else ld
 
 
-def workspace(s: ConvShape) -> int:
-    """Floats of XT and YT (one image at a time), and of X's transpose ``XN[HW, C]`` when the
-    conv has several taps (or a stride, padding)."""
-    xn = 0 if _one_by_one(s) else s.hw * row_stride(s.c)
-    return s.ohw * (row_stride(s.k) + row_stride(s.m)) + xn
+def workspace(node: ir.Node, s: ConvShape) -> int:
+    """Floats of XT and YT (one image at a time), and of X's transpose ``XN[HW, C]``
+    (:func:`_tap_major` convs) or of the im2col panel ``P[K, N]`` (1-D convs with several taps,
+    a stride or padding)."""
+    if _one_by_one(s):
+        extra = 0
+    elif _tap_major(node, s):
+        extra = s.hw * row_stride(s.c)
+    else:
+        extra = s.k * s.ohw
+    return s.ohw * (row_stride(s.k) + row_stride(s.m)) + extra
 
 
 def _gather_xt(ctx: KernelContext, s: ConvShape, xn: str, ldn: int, xt: str,

@@ -220,3 +220,28 @@ def test_strips_that_do_not_divide_among_threads_split_positions(tmp_path):
         np.testing.assert_allclose(got[threads], next(iter(want.values())), rtol=1e-3, atol=1e-4)
     np.testing.assert_array_equal(got[1], got[2])
     np.testing.assert_array_equal(got[1], got[3])
+
+
+def test_workspace_holds_the_panel_of_a_1d_conv_and_x_transposed_of_a_2d_one():
+    """A 1-D conv with taps fills the im2col panel P[K, N] (K = 32*3, N = 100) beside XT and YT;
+    a 2-D one X's transpose XN[HW, C] (C = 24 padded to 32 floats per row)."""
+    import onnx_ir as ir
+
+    from compiler_core.codegen.anchors import conv_packed
+    from compiler_core.codegen.anchors.conv_shape import conv_shape
+
+    def conv_node(proto):
+        m = ir.serde.deserialize_model(proto)
+        (n,) = [n for n in m.graph if n.op_type == "Conv"]
+        return n
+
+    one_d = conv_node(conv_model([1, 32, 200], [64, 32, 3], [1, 64, 100], pads=[1, 1],
+                                 strides=[2]))
+    s = conv_shape(one_d)
+    xt_yt = 100 * (conv_packed.row_stride(96) + conv_packed.row_stride(64))
+    assert conv_packed.workspace(one_d, s) == xt_yt + 96 * 100
+    two_d = conv_node(conv_model([2, 24, 15, 15], [64, 24, 3, 3], [2, 64, 8, 8],
+                                 pads=[1, 1, 1, 1], strides=[2, 2]))
+    s = conv_shape(two_d)
+    xt_yt = 64 * (conv_packed.row_stride(216) + conv_packed.row_stride(64))
+    assert conv_packed.workspace(two_d, s) == xt_yt + 225 * 32
