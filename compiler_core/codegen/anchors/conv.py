@@ -74,7 +74,7 @@ class ConvAnchor:
         (:mod:`.conv_direct`) when that path applies; else nothing (im2col + sgemm)."""
         s = conv_shape(node)
         p = wino_plan(s) if node.inputs[0] in ctx.materialized else None
-        u = transformed_weights(node, s, p, packed_u(ctx, s)) if p is not None else None
+        u = transformed_weights(node, s, p, packed_u(ctx, s, p)) if p is not None else None
         if u is not None:
             return {U_ROLE: u}
         if conv_packed.applies(ctx, node, s):

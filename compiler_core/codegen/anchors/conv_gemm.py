@@ -129,7 +129,7 @@ def _packed_tiling(s: ConvShape, parallel: bool) -> Tiling:
     top = max(1, min(oh, cols // ow))
 
     def waste(hb: int) -> float:
-        return (-(-hb * ow // 32) * 32 - hb * ow) / (hb * ow)
+        return pa.padded_columns(hb * ow) / (hb * ow)
 
     hb = min(range(max(1, top // 2), top + 1), key=lambda r: (waste(r), -r))
     if parallel:

@@ -196,8 +196,8 @@ def emit(ctx: KernelContext, node: ir.Node, s: ConvShape,
     #     the epilogue by channel
     r0, rb, rn, q = nm("i"), nm("i"), nm("i"), nm("i")
     by_rows: list[Stmt] = [
-        Decl("int64_t", rb, "(" + f"({n_pos} + 4*omp_get_num_threads() - 1)"
-             " / (4*omp_get_num_threads())) * 4"),
+        Decl("int64_t", rb,
+             f"({n_pos} + 4*omp_get_num_threads() - 1) / (4*omp_get_num_threads()) * 4"),
         For(r0, 0, n_pos, [
             Decl("int64_t", rn, extent(r0, rb, n_pos)),
             pk.gemm_pb(rn, k, f"{xt} + {r0}*{ldx}", ldx, pw, 0, m, f"{yt} + {r0}*{ldy}", ldy,
@@ -210,6 +210,9 @@ def emit(ctx: KernelContext, node: ir.Node, s: ConvShape,
         by_rows.append(For(q, 0, m, [Raw(epilogue(f"{chan}*{oh}", f"({chan} + 1)*{oh}", 0))],
                            omp=Omp.FOR))
     strips = -(-m // pk.NR)
+    by_strips = For(m0, 0, m, per_thread, step=cb, omp=Omp.FOR)
+    share = (If(f"{strips} % omp_get_num_threads() == 0", [by_strips], orelse=by_rows)
+             if n_pos >= ROW_SPLIT_MIN else by_strips)
     body: list[Stmt] = [
         Decl("int64_t", cb, pk.column_block(m)),
         Decl("float* restrict", xt, ws, const=False),
@@ -219,9 +222,7 @@ def emit(ctx: KernelContext, node: ir.Node, s: ConvShape,
             Decl("const float* restrict", xi, f"{px} + {img}*{s.c * s.hw}"),
             Decl("float* restrict", yi, f"{py} + {img}*{m * n_pos}", const=False),
             *to_xt,
-            *([If(f"{strips} % omp_get_num_threads() == 0",
-                  [For(m0, 0, m, per_thread, step=cb, omp=Omp.FOR)], orelse=by_rows)]
-              if n_pos >= ROW_SPLIT_MIN else [For(m0, 0, m, per_thread, step=cb, omp=Omp.FOR)]),
+            share,
         ]),
     ]
     return region(ctx, body)

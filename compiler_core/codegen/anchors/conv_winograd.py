@@ -243,7 +243,7 @@ def choose_m(s: ConvShape) -> int | None:
     return m if 9 * oh * ow >= MIN_GAIN * (m + 2) ** 2 * tiles else None
 
 
-def packed_u(ctx: KernelContext, s: ConvShape) -> bool:
+def packed_u(ctx: KernelContext, s: ConvShape, p: WinoPlan) -> bool:
     """The a*a GEMMs read U in ``dnf_gemm_pa``'s 12-row strips instead of calling
     ``cblas_sgemm`` (which packed U[xi] again on every call): x86-64 targets, output channels
     a multiple of 12 (full strips), a group's tiles (the GEMM's columns) at most 1/6 short of
@@ -251,11 +251,8 @@ def packed_u(ctx: KernelContext, s: ConvShape) -> bool:
     conv): 118-145 GFLOP/s vs OpenBLAS 94-108; M 64 (4 rows in the last strip) lost (107-112
     vs 120). In Inception-v2 (one thread, interleaved profiles) that conv took 4.74 -> 3.96 ms,
     its 28x28 convs of 98 tiles per group (30 padded columns) 70-150 us more each."""
-    if not ctx.packed_gemm or s.m % pa.MR:
-        return False
-    p = wino_plan(s)
     cols = p.r * p.tw
-    return 6 * (-(-cols // 32) * 32 - cols) <= cols
+    return ctx.packed_gemm and s.m % pa.MR == 0 and 6 * pa.padded_columns(cols) <= cols
 
 
 def transformed_weights(node: ir.Node, s: ConvShape, p: WinoPlan,
@@ -408,7 +405,7 @@ def emit_winograd(ctx: KernelContext, node: ir.Node, s: ConvShape, p: WinoPlan,
     def body(tv: str, ws: str | None) -> list[Stmt]:
         n, grp, h0, rn, xd, v, mb, ob, xi = (nm(k) for k in ("i", "i", "i", "i", "p", "p", "p",
                                                             "p", "i"))
-        if packed_u(ctx, s):
+        if packed_u(ctx, s, p):
             gemm = pa.gemm_pa(s.m, f"{rn}*{p.tw}", s.c, f"{u} + {xi}*{s.m * s.c}",
                               f"{v} + {xi}*{s.c * p.tiles}", p.tiles,
                               f"{mb} + {xi}*{s.m * p.tiles}", p.tiles)

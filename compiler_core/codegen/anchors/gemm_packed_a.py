@@ -20,6 +20,7 @@ import onnx_ir as ir
 from compiler_core.codegen.c.stmt import Expr
 
 MR = 12  # rows (output channels) per strip (dnf_gemm_pa.c DNF_PA_MR)
+NC = 32  # columns per block of the AVX-512 kernel (the last block of a row masked)
 ROLE = "conv_packed_a"  # role of the packed W in ctx.derived
 CALL = "dnf_gemm_pa"
 # Output positions from which the path is taken. Smaller images go the transposed way of
@@ -36,6 +37,11 @@ def applies(s) -> bool:
     per group fill its strips at least two thirds (fewer, as in grouped convs of 1-7 channels
     per group, would store and compute up to 12x the weights)."""
     return s.ohw >= MIN_POSITIONS and 2 * strips(s.mg) * MR <= 3 * s.mg
+
+
+def padded_columns(n: int) -> int:
+    """Columns the kernel computes beyond ``n`` (the masked rest of the last block)."""
+    return -(-n // NC) * NC - n
 
 
 def strips(m: int) -> int:
