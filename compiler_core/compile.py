@@ -243,7 +243,7 @@ def _report(plan, gen) -> dict:
                 "nodes": b.nodes,
                 "anchor": k.anchor.op_type if k.anchor is not None else None,
                 "buffers": len(k.outputs) + len(k.scratch),
-                "kind": b.kind,  # "fused", or below the floor: "attention" | "horizontal"
+                "kind": b.kind,  # "fused", or "attention" | "horizontal" | "concat_in_place"
                 "floor_blocks": b.floor_blocks,
             }
             for k, b in zip(gen.kernels, plan.blocks, strict=True)

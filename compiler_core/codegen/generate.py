@@ -36,6 +36,7 @@ from compiler_core.codegen.c import source
 from compiler_core.codegen.c.printer import render
 from compiler_core.codegen.c.stmt import Assign, Decl, Expr, If, Stmt
 from compiler_core.codegen.cnames import Names, comment, ctype_of, fill
+from compiler_core.codegen.concat_view import ConcatViewKernel, analyze_concat_view
 from compiler_core.codegen.horizontal import HorizontalKernel, analyze_horizontal
 from compiler_core.codegen.kernel import BlockKernel, analyze_block
 from compiler_core.codegen.memory import Interval, plan_arena
@@ -43,6 +44,7 @@ from compiler_core.codegen.weights import layout_weights
 from compiler_core.errors import UnsupportedOperatorError
 from compiler_core.ir.ecg import ECG, is_constant, value_bytes, value_shape
 from compiler_core.planner.blocks import BlockGraph
+from compiler_core.planner.concat_view import ConcatInPlace
 from compiler_core.planner.horizontal import Horizontal
 from compiler_core.target.abi import FIRST_CODE
 
@@ -59,7 +61,7 @@ class TensorSpec:
 @dataclass
 class GeneratedModel:
     source: str
-    kernels: list[BlockKernel | AttentionKernel | HorizontalKernel]
+    kernels: list[BlockKernel | AttentionKernel | HorizontalKernel | ConcatViewKernel]
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     weights: list[ir.Value]
@@ -85,10 +87,12 @@ def generate(ecg: ECG, blocks: BlockGraph, packed_gemm: bool | None = None) -> G
     if os.environ.get("DNNFUSION_NO_PACKED_GEMM"):  # the A/B switch of measurements
         packed_gemm = False
     names = Names()
-    kernels: list[BlockKernel | AttentionKernel | HorizontalKernel] = []
+    kernels: list[BlockKernel | AttentionKernel | HorizontalKernel | ConcatViewKernel] = []
     for b, g in enumerate(blocks.groups_in_order()):
         special = blocks.special.get(g)
-        if isinstance(special, Horizontal):  # blocks below the floor (planner.beyond)
+        if isinstance(special, ConcatInPlace):
+            kernels.append(analyze_concat_view(ecg, b, special))
+        elif isinstance(special, Horizontal):  # blocks below the floor (planner.beyond)
             kernels.append(analyze_horizontal(ecg, b, names, special, packed_gemm))
         elif special is not None:
             kernels.append(analyze_attention(ecg, b, blocks.sorted_members(g), names, special))
@@ -126,13 +130,18 @@ def generate(ecg: ECG, blocks: BlockGraph, packed_gemm: bool | None = None) -> G
             weights.append(v)
             first[v] = last[v] = 0
     w_off, w_bytes = layout_weights(weights)
+    inside = _placements(kernels, first, last)
     arena_vals = [
-        v for v in first if v not in w_off and v not in in_index and v not in out_index
+        v for v in first
+        if v not in w_off and v not in in_index and v not in out_index and v not in inside
     ]
     intervals = [Interval(v, value_bytes(v), first[v], last[v]) for v in arena_vals]
     a_off, a_bytes = plan_arena(intervals)
 
     def pointer(v: ir.Value) -> tuple[str, bool]:
+        if v in inside:  # a Concat's input, inside the Concat's output
+            holder, off = inside[v]
+            return f"c->arena + {a_off[holder] + off}", True
         if v in w_off:
             return f"c->w + {w_off[v]}", False
         if v in in_index:
@@ -176,6 +185,29 @@ def generate(ecg: ECG, blocks: BlockGraph, packed_gemm: bool | None = None) -> G
         arena_bytes=a_bytes,
         intermediate_bytes=sum(i.size for i in intervals),
     )
+
+
+def _placements(kernels, first: dict[ir.Value, int],
+                last: dict[ir.Value, int]) -> dict[ir.Value, tuple[ir.Value, int]]:
+    """Each input of a Concat in place -> (the arena tensor holding it, byte offset), chains
+    followed to the outermost output; that tensor's live range grows to cover its parts'.
+    (The planner only places computed tensors that are not graph outputs.)"""
+    parent: dict[ir.Value, tuple[ir.Value, int]] = {}
+    for k in kernels:
+        if isinstance(k, ConcatViewKernel):
+            for v, holder, off in k.placements():
+                parent[v] = (holder, off)
+    inside: dict[ir.Value, tuple[ir.Value, int]] = {}
+    for v in parent:
+        holder, off = parent[v]
+        while holder in parent:
+            up, more = parent[holder]
+            holder, off = up, off + more
+        inside[v] = (holder, off)
+    for v, (holder, _) in inside.items():
+        first[holder] = min(first[holder], first[v])
+        last[holder] = max(last[holder], last[v])
+    return inside
 
 
 def _assemble(kernels, body, copies: list[Stmt], w_bytes, a_bytes) -> str:

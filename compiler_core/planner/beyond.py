@@ -5,7 +5,9 @@ each recognized attention chain (:mod:`compiler_core.planner.attention`: scores,
 P·V in one kernel, 3 floor kernels), then one block of each set of sibling GEMMs on one input
 (:mod:`compiler_core.planner.horizontal`: one sgemm on concatenated weights), and records them
 in ``BlockGraph.special`` (group id -> the pattern; :func:`kind` names the block kind,
-``"attention"`` or ``"horizontal"``). The nodes the new block takes are
+``"attention"`` or ``"horizontal"``), and last takes each Concat whose inputs can be written
+straight into its output out of its block (:mod:`compiler_core.planner.concat_view`: a block
+of kind ``"concat_in_place"`` that computes nothing). The nodes the new block takes are
 removed from the blocks that held them; what remains of each such block stays one block. The
 block graph is rebuilt from the final partition with the same acyclicity checks as the
 planner's merges; a chain whose block would close a cycle is left as planned.
@@ -17,11 +19,14 @@ from compiler_core.ir.ecg import ECG
 from compiler_core.ir.mapping import most_complex
 from compiler_core.planner.attention import Attention, find_attention
 from compiler_core.planner.blocks import BlockGraph
+from compiler_core.planner.concat_view import ConcatInPlace, find_concats_in_place
 from compiler_core.planner.horizontal import Horizontal, find_horizontal
 
 
 def kind(pattern) -> str:
     """The block kind of a pattern in ``BlockGraph.special``."""
+    if isinstance(pattern, ConcatInPlace):
+        return "concat_in_place"
     return "attention" if isinstance(pattern, Attention) else "horizontal"
 
 
@@ -109,9 +114,81 @@ def apply_horizontal(ecg: ECG, bg: BlockGraph) -> tuple[BlockGraph, list[Horizon
     return bg, done
 
 
+def apply_concats_in_place(ecg: ECG, bg: BlockGraph) -> tuple[BlockGraph, list[ConcatInPlace]]:
+    """``bg`` with each qualifying Concat (:mod:`.concat_view`) as a block of its own, taken
+    out of the block that held it. When its block both produces an input and reads the output
+    (removing the Concat alone would close a cycle), the readers' side moves into the block
+    reading it as a prologue (:func:`_split_around`, :func:`_readers_as_prologue`); when
+    that is not possible either, or the Concat is inside a special block, it stays (its
+    inputs are then not placed inside another Concat's output either)."""
+    done: list[ConcatInPlace] = []
+    for cv in find_concats_in_place(ecg):
+        if bg.special.get(bg.group_of[cv.node]) is not None:
+            continue
+        parts = [([i for i in m if i != cv.node], p) for m, p in _parts(bg)]
+        parts.append(([cv.node], cv))
+        new = _rebuild(ecg, parts)
+        if new is None:
+            moved = _readers_as_prologue(ecg, _split_around(ecg, bg, cv.node, parts))
+            new = _rebuild(ecg, moved) if moved is not None else None
+        if new is None:
+            continue
+        bg = new
+        done.append(cv)
+    return bg, done
+
+
+def _split_around(ecg: ECG, bg: BlockGraph, node: int,
+                  parts: list[tuple[list[int], object | None]]) -> list[tuple[list[int], object | None]]:
+    """``parts`` with the block that held Concat ``node`` cut in two: the members that do not
+    depend on the Concat (its producers' side) and those that do (its readers' side, e.g.
+    DenseNet's next batch norm and Relu, fused after the conv whose output is the last slice),
+    the readers' side last; :func:`_readers_as_prologue` then finds it a home."""
+    home = bg.sorted_members(bg.group_of[node])
+    after: set[int] = {node}
+    for i in home:  # members in topological order
+        if any(p in after for p in ecg.producers[i]):
+            after.add(i)
+    before = [i for i in home if i not in after]
+    readers = sorted(after - {node})
+    out = [(m, p) for m, p in parts if p is not None or not set(m) & set(home)]
+    return [*out, (before, None), (readers, None)]
+
+
+def _readers_as_prologue(ecg: ECG, parts: list[tuple[list[int], object | None]]
+                         ) -> list[tuple[list[int], object | None]] | None:
+    """``parts`` from :func:`_split_around` with the readers' side (its last entry) moved into
+    the one planned block that reads all it computes, as that block's prologue (DenseNet: the
+    batch norm and Relu before the next 1x1 conv), when it is all One-to-One operators and
+    there is one; else None (a block
+    more than planned: ShuffleNet's channel shuffle after its Concat wrote more bytes so)."""
+    *rest, readers = parts
+    members = set(readers[0])
+    if any(ecg.info[i].mapping_type.value != "One-to-One" for i in members):
+        return None
+    where = {i: k for k, (m, _) in enumerate(rest) for i in m}
+    homes = set()
+    for i in members:
+        for y in ecg.nodes[i].outputs:
+            if y is None:
+                continue
+            if y in ecg.graph_outputs:
+                return None
+            homes |= {where.get(c) for c in ecg.value_consumers.get(y, []) if c not in members}
+    if len(homes) != 1 or None in homes:
+        return None
+    (k,) = homes
+    if rest[k][1] is not None:
+        return None
+    out = list(rest)
+    out[k] = (sorted([*out[k][0], *members]), None)
+    return out
+
+
 def apply_beyond_floor(ecg: ECG, bg: BlockGraph) -> BlockGraph:
-    """Both passes: attention blocks first (they turn the Q/K/V projections' epilogues into
-    plain bias additions), then horizontal GEMM blocks."""
+    """The three passes: attention blocks first (they turn the Q/K/V projections' epilogues
+    into plain bias additions), then horizontal GEMM blocks, then concats in place."""
     bg, _ = apply_attention(ecg, bg)
     bg, _ = apply_horizontal(ecg, bg)
+    bg, _ = apply_concats_in_place(ecg, bg)
     return bg

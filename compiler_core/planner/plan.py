@@ -28,7 +28,9 @@ class FusedBlock:
     it keeps internal, ``removed_bytes`` their size in bytes. ``shapes[i]``: the static shapes
     of node ``nodes[i]``'s outputs (absent optional outputs left out). ``kind``: ``"fused"``
     (a block of the greedy planner) or a block below the mapping-type floor
-    (:mod:`compiler_core.planner.beyond`): ``"attention"`` or ``"horizontal"``;
+    (:mod:`compiler_core.planner.beyond`): ``"attention"`` or ``"horizontal"``, or
+    ``"concat_in_place"`` (a Concat whose producers write into its output: no kernel runs,
+    ``output_bytes`` 0);
     ``floor_blocks``: the kernels the mapping-type floor counts for its operators (its
     Many-to-Many and Opaque operators: 3 for an attention block, one per GEMM for a
     horizontal block; such a block replaces them by one)."""
@@ -111,12 +113,13 @@ class FusionPlan:
 
     @property
     def fused_blocks(self) -> int:
-        return len(self.blocks)
+        """Blocks that run a kernel (a ``"concat_in_place"`` block runs none)."""
+        return sum(b.kind != "concat_in_place" for b in self.blocks)
 
     @property
     def fusion_rate(self) -> float:
         """Original operators per fused block (paper §6)."""
-        return self.original_nodes / max(1, len(self.blocks))
+        return self.original_nodes / max(1, self.fused_blocks)
 
     def reason_counts(self) -> list[tuple[str, int]]:
         """Unfused-edge reasons, most common first."""
@@ -160,7 +163,8 @@ def collect_blocks(ecg: ECG, bg: BlockGraph) -> tuple[list[FusedBlock], dict[int
                 outputs=_names(b.outputs),
                 removed=_names(b.internal),
                 removed_bytes=sum(ecg.value_bytes[v] for v in b.internal),
-                output_bytes=sum(ecg.value_bytes[v] for v in b.outputs),
+                output_bytes=(0 if special_kind(special) == "concat_in_place" else
+                              sum(ecg.value_bytes[v] for v in b.outputs)),
                 shapes=[[list(value_shape(v)) for v in ecg.nodes[i].outputs
                          if v is not None and v.shape is not None] for i in members],
                 kind="fused" if special is None else special_kind(special),
@@ -187,6 +191,9 @@ def collect_unfused_edges(
             k = next(special_kind(sp) for sp in specials if sp is not None)
             r = Refusal("beyond_floor", f"an edge of a block of kind {k!r}: its kernel reads "
                                         "and writes whole tensors")
+            if k == "concat_in_place":
+                r = Refusal("beyond_floor", "a Concat in place: its inputs are written "
+                                            "straight into its output, which is read from there")
         else:
             r = planner.edge_refusal(p, c)
         edges.append(

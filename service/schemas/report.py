@@ -13,7 +13,7 @@ class GraphBlock(BaseModel):
     nodes: list[str]  # node names, same order
     removed_bytes: int  # intermediate results kept inside the block
     output_bytes: int  # what the block writes
-    kind: str = "fused"  # or below the mapping-type floor: "attention" | "horizontal"
+    kind: str = "fused"  # or "attention" | "horizontal" | "concat_in_place" (beyond.kind)
     floor_blocks: int = 0  # kernels the mapping-type floor counts for its operators
 
 
@@ -65,5 +65,5 @@ class BlockPublic(BaseModel):
     output_bytes: int
     unfused_edges: list[UnfusedEdgePublic]  # edges into or out of this block
     source: str | None  # the block's C (model.c), None when the artifact has none
-    kind: str = "fused"  # or below the mapping-type floor: "attention" | "horizontal"
+    kind: str = "fused"  # or "attention" | "horizontal" | "concat_in_place" (beyond.kind)
     floor_blocks: int = 0  # kernels the mapping-type floor counts for its operators
