@@ -21,4 +21,7 @@ from __future__ import annotations
 #     linux-arm64 shim runs one OpenBLAS sgemm at a time
 # 11: convs on 256+ output positions read packed weights (dnf_gemm_pa, x86-64); deep 14x14
 #     convs leave Winograd
-CODEGEN_VERSION = 12
+# 12: dnf_gemm_pa strips outermost, full 32-column blocks with plain loads
+# 13: dnf_gemm_pa depth blocks outermost; dnf_gemm_pb brings the next weight strip into L2;
+#     Concats in place (their inputs written into their output's slices)
+CODEGEN_VERSION = 13

@@ -9,9 +9,9 @@
    epilogue runs on the tile right after.
 
    dnf_gemm_pa(m, n, k, ap, b, ldb, c, ldc, bias) computes rows [0, m) (ap at a strip) and
-   columns [0, n): AVX-512 per strip, per block of 32 columns (12 rows x 32 columns in
-   registers); AVX2 + FMA per block of 16 columns, per 6 rows; the depth in blocks of
-   DNF_GEMM_KB. Every level
+   columns [0, n): AVX-512 per block of DNF_GEMM_KB of the depth, per strip, per block of 32
+   columns (12 rows x 32 columns in registers); AVX2 + FMA per block of 16 columns, per 6 rows,
+   the depth in blocks of DNF_GEMM_KB. Every level
    computes each element as
        tot = bias[i] or 0; for each block of 256 p: part = 0; for p in the block:
        part = fma(a[i][p], b[p][j], part); tot = tot + part
@@ -40,74 +40,80 @@ static void dnf_pa_c(int64_t m, int64_t n, int64_t k, const float* ap, const flo
 }
 
 #ifdef DNF_GEMM_X86
-/* mr rows (a constant where inlined; the first `rows` stored) x 32 columns (masks m0, m1);
+/* mr rows (a constant where inlined; the first `rows` stored) x 32 columns (masks m0, m1) over
+   the depth block [p0, p1), added to C (to the bias when p0 == 0);
    a: the strip at the block's first row. `full` (a constant where inlined): all 32 columns are
    inside, so B is read with plain loads: the masked loads' mask registers were reloaded from
    the stack on every depth step (gcc 12), and a 12-row strip ran at 121-129 GFLOP/s instead
    of 143-168 (one Intel Xeon core, 171 peak; M 64 N 224 K 256, a ResNet-50 1x1 tile). */
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void dnf_pa512(const int full, const int mr, int64_t rows, int64_t k, const float* a,
-                             const float* b, int64_t ldb, float* c, int64_t ldc,
+static inline void dnf_pa512(const int full, const int mr, int64_t rows, int64_t p0, int64_t p1,
+                             const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                              const float* bias, __mmask16 m0, __mmask16 m1) {
     __m512 acc[12][2];
-    for (int64_t p0 = 0; p0 < k; p0 += DNF_GEMM_KB) {
-        const int64_t p1 = k - p0 < DNF_GEMM_KB ? k : p0 + DNF_GEMM_KB;
-        #pragma GCC unroll 12
-        for (int i = 0; i < mr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-        for (int64_t p = p0; p < p1; ++p) {
-            const __m512 v0 = full ? _mm512_loadu_ps(b + p * ldb)
-                                   : _mm512_maskz_loadu_ps(m0, b + p * ldb);
-            const __m512 v1 = full ? _mm512_loadu_ps(b + p * ldb + 16)
-                                   : _mm512_maskz_loadu_ps(m1, b + p * ldb + 16);
-            #pragma GCC unroll 12
-            for (int i = 0; i < mr; ++i) {
-                const __m512 av = _mm512_set1_ps(a[p * DNF_PA_MR + i]);
-                acc[i][0] = _mm512_fmadd_ps(av, v0, acc[i][0]);
-                acc[i][1] = _mm512_fmadd_ps(av, v1, acc[i][1]);
-            }
-        }
+    #pragma GCC unroll 12
+    for (int i = 0; i < mr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t p = p0; p < p1; ++p) {
+        const __m512 v0 = full ? _mm512_loadu_ps(b + p * ldb)
+                               : _mm512_maskz_loadu_ps(m0, b + p * ldb);
+        const __m512 v1 = full ? _mm512_loadu_ps(b + p * ldb + 16)
+                               : _mm512_maskz_loadu_ps(m1, b + p * ldb + 16);
         #pragma GCC unroll 12
         for (int i = 0; i < mr; ++i) {
-            if (i >= rows) break;
-            float* ci = c + i * ldc;
-            __m512 t0, t1;
-            if (p0 == 0) {
-                t0 = t1 = bias ? _mm512_set1_ps(bias[i]) : _mm512_setzero_ps();
-            } else {
-                t0 = _mm512_maskz_loadu_ps(m0, ci);
-                t1 = _mm512_maskz_loadu_ps(m1, ci + 16);
-            }
-            _mm512_mask_storeu_ps(ci, m0, _mm512_add_ps(t0, acc[i][0]));
-            _mm512_mask_storeu_ps(ci + 16, m1, _mm512_add_ps(t1, acc[i][1]));
+            const __m512 av = _mm512_set1_ps(a[p * DNF_PA_MR + i]);
+            acc[i][0] = _mm512_fmadd_ps(av, v0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(av, v1, acc[i][1]);
         }
+    }
+    #pragma GCC unroll 12
+    for (int i = 0; i < mr; ++i) {
+        if (i >= rows) break;
+        float* ci = c + i * ldc;
+        __m512 t0, t1;
+        if (p0 == 0) {
+            t0 = t1 = bias ? _mm512_set1_ps(bias[i]) : _mm512_setzero_ps();
+        } else {
+            t0 = _mm512_maskz_loadu_ps(m0, ci);
+            t1 = _mm512_maskz_loadu_ps(m1, ci + 16);
+        }
+        _mm512_mask_storeu_ps(ci, m0, _mm512_add_ps(t0, acc[i][0]));
+        _mm512_mask_storeu_ps(ci + 16, m1, _mm512_add_ps(t1, acc[i][1]));
     }
 }
 
-/* Per block of 12 rows (8 or 4 for the last rows), per 32 columns: the whole depth. The
-   strips go outermost so C is written row by row, 12 sequential streams: with the columns
-   outermost every 32-column step wrote all m rows, a page apart each, and a tile whose output
-   was not in cache took 1.3-1.8x as long (one Intel Xeon core, output rotated among 16
-   buffers: M 256 N 3136 K 64 1263-1345 us -> 711-974, M 512 N 784 K 128 918-988 -> 712-776;
-   with the output in cache the same within noise). B (the panel, at most K x PA_COLS) is
-   read once per strip from L2. */
+/* Per block of DNF_GEMM_KB of the depth, per block of 12 rows (8 or 4 for the last rows), per
+   32 columns. The depth blocks go outermost so B is read from L2 as blocks of 256 of its rows:
+   with each strip running the whole depth, every strip streamed all of a deep panel (an
+   im2col panel of K = 9C rows: 1.8 MB for ResNet-50's 28x28 stride-2 3x3 conv) through a 2 MB
+   L2, and M 128 K 1152 N 392 took 1408 us instead of 951 (min of 6 x 12 runs, one Intel Xeon
+   core, A cold; M 64 K 576 N 896 848 -> 524, M 256 K 2304 N 196 3003 -> 2022; K <= 256 the
+   same). Within a depth block the strips go outermost so C is written row by row, 12
+   sequential streams: with the columns outermost every 32-column step wrote all m rows, a page
+   apart each, and a tile whose output was not in cache took 1.3-1.8x as long (M 256 N 3136
+   K 64 1263-1345 us -> 711-974, M 512 N 784 K 128 918-988 -> 712-776). */
 __attribute__((target("avx512f,fma")))
 static void dnf_pa_avx512(int64_t m, int64_t n, int64_t k, const float* ap, const float* b,
                           int64_t ldb, float* c, int64_t ldc, const float* bias) {
-    for (int64_t i = 0; i < m; i += DNF_PA_MR) {
-        const float* a = ap + i * k;
-        const int64_t rows = m - i < DNF_PA_MR ? m - i : DNF_PA_MR;
-        const float* bi = bias ? bias + i : NULL;
-        for (int64_t j = 0; j < n; j += 32) {
-            const int64_t cols = n - j < 32 ? n - j : 32;
-            const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
-            const __mmask16 m1 = cols >= 32 ? 0xffff
-                                 : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
-            float* ci = c + i * ldc + j;
-            if (rows > 8 && cols == 32)
-                dnf_pa512(1, 12, rows, k, a, b + j, ldb, ci, ldc, bi, m0, m1);
-            else if (rows > 8) dnf_pa512(0, 12, rows, k, a, b + j, ldb, ci, ldc, bi, m0, m1);
-            else if (rows > 4) dnf_pa512(0, 8, rows, k, a, b + j, ldb, ci, ldc, bi, m0, m1);
-            else dnf_pa512(0, 4, rows, k, a, b + j, ldb, ci, ldc, bi, m0, m1);
+    for (int64_t p0 = 0; p0 < k; p0 += DNF_GEMM_KB) {
+        const int64_t p1 = k - p0 < DNF_GEMM_KB ? k : p0 + DNF_GEMM_KB;
+        for (int64_t i = 0; i < m; i += DNF_PA_MR) {
+            const float* a = ap + i * k;
+            const int64_t rows = m - i < DNF_PA_MR ? m - i : DNF_PA_MR;
+            const float* bi = bias ? bias + i : NULL;
+            for (int64_t j = 0; j < n; j += 32) {
+                const int64_t cols = n - j < 32 ? n - j : 32;
+                const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+                const __mmask16 m1 = cols >= 32 ? 0xffff
+                                     : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+                float* ci = c + i * ldc + j;
+                if (rows > 8 && cols == 32)
+                    dnf_pa512(1, 12, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1);
+                else if (rows > 8)
+                    dnf_pa512(0, 12, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1);
+                else if (rows > 4)
+                    dnf_pa512(0, 8, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1);
+                else dnf_pa512(0, 4, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1);
+            }
         }
     }
 }
