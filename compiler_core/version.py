@@ -22,6 +22,6 @@ from __future__ import annotations
 # 11: convs on 256+ output positions read packed weights (dnf_gemm_pa, x86-64); deep 14x14
 #     convs leave Winograd
 # 12: dnf_gemm_pa strips outermost, full 32-column blocks with plain loads
-# 13: dnf_gemm_pa depth blocks outermost; dnf_gemm_pb brings the next weight strip into L2;
-#     Concats in place (their inputs written into their output's slices)
+# 13: dnf_gemm_pa depth blocks outermost, a conv's lone Relu applied as it stores; dnf_gemm_pb
+#     brings the next weight strip into L2; Concats in place (inputs written into the output)
 CODEGEN_VERSION = 13

@@ -100,6 +100,8 @@ class BlockKernel:
                         return render(self._expr_nest(nxt, rows=(lo, hi), inner=1,
                                                       parallel=False), indent)
 
+                    epilogue.relu_in_place = self._relu_in_place(nxt)
+
                 body.append(Raw(_dedent(anchor.emit(ctx, self.anchor, epilogue))))
             else:
                 body += self._expr_nest(values)
@@ -112,6 +114,18 @@ class BlockKernel:
         fn = Function(ret, self.name, "const dnf_ctx* restrict c", body, attrs="DNF_KERNEL",
                       comment=comment_)
         return render(merge_flag([fn]) if ctx.checks else [fn])
+
+    def _relu_in_place(self, values: list[ir.Value]) -> bool:
+        """The epilogue is one Relu of the anchor's output written over it (see
+        :meth:`find_in_place`): an anchor may apply it as it stores its tile
+        (``epilogue.relu_in_place``; ``dnf_gemm_pa``'s ``relu``) and skip the epilogue."""
+        if len(values) != 1 or self.anchor is None or len(self.anchor.outputs) != 1:
+            return False
+        o, y = values[0], self.anchor.outputs[0]
+        node = self.ctx.producer.get(o)
+        return (node is not None and node.op_type == "Relu" and node.domain in ("", "ai.onnx")
+                and list(node.inputs) == [y] and self.aliases.get(y) is o
+                and y.dtype == ir.DataType.FLOAT)
 
     def _stages(self) -> list[tuple[str, list[ir.Value]]]:
         ctx = self.ctx

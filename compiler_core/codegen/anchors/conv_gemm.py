@@ -212,7 +212,11 @@ def _gemm_tile(s: ConvShape, node: ir.Node, ctx: KernelContext, epilogue: Epilog
     if pa.ROLE in ctx.derived:  # the bias starts the sums
         wp = f"{ctx.ptr(ctx.derived[pa.ROLE])} + {pa.row_offset(g, m0, s.mg, s.k)}"
         bias = f"{ctx.ptr(b)} + {g}*{s.mg} + {m0}" if b is not None else "NULL"
-        out.append(pa.gemm_pa(mn, cols, s.k, wp, src, ldb, yt, s.ohw, bias))
+        # a lone Relu over the output is applied as the kernel stores the tile
+        relu = getattr(epilogue, "relu_in_place", False)
+        out.append(pa.gemm_pa(mn, cols, s.k, wp, src, ldb, yt, s.ohw, bias, relu))
+        if relu:
+            epilogue = None
     else:
         wt = f"{ctx.ptr(node.inputs[1])} + ({g}*{s.mg} + {m0})*{s.k}"
         one, zero = float_literal(1.0), float_literal(0.0)

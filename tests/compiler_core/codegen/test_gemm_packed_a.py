@@ -78,6 +78,11 @@ def test_conv_packed_a_matches_ort(tmp_path, x_shape, w_shape, y_shape, attrs, b
     _, out = compile_and_check(proto, tmp_path, blocks=[ops])
     body = _body(out)
     assert "dnf_gemm_pa(" in body and "scipy_cblas_sgemm(" not in body
+    # a lone Relu is applied by the kernel as it stores (relu argument 1), with no pass of
+    # its own; after a residual Add it stays a pass over the tile
+    calls = [ln for ln in body.splitlines() if "dnf_gemm_pa(" in ln]
+    assert all(ln.rstrip().endswith(", 1);" if bias else ", 0);") for ln in calls), calls
+    assert ("> 0.0f ?" in body) == (not bias)
     # W is stored once, packed (strips of 12 rows per group), plus the bias
     m, cg, kh, kw = w_shape
     g = attrs.get("group", 1)
