@@ -160,8 +160,8 @@ def _readers_as_prologue(ecg: ECG, parts: list[tuple[list[int], object | None]]
     """``parts`` from :func:`_split_around` with the readers' side (its last entry) moved into
     the one planned block that reads all it computes, as that block's prologue (DenseNet: the
     batch norm and Relu before the next 1x1 conv), when it is all One-to-One operators and
-    there is one; else None (a block
-    more than planned: ShuffleNet's channel shuffle after its Concat wrote more bytes so)."""
+    there is one; else None (as a block of its own it would be one kernel more than planned:
+    ShuffleNet's channel shuffle after its Concat wrote more bytes so)."""
     *rest, readers = parts
     members = set(readers[0])
     if any(ecg.info[i].mapping_type.value != "One-to-One" for i in members):
