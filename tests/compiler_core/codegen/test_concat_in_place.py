@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from bench.ablation import kernels
 from compiler_core.codegen.concat_view import ConcatViewKernel
 from compiler_core.pipeline import plan_planned
 from tests.compiler_core.codegen.util import compile_and_check, model, node, plan, vi, weight
@@ -67,6 +68,7 @@ def test_fire_module_concat_in_place(h, tmp_path):
     assert written(src, 2) - written(src, 1) == 8 * h * h * 4
     assert written(src, 1) in read(src, 4)
     assert "c->arena" not in _block(src, 3)
+    assert kernels(out) == 4  # bench.ablation's count: the empty function is no kernel
 
 
 def dense_chain():
