@@ -34,6 +34,13 @@ static void dnf_pb_c(int64_t m, int64_t k, const float* a, int64_t lda, const fl
 }
 
 #ifdef DNF_GEMM_X86
+/* What row block blk of a strip prefetches of the next strip (`next`, NULL for the last
+   strip): the second and third blocks half of it each, k lines of 64 bytes; the others
+   nothing (see dnf_pb_avx512). */
+static inline const float* dnf_pb_pf(const float* next, int64_t blk, int64_t k) {
+    return next && blk >= 1 && blk <= 2 ? next + (blk - 1) * k * 16 : NULL;
+}
+
 /* mr (a constant where it is inlined) rows x 32 columns of one strip, the depth in blocks of
    DNF_GEMM_KB; masks m0, m1 keep the columns inside C. pf (or NULL): k lines of 64 bytes to
    bring into L2 meanwhile, one per depth step (half of the next strip). */
@@ -90,14 +97,15 @@ static void dnf_pb_avx512(int64_t m, int64_t k, const float* a, int64_t lda, con
     const __mmask16 m1 = cols >= 32 ? 0xffff
                          : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
     int64_t i = 0, blk = 0;
-#define DNF_PB_PF (next && blk >= 1 && blk <= 2 ? next + (blk - 1) * k * 16 : NULL)
     for (; i + 12 <= m; i += 12, ++blk)
-        dnf_pb512(12, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1, DNF_PB_PF);
+        dnf_pb512(12, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1,
+                  dnf_pb_pf(next, blk, k));
     for (; i + 4 <= m; i += 4, ++blk)
-        dnf_pb512(4, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1, DNF_PB_PF);
+        dnf_pb512(4, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1,
+                  dnf_pb_pf(next, blk, k));
     for (; i < m; ++i, ++blk)
-        dnf_pb512(1, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1, DNF_PB_PF);
-#undef DNF_PB_PF
+        dnf_pb512(1, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1,
+                  dnf_pb_pf(next, blk, k));
 }
 
 /* mr rows x 16 columns (half a strip; cols of them kept), the depth in blocks of DNF_GEMM_KB;
@@ -155,12 +163,12 @@ static void dnf_pb_avx2(int64_t m, int64_t k, const float* a, int64_t lda, const
         /* the next strip as in dnf_pb_avx512, by the second and third row blocks (AVX2 +
            FMA capped, one Intel Xeon core, min of 5 x 12 runs: M 49 K 512 N 2048 1921 ->
            1532 us, M 169 K 512 N 1000 3221 -> 2861, M 128 K 768 N 3072 8994 -> 8085) */
-#define DNF_PB_PF (next && blk >= 1 && blk <= 2 ? next + (blk - 1) * k * 16 : NULL)
         for (; i + 6 <= m; i += 6, ++blk)
-            dnf_pb256(6, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc, DNF_PB_PF);
+            dnf_pb256(6, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc,
+                      dnf_pb_pf(next, blk, k));
         for (; i < m; ++i, ++blk)
-            dnf_pb256(1, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc, DNF_PB_PF);
-#undef DNF_PB_PF
+            dnf_pb256(1, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc,
+                      dnf_pb_pf(next, blk, k));
     }
 }
 #endif
@@ -174,16 +182,9 @@ static void dnf_gemm_pb(int64_t m, int64_t k, const float* a, int64_t lda,
         const int64_t cols = j1 - j < DNF_PB_NR ? j1 - j : DNF_PB_NR;
         const float* bj = bias ? bias + j : NULL;
 #ifdef DNF_GEMM_X86
-        if (isa == 2) {
-            dnf_pb_avx512(m, k, a, lda, b, cols, c + j, ldc, bj,
-                          j + DNF_PB_NR < j1 ? b + k * DNF_PB_NR : NULL);
-            continue;
-        }
-        if (isa == 1) {
-            dnf_pb_avx2(m, k, a, lda, b, cols, c + j, ldc, bj,
-                        j + DNF_PB_NR < j1 ? b + k * DNF_PB_NR : NULL);
-            continue;
-        }
+        const float* next = j + DNF_PB_NR < j1 ? b + k * DNF_PB_NR : NULL;  /* next strip */
+        if (isa == 2) { dnf_pb_avx512(m, k, a, lda, b, cols, c + j, ldc, bj, next); continue; }
+        if (isa == 1) { dnf_pb_avx2(m, k, a, lda, b, cols, c + j, ldc, bj, next); continue; }
 #endif
         (void)isa;
         dnf_pb_c(m, k, a, lda, b, cols, c + j, ldc, bj);
