@@ -24,4 +24,6 @@ from __future__ import annotations
 # 12: dnf_gemm_pa strips outermost, full 32-column blocks with plain loads
 # 13: dnf_gemm_pa depth blocks outermost, a conv's lone Relu applied as it stores; dnf_gemm_pb
 #     brings the next weight strip into L2; Concats in place (inputs written into the output)
-CODEGEN_VERSION = 13
+# 14: dnf_gemm_pa AVX2 + FMA keeps its accumulators in registers (were stored to the stack on
+#     every depth step) and prefetches the next 16 columns of B
+CODEGEN_VERSION = 14
