@@ -26,4 +26,6 @@ from __future__ import annotations
 #     brings the next weight strip into L2; Concats in place (inputs written into the output)
 # 14: dnf_gemm_pa AVX2 + FMA keeps its accumulators in registers (were stored to the stack on
 #     every depth step) and prefetches the next 16 columns of B
-CODEGEN_VERSION = 14
+# 15: deep convs on small images hold both W^T (conv_packed) and F(2,3)'s U; a run-time branch
+#     takes Winograd without AVX-512
+CODEGEN_VERSION = 15

@@ -31,15 +31,24 @@ from compiler_core.codegen.anchors.conv_direct import (
     tap_offsets,
 )
 from compiler_core.codegen.anchors.conv_gemm import emit_gemm, workspace
-from compiler_core.codegen.anchors.conv_shape import conv_shape, float_only, is_depthwise
+from compiler_core.codegen.anchors.conv_shape import (
+    ConvShape,
+    conv_shape,
+    float_only,
+    is_depthwise,
+)
 from compiler_core.codegen.anchors.conv_winograd import (
     U_ROLE,
+    WinoPlan,
+    emit_winograd,
+    is_deep,
     packed_u,
     transformed_weights,
     wino_plan,
 )
 from compiler_core.codegen.attrs import unsupported
 from compiler_core.codegen.c.printer import render
+from compiler_core.codegen.c.stmt import If
 from compiler_core.codegen.context import KernelContext
 from compiler_core.ir.ecg import value_shape
 
@@ -78,7 +87,11 @@ class ConvAnchor:
         if u is not None:
             return {U_ROLE: u}
         if conv_packed.applies(ctx, node, s):
-            return {conv_packed.ROLE: conv_packed.packed_weights(node, s)}
+            out = {conv_packed.ROLE: conv_packed.packed_weights(node, s)}
+            q = _deep_wino(ctx, node, s)
+            if q is not None:  # both forms: a run-time branch picks (see emit)
+                out[U_ROLE] = transformed_weights(node, s, q, packed_u(ctx, s, q))
+            return out
         w = pa.constant_weights(node.inputs[1])
         if ctx.packed_gemm and w is not None and not is_depthwise(s) and pa.applies(s):
             return {pa.ROLE: pa.packed_value(f"{node.inputs[1].name or 'w'}_packed_a",
@@ -92,6 +105,8 @@ class ConvAnchor:
 
     def workspace(self, ctx: KernelContext, node: ir.Node) -> int:
         s = conv_shape(node)
+        if conv_packed.ROLE in ctx.derived and U_ROLE in ctx.derived:
+            return max(conv_packed.workspace(node, s), _deep_wino(ctx, node, s).ws)
         if conv_packed.ROLE in ctx.derived:
             return conv_packed.workspace(node, s)
         if U_ROLE in ctx.derived:
@@ -104,6 +119,12 @@ class ConvAnchor:
         s = conv_shape(node)
         if is_depthwise(s):
             return emit_depthwise(ctx, node, s, epilogue)
+        if conv_packed.ROLE in ctx.derived and U_ROLE in ctx.derived:
+            # a deep conv on a small image: the transposed packed path with AVX-512, F(2,3)
+            # below it (conv_winograd.DEEP_CM)
+            wino = emit_winograd(ctx, node, s, _deep_wino(ctx, node, s), epilogue)
+            return render([If("dnf_gemm_isa() == 2", conv_packed.emit(ctx, node, s, epilogue),
+                              wino)], 1)
         if conv_packed.ROLE in ctx.derived:
             return render(conv_packed.emit(ctx, node, s, epilogue), 1)
         return emit_gemm(ctx, node, s, epilogue)
@@ -111,3 +132,12 @@ class ConvAnchor:
     def replaces(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
         """W, when only its packed form is read (:mod:`.conv_packed`, :mod:`.gemm_packed_a`)."""
         return {node.inputs[1]} if {conv_packed.ROLE, pa.ROLE} & set(ctx.derived) else set()
+
+
+def _deep_wino(ctx: KernelContext, node: ir.Node, s: ConvShape) -> WinoPlan | None:
+    """The F(2,3) plan of a deep conv that :func:`.conv_winograd.choose_m` leaves to the
+    transposed packed path (:data:`.conv_winograd.DEEP_CM`), kept for CPUs without AVX-512;
+    None for other convs."""
+    if not is_deep(s) or node.inputs[0] not in ctx.materialized:
+        return None
+    return wino_plan(s, deep=True)

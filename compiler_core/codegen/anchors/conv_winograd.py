@@ -81,6 +81,11 @@ MIN_CHANNELS = 16  # input channels (the GEMM depth) below which im2col + sgemm 
 # ResNet-50 C 256 M 256 0.71 (1.10 / 1.55 ms; im2col + sgemm 1.21 ms), Inception-v2 C 192
 # M 256 0.75, C 192 M 192 0.95, C 160 M 192 1.03, C 128 M 192 1.02, C 128 M 160 1.03-1.05,
 # C 128 M 128 1.11, C 96 M 128 1.16-1.20. DenseNet-121's 14x14 convs (C 128 M 32) stay.
+# Without AVX-512 the same convs are faster through Winograd: the artifact holds both forms of
+# W and a run-time branch (dnf_gemm_isa(), :mod:`.conv`) takes the transposed packed path on
+# AVX-512 only. One AMD EPYC (Zen 3) core, per block, interleaved profiles, F(2,3) / that
+# path: ResNet-50 C 256 M 256 0.85-0.90 (5 blocks), Inception-v2 C 192 M 192 0.62, C 192
+# M 256 0.86; whole models 0.98 (both).
 DEEP_SIDE, DEEP_CM = 16, 192 * 192
 # Output side from which F(4,3) would be chosen; None: F(2,3) everywhere. F(4,3) on the 56x56
 # layers (ResNet-50, Inception-v2, DenseNet-121) put light ResNet-50 (random weights) 1.2e-4
@@ -187,13 +192,14 @@ def applies(s: ConvShape) -> bool:
     return True
 
 
-def wino_plan(s: ConvShape, m: int | None = None) -> WinoPlan | None:
+def wino_plan(s: ConvShape, m: int | None = None, deep: bool = False) -> WinoPlan | None:
     """The tiling of the Winograd path for ``s``, or None when it does not apply or does not
-    pay (``m``: force the tile size, for tests)."""
+    pay (``m``: force the tile size, for tests; ``deep``: also for the deep convs that
+    :func:`choose_m` turns away for the transposed packed path, see :data:`DEEP_CM`)."""
     if not applies(s) or os.environ.get("DNNFUSION_NO_WINOGRAD"):
         return None
     if m is None:
-        m = choose_m(s)
+        m = choose_m(s, deep)
         if m is None:
             return None
     oh, ow = s.win.h.out, s.win.w.out
@@ -214,7 +220,7 @@ def wino_plan(s: ConvShape, m: int | None = None) -> WinoPlan | None:
     return p if p.slot <= MAX_SLOT_FLOATS else None
 
 
-def choose_m(s: ConvShape) -> int | None:
+def choose_m(s: ConvShape, deep: bool = False) -> int | None:
     """The tile size where the path pays, or None (keep im2col + sgemm): F(4,3) from an
     output side of :data:`F43_SIDE` (None: never, see there), F(2,3) below, when the output is at least
     :data:`MIN_SIDE` square, the input has :data:`MIN_CHANNELS` channels, and the
@@ -236,11 +242,16 @@ def choose_m(s: ConvShape) -> int | None:
     oh, ow = s.win.h.out, s.win.w.out
     if min(oh, ow) < MIN_SIDE or s.c < MIN_CHANNELS:
         return None
-    if min(oh, ow) < DEEP_SIDE and s.c * s.m >= DEEP_CM:
+    if not deep and is_deep(s):
         return None
     m = 4 if F43_SIDE is not None and min(oh, ow) >= F43_SIDE else 2
     tiles = -(-oh // m) * -(-ow // m)
     return m if 9 * oh * ow >= MIN_GAIN * (m + 2) ** 2 * tiles else None
+
+
+def is_deep(s: ConvShape) -> bool:
+    """A conv that leaves Winograd for the transposed packed path (:data:`DEEP_CM`)."""
+    return min(s.win.h.out, s.win.w.out) < DEEP_SIDE and s.c * s.m >= DEEP_CM
 
 
 def packed_u(ctx: KernelContext, s: ConvShape, p: WinoPlan) -> bool:

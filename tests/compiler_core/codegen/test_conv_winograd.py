@@ -33,7 +33,7 @@ from tests.helpers.ort import run_ort
 
 
 def _force(monkeypatch, m):
-    monkeypatch.setattr(conv_winograd, "choose_m", lambda s: m)
+    monkeypatch.setattr(conv_winograd, "choose_m", lambda s, deep=False: m)
 
 
 CASES = [
@@ -118,6 +118,10 @@ def test_the_measured_rule_picks_the_tile_size():
     assert choose_m(_shape(160, 192, 14)) == 2
     assert choose_m(_shape(128, 32, 14)) == 2  # DenseNet-121's
     assert choose_m(_shape(256, 256, 16)) == 2
+    # ... but keep an F(2,3) plan for CPUs without AVX-512 (a run-time branch in conv.py)
+    assert choose_m(_shape(256, 256, 14), deep=True) == 2
+    assert choose_m(_shape(192, 192, 14), deep=True) == 2
+    assert choose_m(_shape(512, 512, 7), deep=True) is None  # under MIN_SIDE either way
     assert choose_m(_shape(512, 512, 7)) is None  # 7x7: im2col + sgemm measured faster
     assert choose_m(_shape(48, 192, 13)) is None  # 13x13: 14x14 of tiles, gain 1.94 < 2
     assert choose_m(_shape(32, 128, 27)) == 2  # 27x27: gain 2.09
@@ -191,3 +195,18 @@ def test_huge_workspace_keeps_im2col():
     """One tile row of a 4000-wide image with 2048 + 2048 channels would need a 512 MB slot."""
     assert wino_plan(_shape(2048, 2048, 16, w=4000), m=2) is None
     assert wino_plan(_shape(64, 64, 16, w=4000), m=2) is not None
+
+
+@pytest.mark.skipif(not used_on(platform.machine()), reason="the packed GEMMs are x86-64 only")
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "c"])
+def test_deep_small_conv_holds_both_paths(isa, tmp_path, monkeypatch):
+    # C 192 M 192 on 14x14: the transposed packed path (conv_packed) with AVX-512, F(2,3) below
+    # it, chosen at run time by dnf_gemm_isa(); each capped level must match ORT
+    proto = conv_model([1, 192, 14, 14], [192, 192, 3, 3], [1, 192, 14, 14],
+                       pads=[1, 1, 1, 1], residual=True)
+    monkeypatch.setenv("DNNFUSION_GEMM_ISA", isa)
+    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Add", "Relu"]])
+    src = (out / "model.c").read_text()
+    assert src.count("if (dnf_gemm_isa() == 2) {") == 1
+    assert src.count("Winograd F(2x2, 3x3)") == 1
+    assert "dnf_gemm_pb(" in src
