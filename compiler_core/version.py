@@ -28,4 +28,5 @@ from __future__ import annotations
 #     every depth step) and prefetches the next 16 columns of B
 # 15: deep convs on small images hold both W^T (conv_packed) and F(2,3)'s U; a run-time branch
 #     takes Winograd without AVX-512
-CODEGEN_VERSION = 15
+# 16: dnf_gemm_pb AVX2 + FMA takes strips of K >= 2048 one depth block at a time
+CODEGEN_VERSION = 16

@@ -108,14 +108,14 @@ static void dnf_pb_avx512(int64_t m, int64_t k, const float* a, int64_t lda, con
                   dnf_pb_pf(next, blk, k));
 }
 
-/* mr rows x 16 columns (half a strip; cols of them kept), the depth in blocks of DNF_GEMM_KB;
-   pf as for dnf_pb512. */
+/* mr rows x 16 columns (half a strip; cols of them kept), the depth [q0, k) (q0 a multiple of
+   DNF_GEMM_KB) in blocks of DNF_GEMM_KB; pf as for dnf_pb512. */
 __attribute__((target("avx2,fma"), always_inline))
-static inline void dnf_pb256(const int mr, int64_t k, const float* a, int64_t lda,
+static inline void dnf_pb256(const int mr, int64_t q0, int64_t k, const float* a, int64_t lda,
                              const float* b, float* c, int64_t ldc, const float* bias,
                              int64_t cols, const float* pf) {
     __m256 acc[6][2];
-    for (int64_t p0 = 0; p0 < k; p0 += DNF_GEMM_KB) {
+    for (int64_t p0 = q0; p0 < k; p0 += DNF_GEMM_KB) {
         const int64_t p1 = k - p0 < DNF_GEMM_KB ? k : p0 + DNF_GEMM_KB;
         #pragma GCC unroll 6
         for (int i = 0; i < mr; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -150,10 +150,49 @@ static inline void dnf_pb256(const int mr, int64_t k, const float* a, int64_t ld
     }
 }
 
+/* Depth from which a strip goes one depth block at a time through all its row blocks (both
+   halves of a row block in turn, dnf_pb_avx2_deep), so the block's 32 KB of the strip and the
+   rows' part of A stay in cache: a strip of K >= 2048 is 256 KB or more, half of a Zen 3
+   core's L2, and each row block used to stream all of it. Interleaved in one process, min of
+   40 rounds, one AMD EPYC (Zen 3) core, B cold, this code / the one before: M 49 K 4608 N 512
+   (ResNet-50's 7x7 3x3 convs) 0.86, M 128 K 3072 N 768 (the BERT FFN's second GEMM) 0.93,
+   M 49 K 2048 N 512 0.92; shallower strips keep their order (M 128 K 768 N 3072 0.99, M 196
+   K 256 N 1024 0.98, M 49 K 512 N 2048 0.95); in this order they lost (1.04-1.09). */
+#define DNF_PB_DEEP 2048
+
+__attribute__((target("avx2,fma"), noinline))
+static void dnf_pb_avx2_deep(int64_t m, int64_t k, const float* a, int64_t lda, const float* b,
+                             int64_t cols, float* c, int64_t ldc, const float* bias,
+                             const float* next) {
+    const int halves = cols > 16 ? 2 : 1;
+    for (int64_t q0 = 0; q0 < k; q0 += DNF_GEMM_KB) {
+        const int64_t q1 = k - q0 < DNF_GEMM_KB ? k : q0 + DNF_GEMM_KB;
+        for (int64_t i = 0, blk = 0; i < m; i += 6, ++blk) {
+            const float* pf = dnf_pb_pf(next, blk, k);  /* its lines in [q0, q1) */
+            for (int h = 0; h < halves; ++h) {
+                const float* bh = bias ? bias + 16 * h : NULL;
+                if (i + 6 <= m)
+                    dnf_pb256(6, q0, q1, a + i * lda, lda, b + 16 * h, c + i * ldc + 16 * h,
+                              ldc, bh, cols - 16 * h, h == 0 ? pf : NULL);
+                else for (int64_t r = i; r < m; ++r)
+                    dnf_pb256(1, q0, q1, a + r * lda, lda, b + 16 * h, c + r * ldc + 16 * h,
+                              ldc, bh, cols - 16 * h, NULL);
+            }
+        }
+    }
+}
+
+/* Strips of K >= DNF_PB_DEEP by dnf_pb_avx2_deep (a function of its own: inlined here, it
+   made gcc lay out the shallow loops below so that they ran 8-11% slower, same instructions),
+   shallower ones half by half, each row block over the whole depth. */
 __attribute__((target("avx2,fma")))
 static void dnf_pb_avx2(int64_t m, int64_t k, const float* a, int64_t lda, const float* b,
                         int64_t cols, float* c, int64_t ldc, const float* bias,
                         const float* next) {
+    if (k >= DNF_PB_DEEP) {
+        dnf_pb_avx2_deep(m, k, a, lda, b, cols, c, ldc, bias, next);
+        return;
+    }
     for (int h = 0, blk = 0; h < 2 && 16 * h < cols; ++h) {
         const float* bh = b + 16 * h;
         float* ch = c + 16 * h;
@@ -164,10 +203,10 @@ static void dnf_pb_avx2(int64_t m, int64_t k, const float* a, int64_t lda, const
            FMA capped, one Intel Xeon core, min of 5 x 12 runs: M 49 K 512 N 2048 1921 ->
            1532 us, M 169 K 512 N 1000 3221 -> 2861, M 128 K 768 N 3072 8994 -> 8085) */
         for (; i + 6 <= m; i += 6, ++blk)
-            dnf_pb256(6, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc,
+            dnf_pb256(6, 0, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc,
                       dnf_pb_pf(next, blk, k));
         for (; i < m; ++i, ++blk)
-            dnf_pb256(1, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc,
+            dnf_pb256(1, 0, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc,
                       dnf_pb_pf(next, blk, k));
     }
 }
