@@ -126,6 +126,15 @@ def test_isa_levels_give_the_same_bits(tmp_path, monkeypatch):
     assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
 
 
+def test_deep_strips_give_the_same_bits(tmp_path, monkeypatch):
+    """K >= 2048 (DNF_PB_DEEP): the AVX2 kernel takes each strip one depth block at a time
+    (9 blocks, the last of 52), rows 6 + 6 + 1, a full strip and one of 13 columns (one half):
+    the same bits as the other levels, and ORT's result."""
+    proto = _matmul(13, 2100, 45, bias=True)
+    _, out = compile_and_check(proto, tmp_path, blocks=[["MatMul", "Add"]])
+    assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
+
+
 # Deep 1x1 convs on small images: Y^T = X^T W^T with W^T packed (anchors/conv_packed.py).
 
 
