@@ -29,4 +29,8 @@ from __future__ import annotations
 # 15: deep convs on small images hold both W^T (conv_packed) and F(2,3)'s U; a run-time branch
 #     takes Winograd without AVX-512
 # 16: dnf_gemm_pb AVX2 + FMA takes strips of K >= 2048 one depth block at a time
-CODEGEN_VERSION = 16
+# 17: a conv's residual Add (+ Relu) applied as dnf_gemm_pa stores its tile, and a Relu or
+#     residual Add (+ Relu) as conv_packed transposes its result back (dnf_transpose's res,
+#     relu); conv_packed finishes 128 channels at a time; 1x1 convs on dnf_gemm_pa whose row
+#     tiles leave columns empty take tiles of whole 32-column blocks
+CODEGEN_VERSION = 17

@@ -101,6 +101,7 @@ class BlockKernel:
                                                       parallel=False), indent)
 
                     epilogue.relu_in_place = self._relu_in_place(nxt)
+                    epilogue.residual = self._residual_in_place(nxt)
 
                 body.append(Raw(_dedent(anchor.emit(ctx, self.anchor, epilogue))))
             else:
@@ -126,6 +127,38 @@ class BlockKernel:
         return (node is not None and node.op_type == "Relu" and node.domain in ("", "ai.onnx")
                 and list(node.inputs) == [y] and self.aliases.get(y) is o
                 and y.dtype == ir.DataType.FLOAT)
+
+    def _residual_in_place(self, values: list[ir.Value]) -> tuple[ir.Value, bool] | None:
+        """``(r, relu)`` when the epilogue is ``Add(y, r)`` or ``Sum(y, r)`` (either order), or
+        ``Relu`` of it,
+        written over the anchor's output ``y``, with ``r`` a float buffer of ``y``'s shape
+        read at the element written (a ResNet shortcut): an anchor may add ``r`` (then apply
+        the Relu) as it stores its tile and skip the epilogue (``epilogue.residual``;
+        ``dnf_gemm_pa``'s ``res``). None otherwise."""
+        if len(values) != 1 or self.anchor is None or len(self.anchor.outputs) != 1:
+            return None
+        o, y = values[0], self.anchor.outputs[0]
+        if self.aliases.get(y) is not o or y.dtype != ir.DataType.FLOAT:
+            return None
+        ctx = self.ctx
+        node = ctx.producer.get(o)
+        relu = node is not None and node.op_type == "Relu" and node.domain in ("", "ai.onnx")
+        if relu:
+            a = node.inputs[0]
+            if a is None or a in ctx.buffers or a is y:
+                return None
+            node = ctx.producer.get(a)
+        if (node is None or node.op_type not in ("Add", "Sum")
+                or node.domain not in ("", "ai.onnx")):
+            return None
+        ins = list(node.inputs)
+        if len(ins) != 2 or ins.count(y) != 1:
+            return None
+        r = ins[1] if ins[0] is y else ins[0]
+        if (r not in ctx.buffers or r.dtype != ir.DataType.FLOAT
+                or value_shape(r) != value_shape(y)):
+            return None
+        return r, relu
 
     def _stages(self) -> list[tuple[str, list[ir.Value]]]:
         ctx = self.ctx

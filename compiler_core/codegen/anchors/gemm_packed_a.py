@@ -77,7 +77,10 @@ def row_offset(g: str, m0: str, mg: int, k: int) -> str:
     return f"({g}*{strips(mg) * MR} + {m0})*{k}"
 
 
-def gemm_pa(m, n, k, ap, b, ldb, c, ldc, bias: str = "NULL", relu: bool = False) -> Expr:
+def gemm_pa(m, n, k, ap, b, ldb, c, ldc, bias: str = "NULL", relu: bool = False,
+            res: str = "NULL") -> Expr:
     """``C[:m, :n] = A[:m, :k] B[:k, :n] (+ bias[i] on row i)``, ``ap`` at a strip; with
-    ``relu`` each element stored as ``max(t, 0)`` (``t > 0 ? t : 0``)."""
-    return Expr(f"{CALL}({m}, {n}, {k}, {ap}, {b}, {ldb}, {c}, {ldc}, {bias}, {int(relu)})")
+    ``res`` (a C pointer read like C, ``res[i*ldc + j]``) each sum gets ``res[i][j]`` added
+    last; with ``relu`` each element stored as ``max(t, 0)`` (``t > 0 ? t : 0``)."""
+    return Expr(f"{CALL}({m}, {n}, {k}, {ap}, {b}, {ldb}, {c}, {ldc}, {bias}, {res}, "
+                f"{int(relu)})")

@@ -8,23 +8,25 @@
    at run time. C's rows are output-channel planes, so the bias starts the sums and the fused
    epilogue runs on the tile right after.
 
-   dnf_gemm_pa(m, n, k, ap, b, ldb, c, ldc, bias, relu) computes rows [0, m) (ap at a strip) and
+   dnf_gemm_pa(m, n, k, ap, b, ldb, c, ldc, bias, res, relu) computes rows [0, m) (ap at a strip) and
    columns [0, n): AVX-512 per block of DNF_GEMM_KB of the depth, per strip, per block of 32
    columns (12 rows x 32 columns in registers); AVX2 + FMA per depth block, per block of 16
    columns, per 6 rows. Every level
    computes each element as
        tot = bias[i] or 0; for each block of 256 p: part = 0; for p in the block:
        part = fma(a[i][p], b[p][j], part); tot = tot + part
-   in that order (dnf_gemm_isa.c), then with relu != 0 stores tot > 0 ? tot : 0 (a conv's
-   fused Relu, applied while the tile is in registers instead of in a pass over it), so the
-   three levels give the same bits. Measured alone, one
+   in that order (dnf_gemm_isa.c); with res (not NULL, read like C: res[i*ldc + j]) then
+   tot = tot + res[i][j] (a residual Add), and with relu != 0 it stores tot > 0 ? tot : 0 (a
+   conv's fused Relu); both applied while the tile is in registers instead of in passes over
+   it, so the three levels give the same bits. Measured alone, one
    Zen 5 core, min of 20 (vs OpenBLAS SkylakeX sgemm on the same operands): M 64 N 3136 K 256
    234 / 205 GFLOP/s, M 256 N 3136 K 64 247 / 225, M 512 N 784 K 128 252 / 240, M 256 N 196
    K 2304 218 / 229, M 512 N 49 K 2048 198 / 185. */
 #define DNF_PA_MR 12
 
 static void dnf_pa_c(int64_t m, int64_t n, int64_t k, const float* ap, const float* b,
-                     int64_t ldb, float* c, int64_t ldc, const float* bias, int relu) {
+                     int64_t ldb, float* c, int64_t ldc, const float* bias, const float* res,
+                     int relu) {
     for (int64_t i = 0; i < m; ++i) {
         const float* a = ap + (i / DNF_PA_MR) * k * DNF_PA_MR + i % DNF_PA_MR;
         for (int64_t j = 0; j < n; ++j) {
@@ -36,6 +38,7 @@ static void dnf_pa_c(int64_t m, int64_t n, int64_t k, const float* ap, const flo
                     part = fmaf(a[p * DNF_PA_MR], b[p * ldb + j], part);
                 tot = tot + part;
             }
+            if (res) tot = tot + res[i * ldc + j];
             c[i * ldc + j] = relu ? (tot > 0.0f ? tot : 0.0f) : tot;
         }
     }
@@ -51,7 +54,8 @@ static void dnf_pa_c(int64_t m, int64_t n, int64_t k, const float* ap, const flo
 __attribute__((target("avx512f,fma"), always_inline))
 static inline void dnf_pa512(const int full, const int mr, int64_t rows, int64_t p0, int64_t p1,
                              const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
-                             const float* bias, __mmask16 m0, __mmask16 m1, int relu) {
+                             const float* bias, __mmask16 m0, __mmask16 m1, const float* res,
+                             int relu) {
     __m512 acc[12][2];
     #pragma GCC unroll 12
     for (int i = 0; i < mr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -80,6 +84,10 @@ static inline void dnf_pa512(const int full, const int mr, int64_t rows, int64_t
         }
         t0 = _mm512_add_ps(t0, acc[i][0]);
         t1 = _mm512_add_ps(t1, acc[i][1]);
+        if (res) {
+            t0 = _mm512_add_ps(t0, _mm512_maskz_loadu_ps(m0, res + i * ldc));
+            t1 = _mm512_add_ps(t1, _mm512_maskz_loadu_ps(m1, res + i * ldc + 16));
+        }
         if (relu) {  /* max(t, 0): 0 for NaN and -0, as t > 0 ? t : 0 */
             t0 = _mm512_max_ps(t0, _mm512_setzero_ps());
             t1 = _mm512_max_ps(t1, _mm512_setzero_ps());
@@ -101,10 +109,12 @@ static inline void dnf_pa512(const int full, const int mr, int64_t rows, int64_t
    K 64 1263-1345 us -> 711-974, M 512 N 784 K 128 918-988 -> 712-776). */
 __attribute__((target("avx512f,fma")))
 static void dnf_pa_avx512(int64_t m, int64_t n, int64_t k, const float* ap, const float* b,
-                          int64_t ldb, float* c, int64_t ldc, const float* bias, int relu) {
+                          int64_t ldb, float* c, int64_t ldc, const float* bias,
+                          const float* res, int relu) {
     for (int64_t p0 = 0; p0 < k; p0 += DNF_GEMM_KB) {
         const int64_t p1 = k - p0 < DNF_GEMM_KB ? k : p0 + DNF_GEMM_KB;
         const int r = relu && p1 == k;  /* on the last depth block */
+        const float* rb = p1 == k ? res : NULL;
         for (int64_t i = 0; i < m; i += DNF_PA_MR) {
             const float* a = ap + i * k;
             const int64_t rows = m - i < DNF_PA_MR ? m - i : DNF_PA_MR;
@@ -115,13 +125,14 @@ static void dnf_pa_avx512(int64_t m, int64_t n, int64_t k, const float* ap, cons
                 const __mmask16 m1 = cols >= 32 ? 0xffff
                                      : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
                 float* ci = c + i * ldc + j;
+                const float* ri = rb ? rb + i * ldc + j : NULL;
                 if (rows > 8 && cols == 32)
-                    dnf_pa512(1, 12, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1, r);
+                    dnf_pa512(1, 12, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1, ri, r);
                 else if (rows > 8)
-                    dnf_pa512(0, 12, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1, r);
+                    dnf_pa512(0, 12, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1, ri, r);
                 else if (rows > 4)
-                    dnf_pa512(0, 8, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1, r);
-                else dnf_pa512(0, 4, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1, r);
+                    dnf_pa512(0, 8, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1, ri, r);
+                else dnf_pa512(0, 4, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, m0, m1, ri, r);
             }
         }
     }
@@ -137,8 +148,8 @@ static void dnf_pa_avx512(int64_t m, int64_t n, int64_t k, const float* ap, cons
 __attribute__((target("avx2,fma"), always_inline))
 static inline void dnf_pa256(const int full, int64_t rows, int64_t p0, int64_t p1,
                              const float* a, const float* b, int64_t ldb, float* c,
-                             int64_t ldc, const float* bias, __m256i k0, __m256i k1, int relu,
-                             const float* pf) {
+                             int64_t ldc, const float* bias, __m256i k0, __m256i k1,
+                             const float* res, int relu, const float* pf) {
     __m256 acc[6][2];
     #pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -168,6 +179,12 @@ static inline void dnf_pa256(const int full, int64_t rows, int64_t p0, int64_t p
         }
         t0 = _mm256_add_ps(t0, acc[i][0]);
         t1 = _mm256_add_ps(t1, acc[i][1]);
+        if (res) {
+            const float* ri = res + i * ldc;
+            t0 = _mm256_add_ps(t0, full ? _mm256_loadu_ps(ri) : _mm256_maskload_ps(ri, k0));
+            t1 = _mm256_add_ps(t1, full ? _mm256_loadu_ps(ri + 8)
+                                        : _mm256_maskload_ps(ri + 8, k1));
+        }
         if (relu) {  /* max(t, 0): 0 for NaN and -0, as t > 0 ? t : 0 */
             t0 = _mm256_max_ps(t0, _mm256_setzero_ps());
             t1 = _mm256_max_ps(t1, _mm256_setzero_ps());
@@ -194,10 +211,12 @@ static inline void dnf_pa256(const int full, int64_t rows, int64_t p0, int64_t p
    1609, 1340, 1079, 3370 (OpenBLAS sgemm: 94 GFLOP/s on this core). */
 __attribute__((target("avx2,fma")))
 static void dnf_pa_avx2(int64_t m, int64_t n, int64_t k, const float* ap, const float* b,
-                        int64_t ldb, float* c, int64_t ldc, const float* bias, int relu) {
+                        int64_t ldb, float* c, int64_t ldc, const float* bias,
+                        const float* res, int relu) {
     for (int64_t p0 = 0; p0 < k; p0 += DNF_GEMM_KB) {
         const int64_t p1 = k - p0 < DNF_GEMM_KB ? k : p0 + DNF_GEMM_KB;
         const int r = relu && p1 == k;
+        const float* rb = p1 == k ? res : NULL;  /* on the last depth block */
         for (int64_t j = 0; j < n; j += 16) {
             const int64_t cols = n - j < 16 ? n - j : 16;
             const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -208,11 +227,12 @@ static void dnf_pa_avx2(int64_t m, int64_t n, int64_t k, const float* ap, const 
                 const int64_t rows = m - i < 6 ? m - i : 6;
                 float* ci = c + i * ldc + j;
                 const float* bi = bias ? bias + i : NULL;
+                const float* ri = rb ? rb + i * ldc + j : NULL;
                 /* the second row block brings the next 16 columns' depth block into L1 */
                 const float* pf = i == 6 && j + 16 < n ? b + j + 16 : NULL;
                 if (cols == 16)
-                    dnf_pa256(1, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, k0, k1, r, pf);
-                else dnf_pa256(0, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, k0, k1, r, pf);
+                    dnf_pa256(1, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, k0, k1, ri, r, pf);
+                else dnf_pa256(0, rows, p0, p1, a, b + j, ldb, ci, ldc, bi, k0, k1, ri, r, pf);
             }
         }
     }
@@ -220,12 +240,13 @@ static void dnf_pa_avx2(int64_t m, int64_t n, int64_t k, const float* ap, const 
 #endif
 
 static void dnf_gemm_pa(int64_t m, int64_t n, int64_t k, const float* ap, const float* b,
-                        int64_t ldb, float* c, int64_t ldc, const float* bias, int relu) {
+                        int64_t ldb, float* c, int64_t ldc, const float* bias, const float* res,
+                        int relu) {
     const int isa = dnf_gemm_isa();
 #ifdef DNF_GEMM_X86
-    if (isa == 2) { dnf_pa_avx512(m, n, k, ap, b, ldb, c, ldc, bias, relu); return; }
-    if (isa == 1) { dnf_pa_avx2(m, n, k, ap, b, ldb, c, ldc, bias, relu); return; }
+    if (isa == 2) { dnf_pa_avx512(m, n, k, ap, b, ldb, c, ldc, bias, res, relu); return; }
+    if (isa == 1) { dnf_pa_avx2(m, n, k, ap, b, ldb, c, ldc, bias, res, relu); return; }
 #endif
     (void)isa;
-    dnf_pa_c(m, n, k, ap, b, ldb, c, ldc, bias, relu);
+    dnf_pa_c(m, n, k, ap, b, ldb, c, ldc, bias, res, relu);
 }

@@ -7,8 +7,10 @@
    weights that do not fit in cache (BERT-base 128x768 @ 768x3072: OpenBLAS 81-92 GFLOP/s on
    one Zen 4 core, this kernel 99-111).
 
-   dnf_gemm_pb(m, k, a, lda, bp, j0, j1, c, ldc, bias) computes the columns [j0, j1) of C
-   (j0 a multiple of 32; j1 <= n): per strip, per block of rows, blocks of DNF_GEMM_KB of the
+   dnf_gemm_pb(m, k, a, lda, bp, j0, j1, jn, c, ldc, bias) computes the columns [j0, j1) of C
+   (j0 a multiple of 32; j1 <= jn <= n), bringing each strip's successor into L2 while it runs
+   when that one starts before jn (the caller's next call computes it; jn = j1: none after the
+   last strip): per strip, per block of rows, blocks of DNF_GEMM_KB of the
    depth in registers, each added to the row's sum in C. Every level computes each element as
        tot = bias or 0; for each block of 256 p: part = 0; for p in the block:
        part = fma(a[i][p], b[p][j], part); tot = tot + part
@@ -213,15 +215,15 @@ static void dnf_pb_avx2(int64_t m, int64_t k, const float* a, int64_t lda, const
 #endif
 
 static void dnf_gemm_pb(int64_t m, int64_t k, const float* a, int64_t lda,
-                        const float* bp, int64_t j0, int64_t j1, float* c, int64_t ldc,
-                        const float* bias) {
+                        const float* bp, int64_t j0, int64_t j1, int64_t jn, float* c,
+                        int64_t ldc, const float* bias) {
     const int isa = dnf_gemm_isa();
     for (int64_t j = j0; j < j1; j += DNF_PB_NR) {
         const float* b = bp + (j / DNF_PB_NR) * k * DNF_PB_NR;
         const int64_t cols = j1 - j < DNF_PB_NR ? j1 - j : DNF_PB_NR;
         const float* bj = bias ? bias + j : NULL;
 #ifdef DNF_GEMM_X86
-        const float* next = j + DNF_PB_NR < j1 ? b + k * DNF_PB_NR : NULL;  /* next strip */
+        const float* next = j + DNF_PB_NR < jn ? b + k * DNF_PB_NR : NULL;  /* next strip */
         if (isa == 2) { dnf_pb_avx512(m, k, a, lda, b, cols, c + j, ldc, bj, next); continue; }
         if (isa == 1) { dnf_pb_avx2(m, k, a, lda, b, cols, c + j, ldc, bj, next); continue; }
 #endif

@@ -188,12 +188,22 @@ def test_small_image_conv_transposed_matches_ort(tmp_path, x_shape, w_shape, y_s
     assert "scipy_cblas_sgemm(" not in body
     tap_major = len(x_shape) == 4 and w_shape[2:] != [1, 1]
     assert ("memcpy(" in body) == tap_major
+    # the Relu (after the residual Add) is applied by the transpose back into planes (its
+    # last argument 1; the residual its res pointer), not by a pass over them
+    back = [ln for ln in body.splitlines() if "dnf_transpose(" in ln and ln.rstrip().endswith(
+        ", 1);")]
+    assert back and all(ln.rstrip().endswith("NULL, 1);") != residual for ln in back), back
+    assert "> 0.0f ?" not in body
 
 
-def test_transposed_conv_isa_levels_give_the_same_bits(tmp_path, monkeypatch):
-    """The transposes (AVX 8x8 blocks or plain C) move values; the GEMM levels sum alike."""
-    proto = conv_model([1, 40, 9, 9], [72, 40, 3, 3], [1, 72, 9, 9], pads=[1, 1, 1, 1])
-    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
+@pytest.mark.parametrize("residual", [False, True])
+def test_transposed_conv_isa_levels_give_the_same_bits(tmp_path, monkeypatch, residual):
+    """The transposes (AVX 8x8 blocks or plain C) move values and apply the residual Add and
+    the Relu alike; the GEMM levels sum alike. 81 positions: 8x8 blocks and plain edges."""
+    proto = conv_model([1, 40, 9, 9], [72, 40, 3, 3], [1, 72, 9, 9], pads=[1, 1, 1, 1],
+                       residual=residual)
+    ops = ["Conv", "Add", "Relu"] if residual else ["Conv", "Relu"]
+    _, out = compile_and_check(proto, tmp_path, blocks=[ops])
     assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
 
 

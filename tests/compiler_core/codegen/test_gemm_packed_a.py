@@ -78,11 +78,12 @@ def test_conv_packed_a_matches_ort(tmp_path, x_shape, w_shape, y_shape, attrs, b
     _, out = compile_and_check(proto, tmp_path, blocks=[ops])
     body = _body(out)
     assert "dnf_gemm_pa(" in body and "scipy_cblas_sgemm(" not in body
-    # a lone Relu is applied by the kernel as it stores (relu argument 1), with no pass of
-    # its own; after a residual Add it stays a pass over the tile
+    # a lone Relu, or a residual Add then the Relu, is applied by the kernel as it stores
+    # (relu argument 1; the residual as the res pointer before it), with no pass of its own
     calls = [ln for ln in body.splitlines() if "dnf_gemm_pa(" in ln]
-    assert all(ln.rstrip().endswith(", 1);" if bias else ", 0);") for ln in calls), calls
-    assert ("> 0.0f ?" in body) == (not bias)
+    assert all(ln.rstrip().endswith(", 1);") for ln in calls), calls
+    assert all(ln.rstrip().endswith(", NULL, 1);") == bias for ln in calls), calls
+    assert "> 0.0f ?" not in body
     # W is stored once, packed (strips of 12 rows per group), plus the bias
     m, cg, kh, kw = w_shape
     g = attrs.get("group", 1)
@@ -117,9 +118,47 @@ def test_small_image_keeps_sgemm(tmp_path):
     assert "scipy_cblas_sgemm(" in body and "dnf_gemm_pa(" not in body
 
 
-def test_isa_levels_give_the_same_bits(tmp_path, monkeypatch):
-    """AVX-512, AVX2 + FMA and plain C sum each element in the same order with FMA."""
-    proto = conv_model([1, 30, 17, 19], [29, 30, 3, 3], [1, 29, 17, 19], pads=[1, 1, 1, 1])
-    _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
-    assert "dnf_gemm_pa(" in _body(out)
+@pytest.mark.parametrize("residual", [False, True])
+def test_isa_levels_give_the_same_bits(tmp_path, monkeypatch, residual):
+    """AVX-512, AVX2 + FMA and plain C sum each element in the same order with FMA; with a
+    residual Add (depth 270: two partial sums, the residual added after the last) too."""
+    proto = conv_model([1, 30, 17, 19], [29, 30, 3, 3], [1, 29, 17, 19], pads=[1, 1, 1, 1],
+                       residual=residual, bias=not residual)
+    ops = ["Conv", "Add", "Relu"] if residual else ["Conv", "Relu"]
+    _, out = compile_and_check(proto, tmp_path, blocks=[ops])
+    calls = [ln for ln in _body(out).splitlines() if "dnf_gemm_pa(" in ln]
+    assert calls and all(ln.rstrip().endswith("NULL, 1);") != residual for ln in calls), calls
     assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
+
+
+FLAT_CASES = [
+    # residual Add + Relu applied by the kernel: depth 300 (two partial sums, the residual
+    # added after the last), 30 channels (12 + 12 + 6)
+    ([1, 300, 28, 28], [30, 300, 1, 1], "Relu", True, True),
+    # a lone Relu with a bias
+    ([1, 40, 28, 28], [30, 40, 1, 1], "Relu", False, True),
+    # a Sigmoid stays an epilogue pass over row tiles: no flat tiles
+    ([1, 40, 28, 28], [30, 40, 1, 1], "Sigmoid", False, False),
+]
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "act", "residual", "flat"), FLAT_CASES)
+def test_flat_tiles_on_28x28(tmp_path, monkeypatch, x_shape, w_shape, act, residual, flat):
+    """A 1x1 conv on 28x28 (784 positions: 25 blocks of 32 columns, the last 16 wide) whose
+    epilogue the kernel applies takes tiles of whole 32-column blocks that do not start on an
+    output row (conv_gemm._emit_flat): each tile copies its columns of X, then one
+    dnf_gemm_pa call; any other epilogue keeps row tiles (7 rows: 196 columns)."""
+    y_shape = [1, w_shape[0], 28, 28]
+    proto = conv_model(x_shape, w_shape, y_shape, act=act, residual=residual,
+                       bias=not residual)
+    ops = ["Conv", *(["Add"] if residual else []), act]
+    _, out = compile_and_check(proto, tmp_path, blocks=[ops])
+    body = _body(out)
+    calls = [ln for ln in body.splitlines() if "dnf_gemm_pa(" in ln]
+    assert len(calls) == 1
+    # the flat tile's columns: blocks [T*25/n, (T+1)*25/n) of 32, the last cut at 784
+    assert ("*25/" in body and "< 784 ? " in body) == flat, body
+    if act == "Relu":  # the kernel's (its last argument 1), not a pass over the tile
+        assert calls[0].rstrip().endswith(", 1);") and "> 0.0f ?" not in body
+    if residual:
+        assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
