@@ -96,6 +96,14 @@ DEEP_SIDE, DEEP_CM = 16, 192 * 192
 # DenseNet-121 1.02 / 1.06. Correct first: F(4,3) stays for tests and a more accurate
 # transform.
 F43_SIDE: int | None = None
+# dnf_gemm_pa for the a*a GEMMs though M is not a multiple of 12 (its last strip short of
+# rows): from PART_STRIP_M output channels on outputs of PART_STRIP_SIDE or less (few tiles per
+# GEMM, where OpenBLAS's small-matrix kernel is slow). Inception-v2, one Intel Xeon, per block,
+# interleaved profiles, with / without: its 14x14 convs of M 128 and 160 0.75-0.78 (2
+# threads), 0.80-0.87 (1 thread); elsewhere it did not pay: M 64 on 56x56 (ResNet-50) 1.22-1.26
+# and 55x55 (SqueezeNet) 1.10-1.16, M 128 on 27x27 / 28x28 0.95-1.05. Not for the deep convs
+# (DEEP_CM), which run Winograd only without AVX-512, where it was not measured.
+PART_STRIP_M, PART_STRIP_SIDE = 96, 16
 MIN_GAIN = 2.0  # multiplications of im2col over those of the tiles (F(2,3) on 13x13: 1.94)
 MAX_SLOT_FLOATS = 1 << 24  # a thread's workspace (64 MB): wider or deeper convs keep im2col
 
@@ -261,9 +269,13 @@ def packed_u(ctx: KernelContext, s: ConvShape, p: WinoPlan) -> bool:
     whole 32-column blocks. Alone, one Intel Xeon core, M 192 N 112 K 64 (Inception-v2's 56x56
     conv): 118-145 GFLOP/s vs OpenBLAS 94-108; M 64 (4 rows in the last strip) lost (107-112
     vs 120). In Inception-v2 (one thread, interleaved profiles) that conv took 4.74 -> 3.96 ms,
-    its 28x28 convs of 98 tiles per group (30 padded columns) 70-150 us more each."""
+    its 28x28 convs of 98 tiles per group (30 padded columns) 70-150 us more each. On small
+    images (:data:`PART_STRIP_SIDE`) a last strip short of rows is taken from
+    :data:`PART_STRIP_M` channels (see there)."""
     cols = p.r * p.tw
-    return ctx.packed_gemm and s.m % pa.MR == 0 and 6 * pa.padded_columns(cols) <= cols
+    full = s.m % pa.MR == 0 or (s.m >= PART_STRIP_M and not is_deep(s)
+                                and min(s.win.h.out, s.win.w.out) <= PART_STRIP_SIDE)
+    return ctx.packed_gemm and full and 6 * pa.padded_columns(cols) <= cols
 
 
 def transformed_weights(node: ir.Node, s: ConvShape, p: WinoPlan,
@@ -417,7 +429,8 @@ def emit_winograd(ctx: KernelContext, node: ir.Node, s: ConvShape, p: WinoPlan,
         n, grp, h0, rn, xd, v, mb, ob, xi = (nm(k) for k in ("i", "i", "i", "i", "p", "p", "p",
                                                             "p", "i"))
         if packed_u(ctx, s, p):
-            gemm = pa.gemm_pa(s.m, f"{rn}*{p.tw}", s.c, f"{u} + {xi}*{s.m * s.c}",
+            gemm = pa.gemm_pa(s.m, f"{rn}*{p.tw}", s.c,
+                              f"{u} + {xi}*{pa.strips(s.m) * pa.MR * s.c}",
                               f"{v} + {xi}*{s.c * p.tiles}", p.tiles,
                               f"{mb} + {xi}*{s.m * p.tiles}", p.tiles)
         else:

@@ -21,6 +21,7 @@ from compiler_core.codegen.anchors.window import Axis, Window
 from compiler_core.compile import compile_model
 from compiler_core.runtime import InferenceSession
 from tests.compiler_core.codegen.util import (
+    assert_isa_levels_agree,
     compile_and_check,
     conv_model,
     feeds_for,
@@ -63,8 +64,9 @@ def test_winograd_conv_matches_ort(x_shape, w_shape, y_shape, attrs, kw, m, tmp_
     _, out = compile_and_check(proto, tmp_path, blocks=1)
     text = (out / "model.c").read_text()
     assert f"Winograd F({m}x{m}, 3x3)" in text
-    if "dnf_gemm_pa(" in text:  # U in dnf_gemm_pa's strips: only when M fills them
-        assert w_shape[0] % 12 == 0
+    if "dnf_gemm_pa(" in text:  # U in dnf_gemm_pa's strips: when M fills them, or on a
+        # small image from 96 channels (conv_winograd.PART_STRIP_M)
+        assert w_shape[0] % 12 == 0 or (w_shape[0] >= 96 and min(y_shape[2:]) <= 16)
 
 
 @pytest.mark.skipif(not used_on(platform.machine()), reason="dnf_gemm_pa is x86-64's")
@@ -80,6 +82,25 @@ def test_u_is_packed_where_strips_and_column_blocks_fill(side, packed, tmp_path,
     text = (out / "model.c").read_text()
     assert ("dnf_gemm_pa(" in text) == packed
     assert ("scipy_cblas_sgemm(" in text) == (not packed)
+
+
+@pytest.mark.skipif(not used_on(platform.machine()), reason="dnf_gemm_pa is x86-64's")
+@pytest.mark.parametrize(("m_out", "packed"), [(100, True), (64, False)])
+def test_u_in_part_strips_on_small_images(m_out, packed, tmp_path, monkeypatch):
+    """16x16 outputs (64 tiles: whole 32-column blocks per group). 100 output channels (8
+    strips of 12 and one of 4 rows) take dnf_gemm_pa, its last strip short of rows
+    (conv_winograd.PART_STRIP_M); 64 keep cblas_sgemm. Both match ORT; the ISA levels of
+    the part strip give the same bits."""
+    _force(monkeypatch, 2)
+    proto = conv_model([1, 40, 16, 16], [m_out, 40, 3, 3], [1, m_out, 16, 16],
+                       pads=[1, 1, 1, 1])
+    _, out = compile_and_check(proto, tmp_path, blocks=1)
+    text = (out / "model.c").read_text()
+    assert "Winograd F(2x2, 3x3)" in text
+    assert ("dnf_gemm_pa(" in text) == packed
+    assert ("scipy_cblas_sgemm(" in text) == (not packed)
+    if packed:
+        assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
