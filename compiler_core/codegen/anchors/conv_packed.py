@@ -8,12 +8,17 @@ they are packed at compile time as the B of ``Y^T[N, M] = X^T[N, K] W^T[K, M]`` 
 output positions, ``K = C*kh*kw``, ``M`` output channels; :mod:`.gemm_packed`, the weights
 stored only in that form), and per image:
 
-1. the threads transpose ``X_n[C, HW]`` (``dnf_transpose``: 8 x 8 blocks in AVX registers):
-   a 1x1 conv's is ``XT[N, K]``; for a 2-D conv with several taps (or a stride, padding) it is
-   ``XN[HW, C]``, from which each output position's XT row is gathered, one copy of C floats
-   per tap, K ordered (tap row, tap column, channel) as W^T is packed (:func:`_gather_xt`).
-   ResNet-50's 14x14 3x3 convs took 340-580 us less each (one Intel Xeon core, interleaved
-   profiles) than with the im2col panel ``P[K, N]`` transposed, which 1-D convs still use;
+1. a 1x1 conv's ``XT[N, K]`` is X itself, read in place as A transposed (``dnf_gemm_pb``'s
+   ``at``: ``A[j][c] = X[c][j]``, the kernel prefetching A's lines a few depth steps ahead);
+   a 1-D conv with several taps (or a stride, padding) reads its im2col panel ``P[K, N]`` the
+   same way. Transposing X first cost Inception-v2's 14x14 1x1 convs (576 channels in, 64-224
+   out) a third of their time: without it they took 0.52-0.74 of it at 2 threads (Intel Xeon,
+   interleaved per-block profiles), ResNet-50's 1x1 1024 -> 256 convs 0.88-0.94 at 1 thread.
+   For a 2-D conv with several taps the threads transpose ``X_n[C, HW]`` (``dnf_transpose``:
+   8 x 8 blocks in AVX registers) into ``XN[HW, C]``, from which each output position's XT
+   row is gathered, one copy of C floats per tap, K ordered (tap row, tap column, channel) as
+   W^T is packed (:func:`_gather_xt`). ResNet-50's 14x14 3x3 convs took 340-580 us less each
+   (one Intel Xeon core, interleaved profiles) than with the im2col panel transposed;
 2. each thread computes its block of output channels (whole 32-channel strips) with
    ``dnf_gemm_pb`` into ``YT[N, M]``, the bias starting the sums;
 3. then transposes its channels back into Y's planes and runs the fused epilogue on them,
@@ -107,16 +112,16 @@ def row_stride(n: int) -> int:
 
 
 def workspace(node: ir.Node, s: ConvShape) -> int:
-    """Floats of XT and YT (one image at a time), and of X's transpose ``XN[HW, C]``
-    (:func:`_tap_major` convs) or of the im2col panel ``P[K, N]`` (1-D convs with several taps,
-    a stride or padding)."""
+    """Floats of YT (one image at a time), and for :func:`_tap_major` convs of XT and X's
+    transpose ``XN[HW, C]``, for 1-D convs with several taps (a stride or padding) of the
+    im2col panel ``P[K, N]`` (read in place as A transposed, as a 1x1 conv's X is)."""
     if _one_by_one(s):
         extra = 0
     elif _tap_major(node, s):
-        extra = s.hw * row_stride(s.c)
+        extra = s.hw * row_stride(s.c) + s.ohw * row_stride(s.k)
     else:
         extra = s.k * s.ohw
-    return s.ohw * (row_stride(s.k) + row_stride(s.m)) + extra
+    return s.ohw * row_stride(s.m) + extra
 
 
 def _gather_xt(ctx: KernelContext, s: ConvShape, xn: str, ldn: int, xt: str,
@@ -170,25 +175,29 @@ def emit(ctx: KernelContext, node: ir.Node, s: ConvShape,
     xt, yt, xi, yi, panel = (nm("p") for _ in range(5))
     tb = TRANSPOSE_BLOCK
     oh = s.win.h.out
-    # 1. XT[j][c] = X[c][j] (or of the im2col panel, filled first): the threads split the rows
-    #    of X (of the panel) in blocks of 16
+    # 1. A = XT[N, K]: for a tap-major conv gathered from X's transpose (the threads split
+    #    the rows of X in blocks of 16); otherwise X itself (1x1) or the im2col panel (filled
+    #    first), read as A transposed (``a_t``): A[j][c] = X[c][j], no transpose
     to_xt: list[Stmt]
-    if _tap_major(node, s):
+    tap_major = _tap_major(node, s)
+    if tap_major:
         ldn = row_stride(s.c)
         to_xt = [For(c0, 0, s.c, [
             Expr(f"dnf_transpose({xi} + {c0}*{s.hw}, {extent(c0, tb, s.c)}, {s.hw}, {s.hw}, "
                  f"{panel} + {c0}, {ldn}, NULL, 0)"),
         ], step=tb, omp=Omp.FOR), *_gather_xt(ctx, s, panel, ldn, xt, ldx)]
+        a_src, a_ld = xt, ldx
     else:
         to_xt = []
-        src = xi
+        a_src, a_ld = xi, n_pos
         if not _one_by_one(s):
             to_xt = im2col(s, x, img, "0", panel, "0", str(oh), str(n_pos), ctx, shared=True)
-            src = panel
-        to_xt.append(For(c0, 0, k, [
-            Expr(f"dnf_transpose({src} + {c0}*{n_pos}, {extent(c0, tb, k)}, {n_pos}, {n_pos}, "
-                 f"{xt} + {c0}, {ldx}, NULL, 0)"),
-        ], step=tb, omp=Omp.FOR))
+            a_src = panel
+
+    def a_rows(r0: str) -> str:
+        """A from its row (output position) ``r0``."""
+        return f"{a_src} + {r0}" if not tap_major else f"{a_src} + {r0}*{a_ld}"
+
     # 2. this thread's output channels; 3. back into Y's planes: Y[q][j] = YT[j][q], with
     #    the epilogue when it is a Relu or a residual Add (+ Relu) (see kernel.py), which the
     #    transpose applies as it stores (`res` read like Y)
@@ -210,7 +219,8 @@ def emit(ctx: KernelContext, node: ir.Node, s: ConvShape,
     first = f"({img}*{m} + {s0})"
     sub: list[Stmt] = [
         Decl("int64_t", sw, extent(s0, SUB_BLOCK, end)),
-        pk.gemm_pb(n_pos, k, xt, ldx, pw, s0, f"{s0} + {sw}", yt, ldy, bias, jn=end),
+        pk.gemm_pb(n_pos, k, a_src, a_ld, pw, s0, f"{s0} + {sw}", yt, ldy, bias, jn=end,
+                   a_t=not tap_major),
         back(f"{yt} + {s0}", str(n_pos), sw, f"{s0}*{n_pos}"),
     ]
     if epilogue is not None:
@@ -230,8 +240,8 @@ def emit(ctx: KernelContext, node: ir.Node, s: ConvShape,
              f"({n_pos} + 4*omp_get_num_threads() - 1) / (4*omp_get_num_threads()) * 4"),
         For(r0, 0, n_pos, [
             Decl("int64_t", rn, extent(r0, rb, n_pos)),
-            pk.gemm_pb(rn, k, f"{xt} + {r0}*{ldx}", ldx, pw, 0, m, f"{yt} + {r0}*{ldy}", ldy,
-                       bias),
+            pk.gemm_pb(rn, k, a_rows(r0), a_ld, pw, 0, m, f"{yt} + {r0}*{ldy}", ldy, bias,
+                       a_t=not tap_major),
             back(f"{yt} + {r0}*{ldy}", rn, str(m), r0),
         ], step=rb, omp=Omp.FOR),
     ]
@@ -240,14 +250,15 @@ def emit(ctx: KernelContext, node: ir.Node, s: ConvShape,
         by_rows.append(For(q, 0, m, [Raw(epilogue(f"{chan}*{oh}", f"({chan} + 1)*{oh}", 0))],
                            omp=Omp.FOR))
     strips = -(-m // pk.NR)
+    xt_floats = n_pos * ldx if tap_major else 0
     by_strips = For(m0, 0, m, per_thread, step=cb, omp=Omp.FOR)
     share = (If(f"{strips} % omp_get_num_threads() == 0", [by_strips], orelse=by_rows)
              if n_pos >= ROW_SPLIT_MIN else by_strips)
     body: list[Stmt] = [
         Decl("int64_t", cb, pk.column_block(m)),
         Decl("float* restrict", xt, ws, const=False),
-        Decl("float* restrict", yt, f"{ws} + {n_pos * ldx}", const=False),
-        Decl("float* restrict", panel, f"{ws} + {n_pos * (ldx + ldy)}", const=False),
+        Decl("float* restrict", yt, f"{ws} + {xt_floats}", const=False),
+        Decl("float* restrict", panel, f"{ws} + {xt_floats + n_pos * ldy}", const=False),
         For(img, 0, s.n, [
             Decl("const float* restrict", xi, f"{px} + {img}*{s.c * s.hw}"),
             Decl("float* restrict", yi, f"{py} + {img}*{m * n_pos}", const=False),

@@ -60,12 +60,15 @@ def packed_value(name: str, b: np.ndarray) -> ir.Value:
                     type=ir.TensorType(ir.DataType.FLOAT), const_value=ir.Tensor(p))
 
 
-def gemm_pb(m, k, a, lda, bp, j0, j1, c, ldc, bias: str = "NULL", jn=None) -> Expr:
-    """``C[:m, j0:j1] = A[:m, :k] B[:, j0:j1] (+ bias[j0:j1])`` (``j0`` a multiple of NR).
-    ``jn`` (default ``j1``): the strips before it are read next (by the caller's next call),
-    so the last strip of this one brings the next into L2 too."""
+def gemm_pb(m, k, a, lda, bp, j0, j1, c, ldc, bias: str = "NULL", jn=None,
+            a_t: bool = False) -> Expr:
+    """``C[:m, j0:j1] = A[:m, :k] B[:, j0:j1] (+ bias[j0:j1])`` (``j0`` a multiple of NR);
+    ``A[i][p]`` at ``a[i*lda + p]``, with ``a_t`` at ``a[p*lda + i]``. ``jn`` (default
+    ``j1``): the strips before it are read next (by the caller's next call), so the last strip
+    of this one brings the next into L2 too."""
     jn = j1 if jn is None else jn
-    return Expr(f"{CALL}({m}, {k}, {a}, {lda}, {bp}, {j0}, {j1}, {jn}, {c}, {ldc}, {bias})")
+    return Expr(f"{CALL}({m}, {k}, {a}, {lda}, {int(a_t)}, {bp}, {j0}, {j1}, {jn}, {c}, {ldc}, "
+                f"{bias})")
 
 
 def column_block(n: int) -> str:

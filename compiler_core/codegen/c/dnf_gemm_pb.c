@@ -7,8 +7,9 @@
    weights that do not fit in cache (BERT-base 128x768 @ 768x3072: OpenBLAS 81-92 GFLOP/s on
    one Zen 4 core, this kernel 99-111).
 
-   dnf_gemm_pb(m, k, a, lda, bp, j0, j1, jn, c, ldc, bias) computes the columns [j0, j1) of C
-   (j0 a multiple of 32; j1 <= jn <= n), bringing each strip's successor into L2 while it runs
+   dnf_gemm_pb(m, k, a, lda, at, bp, j0, j1, jn, c, ldc, bias) computes the columns [j0, j1) of C
+   (j0 a multiple of 32; j1 <= jn <= n); a[i][p] is a[i*lda + p], or with at != 0 a[p*lda + i]
+   (A stored transposed: a conv's X planes, read in place instead of transposed first); bringing each strip's successor into L2 while it runs
    when that one starts before jn (the caller's next call computes it; jn = j1: none after the
    last strip): per strip, per block of rows, blocks of DNF_GEMM_KB of the
    depth in registers, each added to the row's sum in C. Every level computes each element as
@@ -18,9 +19,10 @@
    kernel (12 rows x 32 columns), the AVX2 + FMA kernel (6 rows x 16 columns) and the plain C
    loop give the same bits; the ISA is chosen once per loaded model (dnf_gemm_isa). */
 #define DNF_PB_NR 32
+#define DNF_PB_AT_AHEAD 8
 
-static void dnf_pb_c(int64_t m, int64_t k, const float* a, int64_t lda, const float* b,
-                     int64_t cols, float* c, int64_t ldc, const float* bias) {
+static void dnf_pb_c(int64_t m, int64_t k, const float* a, int64_t lda, int at,
+                     const float* b, int64_t cols, float* c, int64_t ldc, const float* bias) {
     for (int64_t i = 0; i < m; ++i)
         for (int64_t q = 0; q < cols; ++q) {
             float tot = bias ? bias[q] : 0.0f;
@@ -28,7 +30,7 @@ static void dnf_pb_c(int64_t m, int64_t k, const float* a, int64_t lda, const fl
                 const int64_t p1 = k - p0 < DNF_GEMM_KB ? k : p0 + DNF_GEMM_KB;
                 float part = 0.0f;
                 for (int64_t p = p0; p < p1; ++p)
-                    part = fmaf(a[i * lda + p], b[p * DNF_PB_NR + q], part);
+                    part = fmaf(at ? a[p * lda + i] : a[i * lda + p], b[p * DNF_PB_NR + q], part);
                 tot = tot + part;
             }
             c[i * ldc + q] = tot;
@@ -47,7 +49,7 @@ static inline const float* dnf_pb_pf(const float* next, int64_t blk, int64_t k) 
    DNF_GEMM_KB; masks m0, m1 keep the columns inside C. pf (or NULL): k lines of 64 bytes to
    bring into L2 meanwhile, one per depth step (half of the next strip). */
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void dnf_pb512(const int mr, int64_t k, const float* a, int64_t lda,
+static inline void dnf_pb512(const int at, const int mr, int64_t k, const float* a, int64_t lda,
                              const float* b, float* c, int64_t ldc, const float* bias,
                              __mmask16 m0, __mmask16 m1, const float* pf) {
     __m512 acc[12][2];
@@ -59,9 +61,14 @@ static inline void dnf_pb512(const int mr, int64_t k, const float* a, int64_t ld
             const __m512 v0 = _mm512_loadu_ps(b + p * DNF_PB_NR);
             const __m512 v1 = _mm512_loadu_ps(b + p * DNF_PB_NR + 16);
             if (pf) _mm_prefetch((const char*)(pf + p * 16), _MM_HINT_T1);
+            if (at) {  /* A's rows of this block, DNF_PB_AT_AHEAD depth steps ahead */
+                _mm_prefetch((const char*)(a + (p + DNF_PB_AT_AHEAD) * lda), _MM_HINT_T0);
+                _mm_prefetch((const char*)(a + (p + DNF_PB_AT_AHEAD) * lda + mr - 1),
+                             _MM_HINT_T0);
+            }
             #pragma GCC unroll 12
             for (int i = 0; i < mr; ++i) {
-                const __m512 av = _mm512_set1_ps(a[i * lda + p]);
+                const __m512 av = _mm512_set1_ps(at ? a[p * lda + i] : a[i * lda + p]);
                 acc[i][0] = _mm512_fmadd_ps(av, v0, acc[i][0]);
                 acc[i][1] = _mm512_fmadd_ps(av, v1, acc[i][1]);
             }
@@ -91,29 +98,38 @@ static inline void dnf_pb512(const int mr, int64_t k, const float* a, int64_t ld
    N 512 2718 -> 2281 us, M 49 K 2048 N 512 1141 -> 849, M 49 K 512 N 2048 1135 -> 809, M 196
    K 1024 N 256 755 -> 667, M 169 K 512 N 1000 1383 -> 1223, M 128 K 768 N 3072 5046 -> 4130;
    M 196 K 2304 N 256 the same. */
-__attribute__((target("avx512f,fma")))
-static void dnf_pb_avx512(int64_t m, int64_t k, const float* a, int64_t lda, const float* b,
-                          int64_t cols, float* c, int64_t ldc, const float* bias,
-                          const float* next) {
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void dnf_pb_avx512_rows(const int at, int64_t m, int64_t k, const float* a,
+                                      int64_t lda, const float* b, int64_t cols, float* c,
+                                      int64_t ldc, const float* bias, const float* next) {
     const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
     const __mmask16 m1 = cols >= 32 ? 0xffff
                          : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
     int64_t i = 0, blk = 0;
     for (; i + 12 <= m; i += 12, ++blk)
-        dnf_pb512(12, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1,
+        dnf_pb512(at, 12, k, a + (at ? i : i * lda), lda, b, c + i * ldc, ldc, bias, m0, m1,
                   dnf_pb_pf(next, blk, k));
     for (; i + 4 <= m; i += 4, ++blk)
-        dnf_pb512(4, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1,
+        dnf_pb512(at, 4, k, a + (at ? i : i * lda), lda, b, c + i * ldc, ldc, bias, m0, m1,
                   dnf_pb_pf(next, blk, k));
     for (; i < m; ++i, ++blk)
-        dnf_pb512(1, k, a + i * lda, lda, b, c + i * ldc, ldc, bias, m0, m1,
+        dnf_pb512(at, 1, k, a + (at ? i : i * lda), lda, b, c + i * ldc, ldc, bias, m0, m1,
                   dnf_pb_pf(next, blk, k));
+}
+
+__attribute__((target("avx512f,fma")))
+static void dnf_pb_avx512(int64_t m, int64_t k, const float* a, int64_t lda, int at,
+                          const float* b, int64_t cols, float* c, int64_t ldc,
+                          const float* bias, const float* next) {
+    if (at) dnf_pb_avx512_rows(1, m, k, a, lda, b, cols, c, ldc, bias, next);
+    else dnf_pb_avx512_rows(0, m, k, a, lda, b, cols, c, ldc, bias, next);
 }
 
 /* mr rows x 16 columns (half a strip; cols of them kept), the depth [q0, k) (q0 a multiple of
    DNF_GEMM_KB) in blocks of DNF_GEMM_KB; pf as for dnf_pb512. */
 __attribute__((target("avx2,fma"), always_inline))
-static inline void dnf_pb256(const int mr, int64_t q0, int64_t k, const float* a, int64_t lda,
+static inline void dnf_pb256(const int at, const int mr, int64_t q0, int64_t k, const float* a,
+                             int64_t lda,
                              const float* b, float* c, int64_t ldc, const float* bias,
                              int64_t cols, const float* pf) {
     __m256 acc[6][2];
@@ -127,7 +143,7 @@ static inline void dnf_pb256(const int mr, int64_t q0, int64_t k, const float* a
             if (pf) _mm_prefetch((const char*)(pf + p * 16), _MM_HINT_T1);
             #pragma GCC unroll 6
             for (int i = 0; i < mr; ++i) {
-                const __m256 av = _mm256_broadcast_ss(a + i * lda + p);
+                const __m256 av = _mm256_broadcast_ss(at ? a + p * lda + i : a + i * lda + p);
                 acc[i][0] = _mm256_fmadd_ps(av, v0, acc[i][0]);
                 acc[i][1] = _mm256_fmadd_ps(av, v1, acc[i][1]);
             }
@@ -162,10 +178,10 @@ static inline void dnf_pb256(const int mr, int64_t q0, int64_t k, const float* a
    K 256 N 1024 0.98, M 49 K 512 N 2048 0.95); in this order they lost (1.04-1.09). */
 #define DNF_PB_DEEP 2048
 
-__attribute__((target("avx2,fma"), noinline))
-static void dnf_pb_avx2_deep(int64_t m, int64_t k, const float* a, int64_t lda, const float* b,
-                             int64_t cols, float* c, int64_t ldc, const float* bias,
-                             const float* next) {
+__attribute__((target("avx2,fma"), always_inline))
+static inline void dnf_pb_avx2_deep_t(const int at, int64_t m, int64_t k, const float* a,
+                                      int64_t lda, const float* b, int64_t cols, float* c,
+                                      int64_t ldc, const float* bias, const float* next) {
     const int halves = cols > 16 ? 2 : 1;
     for (int64_t q0 = 0; q0 < k; q0 += DNF_GEMM_KB) {
         const int64_t q1 = k - q0 < DNF_GEMM_KB ? k : q0 + DNF_GEMM_KB;
@@ -174,27 +190,31 @@ static void dnf_pb_avx2_deep(int64_t m, int64_t k, const float* a, int64_t lda, 
             for (int h = 0; h < halves; ++h) {
                 const float* bh = bias ? bias + 16 * h : NULL;
                 if (i + 6 <= m)
-                    dnf_pb256(6, q0, q1, a + i * lda, lda, b + 16 * h, c + i * ldc + 16 * h,
-                              ldc, bh, cols - 16 * h, h == 0 ? pf : NULL);
+                    dnf_pb256(at, 6, q0, q1, a + (at ? i : i * lda), lda, b + 16 * h,
+                              c + i * ldc + 16 * h, ldc, bh, cols - 16 * h, h == 0 ? pf : NULL);
                 else for (int64_t r = i; r < m; ++r)
-                    dnf_pb256(1, q0, q1, a + r * lda, lda, b + 16 * h, c + r * ldc + 16 * h,
-                              ldc, bh, cols - 16 * h, NULL);
+                    dnf_pb256(at, 1, q0, q1, a + (at ? r : r * lda), lda, b + 16 * h,
+                              c + r * ldc + 16 * h, ldc, bh, cols - 16 * h, NULL);
             }
         }
     }
 }
 
+__attribute__((target("avx2,fma"), noinline))
+static void dnf_pb_avx2_deep(int64_t m, int64_t k, const float* a, int64_t lda, int at,
+                             const float* b, int64_t cols, float* c, int64_t ldc,
+                             const float* bias, const float* next) {
+    if (at) dnf_pb_avx2_deep_t(1, m, k, a, lda, b, cols, c, ldc, bias, next);
+    else dnf_pb_avx2_deep_t(0, m, k, a, lda, b, cols, c, ldc, bias, next);
+}
+
 /* Strips of K >= DNF_PB_DEEP by dnf_pb_avx2_deep (a function of its own: inlined here, it
    made gcc lay out the shallow loops below so that they ran 8-11% slower, same instructions),
    shallower ones half by half, each row block over the whole depth. */
-__attribute__((target("avx2,fma")))
-static void dnf_pb_avx2(int64_t m, int64_t k, const float* a, int64_t lda, const float* b,
-                        int64_t cols, float* c, int64_t ldc, const float* bias,
-                        const float* next) {
-    if (k >= DNF_PB_DEEP) {
-        dnf_pb_avx2_deep(m, k, a, lda, b, cols, c, ldc, bias, next);
-        return;
-    }
+__attribute__((target("avx2,fma"), always_inline))
+static inline void dnf_pb_avx2_t(const int at, int64_t m, int64_t k, const float* a,
+                                 int64_t lda, const float* b, int64_t cols, float* c,
+                                 int64_t ldc, const float* bias, const float* next) {
     for (int h = 0, blk = 0; h < 2 && 16 * h < cols; ++h) {
         const float* bh = b + 16 * h;
         float* ch = c + 16 * h;
@@ -205,16 +225,28 @@ static void dnf_pb_avx2(int64_t m, int64_t k, const float* a, int64_t lda, const
            FMA capped, one Intel Xeon core, min of 5 x 12 runs: M 49 K 512 N 2048 1921 ->
            1532 us, M 169 K 512 N 1000 3221 -> 2861, M 128 K 768 N 3072 8994 -> 8085) */
         for (; i + 6 <= m; i += 6, ++blk)
-            dnf_pb256(6, 0, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc,
-                      dnf_pb_pf(next, blk, k));
+            dnf_pb256(at, 6, 0, k, a + (at ? i : i * lda), lda, bh, ch + i * ldc, ldc, biash,
+                      hc, dnf_pb_pf(next, blk, k));
         for (; i < m; ++i, ++blk)
-            dnf_pb256(1, 0, k, a + i * lda, lda, bh, ch + i * ldc, ldc, biash, hc,
-                      dnf_pb_pf(next, blk, k));
+            dnf_pb256(at, 1, 0, k, a + (at ? i : i * lda), lda, bh, ch + i * ldc, ldc, biash,
+                      hc, dnf_pb_pf(next, blk, k));
     }
+}
+
+__attribute__((target("avx2,fma")))
+static void dnf_pb_avx2(int64_t m, int64_t k, const float* a, int64_t lda, int at,
+                        const float* b, int64_t cols, float* c, int64_t ldc, const float* bias,
+                        const float* next) {
+    if (k >= DNF_PB_DEEP) {
+        dnf_pb_avx2_deep(m, k, a, lda, at, b, cols, c, ldc, bias, next);
+        return;
+    }
+    if (at) dnf_pb_avx2_t(1, m, k, a, lda, b, cols, c, ldc, bias, next);
+    else dnf_pb_avx2_t(0, m, k, a, lda, b, cols, c, ldc, bias, next);
 }
 #endif
 
-static void dnf_gemm_pb(int64_t m, int64_t k, const float* a, int64_t lda,
+static void dnf_gemm_pb(int64_t m, int64_t k, const float* a, int64_t lda, int at,
                         const float* bp, int64_t j0, int64_t j1, int64_t jn, float* c,
                         int64_t ldc, const float* bias) {
     const int isa = dnf_gemm_isa();
@@ -224,10 +256,16 @@ static void dnf_gemm_pb(int64_t m, int64_t k, const float* a, int64_t lda,
         const float* bj = bias ? bias + j : NULL;
 #ifdef DNF_GEMM_X86
         const float* next = j + DNF_PB_NR < jn ? b + k * DNF_PB_NR : NULL;  /* next strip */
-        if (isa == 2) { dnf_pb_avx512(m, k, a, lda, b, cols, c + j, ldc, bj, next); continue; }
-        if (isa == 1) { dnf_pb_avx2(m, k, a, lda, b, cols, c + j, ldc, bj, next); continue; }
+        if (isa == 2) {
+            dnf_pb_avx512(m, k, a, lda, at, b, cols, c + j, ldc, bj, next);
+            continue;
+        }
+        if (isa == 1) {
+            dnf_pb_avx2(m, k, a, lda, at, b, cols, c + j, ldc, bj, next);
+            continue;
+        }
 #endif
         (void)isa;
-        dnf_pb_c(m, k, a, lda, b, cols, c + j, ldc, bj);
+        dnf_pb_c(m, k, a, lda, at, b, cols, c + j, ldc, bj);
     }
 }

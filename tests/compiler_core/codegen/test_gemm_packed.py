@@ -196,14 +196,19 @@ def test_small_image_conv_transposed_matches_ort(tmp_path, x_shape, w_shape, y_s
     assert "> 0.0f ?" not in body
 
 
-@pytest.mark.parametrize("residual", [False, True])
-def test_transposed_conv_isa_levels_give_the_same_bits(tmp_path, monkeypatch, residual):
+@pytest.mark.parametrize(("residual", "kernel"), [(False, 3), (True, 3), (True, 1)])
+def test_transposed_conv_isa_levels_give_the_same_bits(tmp_path, monkeypatch, residual, kernel):
     """The transposes (AVX 8x8 blocks or plain C) move values and apply the residual Add and
-    the Relu alike; the GEMM levels sum alike. 81 positions: 8x8 blocks and plain edges."""
-    proto = conv_model([1, 40, 9, 9], [72, 40, 3, 3], [1, 72, 9, 9], pads=[1, 1, 1, 1],
-                       residual=residual)
+    the Relu alike; the GEMM levels sum alike. 81 positions: 8x8 blocks and plain edges; the
+    1x1 conv's GEMM reads X in place as A transposed (depth 300: two partial sums)."""
+    c = 40 if kernel == 3 else 300
+    proto = conv_model([1, c, 9, 9], [72, c, kernel, kernel], [1, 72, 9, 9],
+                       pads=[kernel // 2] * 4, residual=residual)
     ops = ["Conv", "Add", "Relu"] if residual else ["Conv", "Relu"]
     _, out = compile_and_check(proto, tmp_path, blocks=[ops])
+    calls = [ln for ln in _source(out).split("/* block 0", 1)[1].splitlines()
+             if "dnf_gemm_pb(" in ln]
+    assert calls and all((", 81, 1, " in ln) == (kernel == 1) for ln in calls), calls
     assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
 
 
@@ -242,8 +247,9 @@ def test_strips_that_do_not_divide_among_threads_split_positions(tmp_path):
 
 
 def test_workspace_holds_the_panel_of_a_1d_conv_and_x_transposed_of_a_2d_one():
-    """A 1-D conv with taps fills the im2col panel P[K, N] (K = 32*3, N = 100) beside XT and YT;
-    a 2-D one X's transpose XN[HW, C] (C = 24 padded to 32 floats per row)."""
+    """A 1-D conv with taps fills the im2col panel P[K, N] (K = 32*3, N = 100) beside YT (the
+    panel is read in place as A transposed: no XT); a 2-D one X's transpose XN[HW, C] (C = 24
+    padded to 32 floats per row) beside XT and YT."""
     import onnx_ir as ir
 
     from compiler_core.codegen.anchors import conv_packed
@@ -257,8 +263,7 @@ def test_workspace_holds_the_panel_of_a_1d_conv_and_x_transposed_of_a_2d_one():
     one_d = conv_node(conv_model([1, 32, 200], [64, 32, 3], [1, 64, 100], pads=[1, 1],
                                  strides=[2]))
     s = conv_shape(one_d)
-    xt_yt = 100 * (conv_packed.row_stride(96) + conv_packed.row_stride(64))
-    assert conv_packed.workspace(one_d, s) == xt_yt + 96 * 100
+    assert conv_packed.workspace(one_d, s) == 100 * conv_packed.row_stride(64) + 96 * 100
     two_d = conv_node(conv_model([2, 24, 15, 15], [64, 24, 3, 3], [2, 64, 8, 8],
                                  pads=[1, 1, 1, 1], strides=[2, 2]))
     s = conv_shape(two_d)
