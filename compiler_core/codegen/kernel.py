@@ -130,11 +130,11 @@ class BlockKernel:
 
     def _residual_in_place(self, values: list[ir.Value]) -> tuple[ir.Value, bool] | None:
         """``(r, relu)`` when the epilogue is ``Add(y, r)`` or ``Sum(y, r)`` (either order), or
-        ``Relu`` of it,
-        written over the anchor's output ``y``, with ``r`` a float buffer of ``y``'s shape
-        read at the element written (a ResNet shortcut): an anchor may add ``r`` (then apply
-        the Relu) as it stores its tile and skip the epilogue (``epilogue.residual``;
-        ``dnf_gemm_pa``'s ``res``). None otherwise."""
+        ``Relu`` of it, written over the anchor's output ``y``, with ``r`` a float buffer of
+        ``y``'s shape read at the element written (a ResNet shortcut): an anchor may add ``r``
+        (then apply the Relu) as it stores its tile and skip the epilogue
+        (``epilogue.residual``; ``dnf_gemm_pa``'s and ``dnf_transpose``'s ``res``). None
+        otherwise."""
         if len(values) != 1 or self.anchor is None or len(self.anchor.outputs) != 1:
             return None
         o, y = values[0], self.anchor.outputs[0]
