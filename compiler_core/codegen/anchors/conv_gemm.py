@@ -257,7 +257,8 @@ def workspace(s: ConvShape, x_buffer: bool, packed: bool = False) -> int:
     ws = t.ws
     if packed and x_buffer and s.win.h.simple and s.win.w.simple and s.n == 1:
         # the tiles of _emit_flat, when the epilogue lets it run (not known here)
-        width = -(-(-(-s.ohw // pa.NC)) // _flat_tiles(s, t.parallel)) * pa.NC
+        blocks = -(-s.ohw // pa.NC)
+        width = -(-blocks // _flat_tiles(s, t.parallel)) * pa.NC
         ws = max(ws, padded(s.k * width) * (WORKSPACE_SLOTS if t.parallel else 1))
     d = direct_plan(s) if x_buffer and not packed else None
     return ws if d is None else max(ws, d.ws)
