@@ -31,8 +31,8 @@ from __future__ import annotations
 # 16: dnf_gemm_pb AVX2 + FMA takes strips of K >= 2048 one depth block at a time
 # 17: a conv's residual Add (+ Relu) applied as dnf_gemm_pa stores its tile, and a Relu or
 #     residual Add (+ Relu) as conv_packed transposes its result back (dnf_transpose's res,
-#     relu); conv_packed finishes 128 channels at a time; 1x1 convs on dnf_gemm_pa whose row
-#     tiles leave columns empty take tiles of whole 32-column blocks; Winograd's GEMMs on small
+#     relu); conv_packed finishes 128 channels at a time; convs on dnf_gemm_pa whose row tiles
+#     leave columns empty take tiles of whole 32-column blocks; Winograd's GEMMs on small
 #     images through dnf_gemm_pa from 96 channels; conv_packed's 1x1 and 1-D convs read X (the
 #     panel) in place as dnf_gemm_pb's A transposed
 CODEGEN_VERSION = 17

@@ -255,10 +255,9 @@ def workspace(s: ConvShape, x_buffer: bool, packed: bool = False) -> int:
     when W is packed for ``dnf_gemm_pa``)."""
     t = tiling(s, x_buffer, packed)
     ws = t.ws
-    if packed and x_buffer and s.win.h.simple and s.win.w.simple and s.n == 1:
+    if packed and x_buffer and s.n == 1:
         # the tiles of _emit_flat, when the epilogue lets it run (not known here)
-        blocks = -(-s.ohw // pa.NC)
-        width = -(-blocks // _flat_tiles(s, t.parallel)) * pa.NC
+        width = _flat_width(s, t.parallel)
         ws = max(ws, padded(s.k * width) * (WORKSPACE_SLOTS if t.parallel else 1))
     d = direct_plan(s) if x_buffer and not packed else None
     return ws if d is None else max(ws, d.ws)
@@ -280,12 +279,12 @@ def emit_gemm(ctx: KernelContext, node: ir.Node, s: ConvShape, epilogue: Epilogu
 
 def _flat_applies(ctx: KernelContext, s: ConvShape, x: ir.Value, t: Tiling,
                   epilogue: Epilogue | None) -> bool:
-    """A 1x1 stride-1 conv on ``dnf_gemm_pa`` whose row tiles leave part of a 32-column block
-    empty (28x28: tiles of 7 rows, 196 columns, computed as 224), X in a buffer and nothing
-    after the GEMM but what the kernel applies as it stores (a Relu, a residual Add): its tiles
-    are then runs of whole 32-column blocks that need not start on a row (:func:`_emit_flat`)."""
-    if not (pa.ROLE in ctx.derived and s.win.h.simple and s.win.w.simple and x in ctx.buffers
-            and s.n == 1):
+    """A 2-D conv on ``dnf_gemm_pa`` whose row tiles leave part of a 32-column block empty
+    (28x28: tiles of 7 rows, 196 columns, computed as 224), X in a buffer and nothing after the
+    GEMM but what the kernel applies as it stores (a Relu, a residual Add): its tiles are then
+    runs of whole 32-column blocks that need not start on a row (:func:`_emit_flat`)."""
+    if not (pa.ROLE in ctx.derived and x in ctx.buffers and s.n == 1
+            and len(value_shape(x)) == 4):
         return False
     if epilogue is not None and not (getattr(epilogue, "relu_in_place", False)
                                      or getattr(epilogue, "residual", None) is not None):
@@ -307,36 +306,55 @@ def _flat_tiles(s: ConvShape, parallel: bool) -> int:
     return max(1, min(n_t, -(-s.ohw // pa.NC)))
 
 
+def _flat_width(s: ConvShape, parallel: bool) -> int:
+    """Panel columns of :func:`_emit_flat`'s widest tile: its 32-column blocks, and for a conv
+    with several taps (or a stride, padding) the output rows they touch (two more at most)."""
+    blocks = -(-s.ohw // pa.NC)
+    width = -(-blocks // _flat_tiles(s, parallel)) * pa.NC
+    one = s.win.h.simple and s.win.w.simple
+    return width if one else width + 2 * s.win.w.out
+
+
 def _emit_flat(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
                epilogue: Epilogue | None) -> list[Stmt]:
     """The tiles of a :func:`_flat_applies` conv: the ``nb`` 32-column blocks of the
     ``OH*OW`` positions shared out evenly, tile ``T`` taking blocks ``[T*nb/n_t,
-    (T+1)*nb/n_t)``; each copies its columns of X into its panel (see :func:`_packed_tiling`)
-    and runs ``dnf_gemm_pa`` over all output channels. On 28x28 (784 positions, 25 blocks),
-    one thread computes 25 blocks instead of 28, two 13 and 12 instead of 14 each. Alone, one
-    Intel Xeon core: M 512 K 128 N 196 146 GFLOP/s, N 192 176."""
+    (T+1)*nb/n_t)``; each copies its columns of X into its panel (a 1x1 stride-1 conv, see
+    :func:`_packed_tiling`) or fills the im2col panel of the output rows they touch, then runs
+    ``dnf_gemm_pa`` over all output channels from the tile's first column. On 28x28 (784
+    positions, 25 blocks), one thread computes 25 blocks instead of 28, two 13 and 12 instead
+    of 14 each. Alone, one Intel Xeon core: M 512 K 128 N 196 146 GFLOP/s, N 192 176."""
     nm = ctx.names.fresh
     x = node.inputs[0]
+    ow = s.win.w.out
     nb = -(-s.ohw // pa.NC)
     n_t = _flat_tiles(s, t.parallel)
-    width = -(-nb // n_t) * pa.NC  # columns of the widest tile
+    one = s.win.h.simple and s.win.w.simple
 
     def body(tv: str, ws: str | None) -> list[Stmt]:
-        g, tt, j0, j1, cols, c = (nm("i") for _ in range(6))
+        g, tt, j0, j1, cols, c, r0, rn = (nm("i") for _ in range(8))
         ws = ws if ws is not None else ctx.ptr(ctx.workspace)
-        src = f"{ctx.ptr(x)} + ({g}*{s.cg} + {c})*{s.hw} + {j0}"
-        return [
+        out: list[Stmt] = [
             Decl("int64_t", g, f"{tv} / {n_t}"),
             Decl("int64_t", tt, f"{tv} % {n_t}"),
             Decl("int64_t", j0, f"{tt}*{nb}/{n_t}*{pa.NC}"),
             Decl("int64_t", j1, f"({tt} + 1)*{nb}/{n_t}*{pa.NC}"),
             Decl("int64_t", cols, f"({j1} < {s.ohw} ? {j1} : {s.ohw}) - {j0}"),
-            For(c, 0, s.cg, [Expr(f"memcpy({ws} + {c}*{cols}, {src}, {cols}*sizeof(float))")]),
-            *_gemm_tile(s, node, ctx, epilogue, "0", g, "0", str(s.mg), "0", "0", ws, cols,
-                        False, flat=(j0, cols)),
         ]
+        if one:
+            src = f"{ctx.ptr(x)} + ({g}*{s.cg} + {c})*{s.hw} + {j0}"
+            out.append(For(c, 0, s.cg, [
+                Expr(f"memcpy({ws} + {c}*{cols}, {src}, {cols}*sizeof(float))")]))
+            b, ldb = ws, cols
+        else:  # the panel of rows [r0, r0 + rn): the tile starts j0 - r0*OW columns in
+            out += [Decl("int64_t", r0, f"{j0} / {ow}"),
+                    Decl("int64_t", rn, f"({j0} + {cols} + {ow - 1}) / {ow} - {r0}")]
+            out += im2col(s, x, "0", g, ws, r0, rn, f"({rn}*{ow})", ctx)
+            b, ldb = f"{ws} + ({j0} - {r0}*{ow})", f"{rn}*{ow}"
+        return out + _gemm_tile(s, node, ctx, epilogue, "0", g, "0", str(s.mg), "0", "0", b,
+                                ldb, False, flat=(j0, cols))
 
-    slot = s.k * width if t.parallel else 0
+    slot = s.k * _flat_width(s, t.parallel) if t.parallel else 0
     return tiles(ctx, s.g * n_t, s.macs if t.parallel else 0, body, slot_floats=slot)
 
 

@@ -8,11 +8,10 @@
    at run time. C's rows are output-channel planes, so the bias starts the sums and the fused
    epilogue runs on the tile right after.
 
-   dnf_gemm_pa(m, n, k, ap, b, ldb, c, ldc, bias, res, relu) computes rows [0, m) (ap at a strip) and
-   columns [0, n): AVX-512 per block of DNF_GEMM_KB of the depth, per strip, per block of 32
-   columns (12 rows x 32 columns in registers); AVX2 + FMA per depth block, per block of 16
-   columns, per 6 rows. Every level
-   computes each element as
+   dnf_gemm_pa(m, n, k, ap, b, ldb, c, ldc, bias, res, relu) computes rows [0, m) (ap at a
+   strip) and columns [0, n): AVX-512 per block of DNF_GEMM_KB of the depth, per strip, per
+   block of 32 columns (12 rows x 32 columns in registers); AVX2 + FMA per depth block, per
+   block of 16 columns, per 6 rows. Every level computes each element as
        tot = bias[i] or 0; for each block of 256 p: part = 0; for p in the block:
        part = fma(a[i][p], b[p][j], part); tot = tot + part
    in that order (dnf_gemm_isa.c); with res (not NULL, read like C: res[i*ldc + j]) then

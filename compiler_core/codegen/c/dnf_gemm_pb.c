@@ -7,12 +7,13 @@
    weights that do not fit in cache (BERT-base 128x768 @ 768x3072: OpenBLAS 81-92 GFLOP/s on
    one Zen 4 core, this kernel 99-111).
 
-   dnf_gemm_pb(m, k, a, lda, at, bp, j0, j1, jn, c, ldc, bias) computes the columns [j0, j1) of C
-   (j0 a multiple of 32; j1 <= jn <= n); a[i][p] is a[i*lda + p], or with at != 0 a[p*lda + i]
-   (A stored transposed: a conv's X planes, read in place instead of transposed first); bringing each strip's successor into L2 while it runs
-   when that one starts before jn (the caller's next call computes it; jn = j1: none after the
-   last strip): per strip, per block of rows, blocks of DNF_GEMM_KB of the
-   depth in registers, each added to the row's sum in C. Every level computes each element as
+   dnf_gemm_pb(m, k, a, lda, at, bp, j0, j1, jn, c, ldc, bias) computes the columns [j0, j1)
+   of C (j0 a multiple of 32; j1 <= jn <= n); A[i][p] is a[i*lda + p], or with at != 0
+   a[p*lda + i] (A stored transposed: a conv's X planes, read in place instead of transposed
+   first). Each strip brings its successor into L2 while it runs when that one starts before
+   jn (the caller's next call computes it; jn = j1: none after the last strip). Per strip, per
+   block of rows, blocks of DNF_GEMM_KB of the depth in registers, each added to the row's sum
+   in C. Every level computes each element as
        tot = bias or 0; for each block of 256 p: part = 0; for p in the block:
        part = fma(a[i][p], b[p][j], part); tot = tot + part
    in that order (DNF_GEMM_KB, dnf_gemm_isa.c), so the AVX-512
@@ -129,9 +130,8 @@ static void dnf_pb_avx512(int64_t m, int64_t k, const float* a, int64_t lda, int
    DNF_GEMM_KB) in blocks of DNF_GEMM_KB; pf as for dnf_pb512. */
 __attribute__((target("avx2,fma"), always_inline))
 static inline void dnf_pb256(const int at, const int mr, int64_t q0, int64_t k, const float* a,
-                             int64_t lda,
-                             const float* b, float* c, int64_t ldc, const float* bias,
-                             int64_t cols, const float* pf) {
+                             int64_t lda, const float* b, float* c, int64_t ldc,
+                             const float* bias, int64_t cols, const float* pf) {
     __m256 acc[6][2];
     for (int64_t p0 = q0; p0 < k; p0 += DNF_GEMM_KB) {
         const int64_t p1 = k - p0 < DNF_GEMM_KB ? k : p0 + DNF_GEMM_KB;

@@ -139,18 +139,26 @@ FLAT_CASES = [
     ([1, 40, 28, 28], [30, 40, 1, 1], "Relu", False, True),
     # a Sigmoid stays an epilogue pass over row tiles: no flat tiles
     ([1, 40, 28, 28], [30, 40, 1, 1], "Sigmoid", False, False),
+    # 3x3 stride 2 pad 1 from 56x56: each tile fills the im2col panel of the output rows it
+    # touches (depth 288: two partial sums)
+    ([1, 32, 56, 56], [30, 32, 3, 3], "Relu", False, True),
+    # 3x3 pad 1 with a residual Add
+    ([1, 20, 28, 28], [30, 20, 3, 3], "Relu", True, True),
 ]
 
 
 @pytest.mark.parametrize(("x_shape", "w_shape", "act", "residual", "flat"), FLAT_CASES)
 def test_flat_tiles_on_28x28(tmp_path, monkeypatch, x_shape, w_shape, act, residual, flat):
-    """A 1x1 conv on 28x28 (784 positions: 25 blocks of 32 columns, the last 16 wide) whose
-    epilogue the kernel applies takes tiles of whole 32-column blocks that do not start on an
-    output row (conv_gemm._emit_flat): each tile copies its columns of X, then one
-    dnf_gemm_pa call; any other epilogue keeps row tiles (7 rows: 196 columns)."""
+    """A conv with a 28x28 output (784 positions: 25 blocks of 32 columns, the last 16 wide)
+    whose epilogue the kernel applies takes tiles of whole 32-column blocks that do not start
+    on an output row (conv_gemm._emit_flat): each tile copies its columns of X (1x1) or fills
+    the im2col panel of the rows they touch, then one dnf_gemm_pa call; any other epilogue
+    keeps row tiles (7 rows: 196 columns)."""
     y_shape = [1, w_shape[0], 28, 28]
+    k = w_shape[2]
+    attrs = {} if k == 1 else {"pads": [1, 1, 1, 1], "strides": [x_shape[2] // 28] * 2}
     proto = conv_model(x_shape, w_shape, y_shape, act=act, residual=residual,
-                       bias=not residual)
+                       bias=not residual, **attrs)
     ops = ["Conv", *(["Add"] if residual else []), act]
     _, out = compile_and_check(proto, tmp_path, blocks=[ops])
     body = _body(out)
@@ -160,5 +168,5 @@ def test_flat_tiles_on_28x28(tmp_path, monkeypatch, x_shape, w_shape, act, resid
     assert ("*25/" in body and "< 784 ? " in body) == flat, body
     if act == "Relu":  # the kernel's (its last argument 1), not a pass over the tile
         assert calls[0].rstrip().endswith(", 1);") and "> 0.0f ?" not in body
-    if residual:
+    if residual or k == 3:
         assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
