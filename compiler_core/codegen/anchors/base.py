@@ -15,6 +15,19 @@ from compiler_core.codegen.context import KernelContext
 Epilogue = Callable[[str, str, int], list[str]]
 
 
+def stored_epilogue(epilogue: Epilogue | None) -> tuple[ir.Value | None, bool] | None:
+    """``(r, relu)`` when ``epilogue`` is one an anchor may apply as it stores its tile, then
+    skipping it (``BlockKernel`` sets ``epilogue.relu_in_place`` and ``epilogue.residual``):
+    add the buffer ``r`` read like the output (None: no residual), then with ``relu`` store
+    ``max(t, 0)``. None when there is no epilogue or it is another one."""
+    if epilogue is None:
+        return None
+    residual = getattr(epilogue, "residual", None)
+    if residual is not None:
+        return residual
+    return (None, True) if getattr(epilogue, "relu_in_place", False) else None
+
+
 class Anchor(Protocol):
     tiled_epilogue: bool  # can run an aligned epilogue per row tile
 

@@ -30,7 +30,7 @@ import onnx_ir as ir
 
 from compiler_core.codegen import index as ix
 from compiler_core.codegen.anchors import gemm_packed_a as pa
-from compiler_core.codegen.anchors.base import Epilogue
+from compiler_core.codegen.anchors.base import Epilogue, stored_epilogue
 from compiler_core.codegen.anchors.conv_direct import OFFSETS, direct_plan, emit_direct
 from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
 from compiler_core.codegen.anchors.conv_winograd import U_ROLE, emit_winograd, wino_plan
@@ -217,14 +217,11 @@ def _gemm_tile(s: ConvShape, node: ir.Node, ctx: KernelContext, epilogue: Epilog
         bias = f"{ctx.ptr(b)} + {g}*{s.mg} + {m0}" if b is not None else "NULL"
         # a lone Relu over the output, or a residual Add (+ Relu), is applied as the kernel
         # stores the tile
-        relu = getattr(epilogue, "relu_in_place", False)
-        res = "NULL"
-        residual = getattr(epilogue, "residual", None)
-        if residual is not None:
-            r, relu = residual
-            res = f"{ctx.ptr(r)} + {first}*{s.ohw} + {at}"
+        stored = stored_epilogue(epilogue)
+        r, relu = stored if stored is not None else (None, False)
+        res = f"{ctx.ptr(r)} + {first}*{s.ohw} + {at}" if r is not None else "NULL"
         out.append(pa.gemm_pa(mn, cols, s.k, wp, src, ldb, yt, s.ohw, bias, relu, res))
-        if relu or residual is not None:
+        if stored is not None:
             epilogue = None
     else:
         wt = f"{ctx.ptr(node.inputs[1])} + ({g}*{s.mg} + {m0})*{s.k}"
@@ -286,8 +283,7 @@ def _flat_applies(ctx: KernelContext, s: ConvShape, x: ir.Value, t: Tiling,
     if not (pa.ROLE in ctx.derived and x in ctx.buffers and s.n == 1
             and len(value_shape(x)) == 4):
         return False
-    if epilogue is not None and not (getattr(epilogue, "relu_in_place", False)
-                                     or getattr(epilogue, "residual", None) is not None):
+    if epilogue is not None and stored_epilogue(epilogue) is None:
         return False
     ow = s.win.w.out
     rows = [min(t.hb, s.win.h.out - h0) for h0 in range(0, s.win.h.out, t.hb)]

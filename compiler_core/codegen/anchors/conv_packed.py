@@ -49,7 +49,7 @@ import onnx_ir as ir
 
 from compiler_core.codegen.anchors import gemm_packed as pk
 from compiler_core.codegen.anchors import gemm_packed_a as pa
-from compiler_core.codegen.anchors.base import Epilogue
+from compiler_core.codegen.anchors.base import Epilogue, stored_epilogue
 from compiler_core.codegen.anchors.conv_gemm import im2col
 from compiler_core.codegen.anchors.conv_shape import ConvShape, bias_of
 from compiler_core.codegen.anchors.tiles import region
@@ -201,13 +201,10 @@ def emit(ctx: KernelContext, node: ir.Node, s: ConvShape,
     # 2. this thread's output channels; 3. back into Y's planes: Y[q][j] = YT[j][q], with
     #    the epilogue when it is a Relu or a residual Add (+ Relu) (see kernel.py), which the
     #    transpose applies as it stores (`res` read like Y)
-    relu = getattr(epilogue, "relu_in_place", False)
-    residual = getattr(epilogue, "residual", None)
-    res = None
-    if residual is not None:
-        r, relu = residual
-        res = f"{ctx.ptr(r)} + {img}*{m * n_pos}"
-    if relu or residual is not None:
+    stored = stored_epilogue(epilogue)
+    r, relu = stored if stored is not None else (None, False)
+    res = f"{ctx.ptr(r)} + {img}*{m * n_pos}" if r is not None else None
+    if stored is not None:
         epilogue = None
 
     def back(src: str, rows: str, cols: str, at: str) -> Expr:
@@ -256,7 +253,7 @@ def emit(ctx: KernelContext, node: ir.Node, s: ConvShape,
              if n_pos >= ROW_SPLIT_MIN else by_strips)
     body: list[Stmt] = [
         Decl("int64_t", cb, pk.column_block(m)),
-        Decl("float* restrict", xt, ws, const=False),
+        *([Decl("float* restrict", xt, ws, const=False)] if tap_major else []),
         Decl("float* restrict", yt, f"{ws} + {xt_floats}", const=False),
         Decl("float* restrict", panel, f"{ws} + {xt_floats + n_pos * ldy}", const=False),
         For(img, 0, s.n, [
