@@ -25,6 +25,7 @@ HELPERS = {
     "dnf_gemm_pb": "dnf_gemm_pb.c",  # GEMM with B packed at compile time (anchors/gemm_packed)
     "dnf_gemm_pa": "dnf_gemm_pa.c",  # GEMM with A packed at compile time (anchors/gemm_packed_a)
     "dnf_transpose": "dnf_transpose.c",  # float matrix transpose (anchors/conv_packed)
+    "dnf_pool_plane": "dnf_pool.c",  # a pooling plane in AVX-512 (anchors/pool)
     "dnf_expf": "dnf_expf.c",  # vectorizable float e^x (Exp, Softmax, LogSumExp, Gelu tanh)
     "dnf_expm1f": "dnf_expm1f.c",  # e^x - 1 (Elu, Celu, Selu)
     "dnf_logf": "dnf_logf.c",  # natural log (Log)

@@ -173,11 +173,13 @@ def test_deep_1x1_conv_packed_matches_ort(tmp_path, n, c, m, hw, bias, act, resi
          {"pads": [2, 1, 2, 1], "dilations": [2, 1]}, False),
         # a 1-D conv (kernel 3, stride 2) on 200 positions: 100 outputs
         ([1, 32, 200], [64, 32, 3], [1, 64, 100], {"pads": [1, 1], "strides": [2]}, False),
+        # 48 output channels (SqueezeNet's 13x13 squeezes): a full strip and a half one
+        ([1, 384, 13, 13], [48, 384, 1, 1], [1, 48, 13, 13], {}, False),
     ],
 )
 def test_small_image_conv_transposed_matches_ort(tmp_path, x_shape, w_shape, y_shape, attrs,
                                                  residual):
-    """Under 256 positions with 64+ output channels: Y^T = XT W^T, W^T packed; XT gathered
+    """Under 256 positions with 48+ output channels: Y^T = XT W^T, W^T packed; XT gathered
     from X's transpose, one copy per position and tap, for a 2-D conv with several taps (the
     transposed im2col panel for a 1-D one)."""
     proto = conv_model(x_shape, w_shape, y_shape, residual=residual, **attrs)
@@ -213,7 +215,7 @@ def test_transposed_conv_isa_levels_give_the_same_bits(tmp_path, monkeypatch, re
 
 
 def test_few_channels_on_a_small_image_keep_sgemm(tmp_path):
-    """Fewer than 64 output channels, fewer than positions: the sgemm path."""
+    """Fewer than 48 output channels, fewer than positions: the sgemm path."""
     proto = conv_model([1, 32, 14, 14], [32, 32, 1, 1], [1, 32, 14, 14])
     _, out = compile_and_check(proto, tmp_path, blocks=[["Conv", "Relu"]])
     body = _source(out).split("/* block 0", 1)[1]

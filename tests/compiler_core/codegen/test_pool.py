@@ -3,12 +3,23 @@ Runtime."""
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 import pytest
 
-from tests.compiler_core.codegen.util import compile_and_check, const, model, node, vi, weight
+from compiler_core.codegen.anchors.gemm_packed import used_on
+from tests.compiler_core.codegen.util import (
+    assert_isa_levels_agree,
+    compile_and_check,
+    const,
+    model,
+    node,
+    vi,
+    weight,
+)
 
-pytestmark = pytest.mark.slow  # 24 pooling variants compiled and compared
+pytestmark = pytest.mark.slow  # 38 pooling variants compiled and compared
 
 
 @pytest.mark.parametrize(
@@ -82,3 +93,42 @@ def test_batchnorm_elementwise(tmp_path):
     inits = [weight("s", [6], 1), weight("b", [6], 2), weight("m", [6], 3), const("v", var)]
     p = model(nodes, [vi("x", [2, 6, 5, 5])], [vi("y", [2, 6, 5, 5])], inits)
     compile_and_check(p, tmp_path, blocks=1)
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "y_shape", "attrs"),
+    [
+        # SqueezeNet's 3x3/2 on 27x27: one group of 13 outputs per row
+        ([1, 3, 27, 27], [1, 3, 13, 13], {"kernel_shape": [3, 3], "strides": [2, 2]}),
+        # padding on the left and top, two groups of 16 outputs (the second of 3)
+        ([1, 2, 40, 37], [1, 2, 20, 19],
+         {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+        # Inception's 3x3/1 pad 1; a ceil_mode overhang; dilation; stride 3 (one at a time)
+        ([1, 2, 14, 14], [1, 2, 14, 14], {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
+        ([1, 2, 16, 36], [1, 2, 8, 18],
+         {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
+        ([1, 2, 12, 20], [1, 2, 8, 16], {"kernel_shape": [3, 3], "dilations": [2, 2]}),
+        ([1, 2, 17, 17], [1, 2, 5, 5], {"kernel_shape": [3, 3], "strides": [3, 3]}),
+        # more rows than the 8 folded at a time, a window taller than the padding
+        ([2, 2, 33, 9], [2, 2, 17, 5],
+         {"kernel_shape": [5, 3], "strides": [2, 2], "pads": [2, 1, 2, 1],
+          "count_include_pad": 1}),
+    ],
+)
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pool_plane_kernel(op, x_shape, y_shape, attrs, tmp_path, monkeypatch):
+    """X a plain buffer (a graph input): x86-64 planes go to dnf_pool_plane (c/dnf_pool.c),
+    which gives ONNX Runtime's result and, on an AVX-512 CPU, the same bits as the generated
+    loops other CPUs run (the ISA levels capped by $DNNFUSION_GEMM_ISA); the Sigmoid epilogue
+    runs on its planes."""
+    attrs = dict(attrs)
+    if op == "MaxPool":
+        attrs.pop("count_include_pad", None)
+    elif "dilations" in attrs:
+        attrs["count_include_pad"] = 1
+    nodes = [node(op, ["x"], ["p"], **attrs), node("Sigmoid", ["p"], ["y"])]
+    p = model(nodes, [vi("x", x_shape)], [vi("y", y_shape)])
+    _, out = compile_and_check(p, tmp_path, blocks=1)
+    if used_on(platform.machine()):
+        assert "dnf_pool_plane(" in (out / "model.c").read_text().split("/* block 0", 1)[1]
+    assert_isa_levels_agree(p, out, tmp_path, monkeypatch)
