@@ -4,6 +4,7 @@ prologues and epilogues."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -189,3 +190,28 @@ def test_bert_like_attention_layer(tmp_path):
     # 6 GEMMs + Softmax + LayerNorm anchor 8 blocks at most; everything else fuses into them.
     assert report["fused_blocks"] <= 8, [b["ops"] for b in report["blocks"]]
     assert report["arena_bytes"] <= report["arena_bytes_without_reuse"]
+
+
+@pytest.mark.parametrize(
+    ("op", "axes", "loop"),
+    [("ReduceMean", [1, 2, 3], 4 * 13 * 11), ("ReduceMax", [2, 3], 13 * 11),
+     ("GlobalAveragePool", None, 13 * 11), ("ReduceSum", [1, 2], None)],
+)
+def test_trailing_reductions_of_a_plain_buffer_are_one_loop(op, axes, loop, tmp_path):
+    """Reduced axes that end X (a graph input: no prologue) are one loop over their
+    contiguous elements; others keep a loop per axis."""
+    x_shape = [2, 4, 13, 11]
+    red = set(range(2, 4)) if axes is None else set(axes)
+    out_shape = [1 if a in red else d for a, d in enumerate(x_shape)]
+    inputs, inits = ["x"], []
+    if axes is not None:
+        inputs.append("axes")
+        inits.append(const("axes", np.array(axes, np.int64)))
+    p = model([node(op, inputs, ["y"])], [vi("x", x_shape)], [vi("y", out_shape)], inits)
+    _, out = compile_and_check(p, tmp_path, blocks=1)
+    body = (out / "model.c").read_text().split("/* block 0", 1)[1]
+    bounds = {int(b) for b in re.findall(r"< (\d+); \+\+i\d+\)", body)}
+    if loop is None:
+        assert {4, 13} <= bounds
+    else:
+        assert loop in bounds and 13 not in bounds and 11 not in bounds
