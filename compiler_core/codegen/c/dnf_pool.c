@@ -15,8 +15,10 @@
    Here DNF_POOL_ROWS output rows at a time: their vertical folds into `buf` (16 columns a
    step, masked), then their horizontal taps (16 outputs a step; stride 2: the even lanes of
    two loads by one vpermt2ps; other strides one output at a time). Recomputing the fold per
-   tap in registers instead took 2.6x the time (three folds per column). */
-#ifdef DNF_GEMM_X86
+   tap in registers instead took 2.6x the time (three folds per column). Without the x86
+   intrinsics (another compiler or CPU; DNF_POOL_PORTABLE for the tests) it is the same
+   computation in plain C, one output at a time (never called there: dnf_gemm_isa() is 0). */
+#if defined(DNF_GEMM_X86) && !defined(DNF_POOL_PORTABLE)
 #define DNF_POOL_ROWS 8
 
 /* the first n (<= 16; none when n <= 0) lanes */
@@ -109,5 +111,28 @@ static void dnf_pool_plane(const float* x, int64_t h, int64_t w, int64_t oh, int
         for (int64_t i = i0; i < i1; ++i)
             dnf_pool_hfold(buf + (i - i0) * ldb, ow, kw, sw, dw, is_max, even, y + i * ow);
     }
+}
+#else
+static void dnf_pool_plane(const float* x, int64_t h, int64_t w, int64_t oh, int64_t kh,
+                           int64_t sh, int64_t ph, int64_t dh, int64_t ow, int64_t kw,
+                           int64_t sw, int64_t pw, int64_t dw, int64_t span, int is_max,
+                           float* buf, int64_t ldb, float* y) {
+    (void)span, (void)buf, (void)ldb;
+    for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+            float m = 0.0f;
+            for (int64_t k = 0; k < kw; ++k) {
+                const int64_t c = j * sw + k * dw - pw;  /* X's column: v(c + pw) */
+                float a = is_max ? -INFINITY : 0.0f;
+                for (int64_t r = 0; c >= 0 && c < w && r < kh; ++r) {
+                    const int64_t ih = i * sh - ph + r * dh;
+                    if (ih < 0 || ih >= h) continue;
+                    const float v = x[ih * w + c];
+                    a = is_max ? (v > a ? v : a) : a + v;
+                }
+                m = k == 0 ? a : is_max ? (a > m ? a : m) : m + a;
+            }
+            y[i * ow + j] = m;
+        }
 }
 #endif

@@ -132,3 +132,97 @@ def test_pool_plane_kernel(op, x_shape, y_shape, attrs, tmp_path, monkeypatch):
     if used_on(platform.machine()):
         assert "dnf_pool_plane(" in (out / "model.c").read_text().split("/* block 0", 1)[1]
     assert_isa_levels_agree(p, out, tmp_path, monkeypatch)
+
+
+_PLANE_HARNESS = r"""
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+@HELPERS@
+int main(int argc, char** argv) {
+    int64_t a[13];
+    for (int i = 0; i < 13; ++i) a[i] = atoll(argv[i + 1]);
+    const int64_t h = a[0], w = a[1], oh = a[2], kh = a[3], sh = a[4], ph = a[5], dh = a[6],
+                  ow = a[7], kw = a[8], sw = a[9], pw = a[10], dw = a[11], is_max = a[12];
+    int64_t span = pw + w + pw, need = (ow - 1) * sw + (kw - 1) * dw + 1;
+    span = need > span ? need : span;
+    const int64_t ldb = (span + 15) / 16 * 16;
+    float* x = malloc(h * w * sizeof(float));
+    float* y = malloc(oh * ow * sizeof(float));
+    float* buf = malloc(8 * ldb * sizeof(float));
+    uint32_t s = 12345;
+    for (int64_t i = 0; i < h * w; ++i) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)((int32_t)(s >> 8) % 2001 - 1000) / 7.0f;
+    }
+    dnf_pool_plane(x, h, w, oh, kh, sh, ph, dh, ow, kw, sw, pw, dw, span, (int)is_max, buf,
+                   ldb, y);
+    fwrite(x, sizeof(float), h * w, stdout);
+    fwrite(y, sizeof(float), oh * ow, stdout);
+    return 0;
+}
+"""
+
+
+def _avx512f() -> bool:
+    try:
+        return " avx512f" in open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not used_on(platform.machine()), reason="dnf_pool_plane is x86-64 code")
+def test_pool_plane_portable_and_avx512_agree(tmp_path):
+    """c/dnf_pool.c alone: its plain C version (DNF_POOL_PORTABLE, what another compiler
+    builds) and, on an AVX-512 CPU, the AVX-512 one give the same bits, and the max pool is
+    numpy's max over each window (padding never wins), the sum numpy's sum within 1e-5."""
+    import subprocess
+
+    from compiler_core.codegen.c import source
+
+    src = tmp_path / "plane.c"
+    src.write_text(_PLANE_HARNESS.replace(
+        "@HELPERS@", source.text("dnf_gemm_isa.c") + source.text("dnf_pool.c")))
+    exes = {}
+    for name, flags in (("c", ["-DDNF_POOL_PORTABLE"]), ("avx512", [])):
+        exe = tmp_path / name
+        subprocess.run(["cc", "-std=c11", "-O2", "-ffp-contract=off", *flags, str(src), "-o",
+                        str(exe), "-lm"], check=True)
+        exes[name] = exe
+    # (h, w, kh, sh, ph, dh, kw, sw, pw, dw): SqueezeNet's 27x27 3x3/2, ResNet's 112 pad 1,
+    # stride 1 pad 1 on 14, dilation 2, stride 3, a 5x3 window over 8+ rows, ceil overhang
+    cases = [(27, 27, 3, 2, 0, 1, 3, 2, 0, 1), (112, 112, 3, 2, 1, 1, 3, 2, 1, 1),
+             (14, 14, 3, 1, 1, 1, 3, 1, 1, 1), (12, 20, 3, 1, 0, 2, 3, 1, 0, 2),
+             (17, 17, 3, 3, 0, 1, 3, 3, 0, 1), (33, 9, 5, 2, 2, 1, 3, 2, 1, 1),
+             (16, 36, 3, 2, 0, 1, 3, 2, 0, 1)]
+    for h, w, kh, sh, ph, dh, kw, sw, pw, dw in cases:
+        oh = (h + 2 * ph - dh * (kh - 1) - 1 + sh - 1) // sh + 1  # ceil: may overhang
+        ow = (w + 2 * pw - dw * (kw - 1) - 1 + sw - 1) // sw + 1
+        for is_max in (1, 0):
+            args = [str(v) for v in (h, w, oh, kh, sh, ph, dh, ow, kw, sw, pw, dw, is_max)]
+            outs = {}
+            for name, exe in exes.items():
+                if name == "avx512" and not _avx512f():
+                    continue
+                raw = subprocess.run([str(exe), *args], check=True, capture_output=True).stdout
+                outs[name] = np.frombuffer(raw, np.float32)
+            x = outs["c"][: h * w].reshape(h, w)
+            got = outs["c"][h * w:].reshape(oh, ow)
+            if "avx512" in outs:
+                np.testing.assert_array_equal(outs["avx512"], outs["c"], err_msg=str(args))
+            fill = -np.inf if is_max else 0.0
+            padded_x = np.full((h + 2 * ph + sh * oh + dh * kh, w + 2 * pw + sw * ow + dw * kw),
+                               fill, np.float64)
+            padded_x[ph:ph + h, pw:pw + w] = x
+            want = np.empty((oh, ow))
+            for i in range(oh):
+                for j in range(ow):
+                    win = padded_x[i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                                   j * sw:j * sw + dw * (kw - 1) + 1:dw]
+                    want[i, j] = win.max() if is_max else win.sum()
+            if is_max:
+                np.testing.assert_array_equal(got, want.astype(np.float32), err_msg=str(args))
+            else:
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4, err_msg=str(args))
