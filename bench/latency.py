@@ -12,7 +12,8 @@ every round) so both see the same machine state. Each block starts with an untim
 instead of 4) and would take the cores of the other's first runs; a pause instead would put
 both pools to sleep, and waking them is not what a user running inferences back to back pays. Reports the medians,
 ORT/ours (>1: we are faster), the
-largest output difference, the machine's load average before and after, and writes
+largest output difference, the machine's load average and its core link (``bench.core_link``:
+how far apart CPUs 0 and 1 are, which a VM's host changes) before and after, and writes
 ``bench/results/latency.md`` with a bar chart ``bench/results/latency.png`` (matplotlib,
 ``pip install -e .[bench]``). Models the compiler refuses are listed with the reason.
 
