@@ -44,6 +44,11 @@ class KernelContext:
     def ptr(self, value: ir.Value) -> str:
         return self.buffers[value].ptr
 
+    def in_buffer(self, v: ir.Value) -> bool:
+        """``v`` is read from a buffer (materialized in the block, or computed outside it),
+        not evaluated in place from its producer's inputs."""
+        return v in self.materialized or v not in self.producer
+
     def only_reader(self, node: ir.Node, v: ir.Value) -> bool:
         """No node of the block but ``node`` reads ``v`` (an anchor may then replace ``v`` by
         a derived form of it, see ``replaces`` in anchors/base.py)."""

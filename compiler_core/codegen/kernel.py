@@ -195,7 +195,7 @@ class BlockKernel:
             if u in seen:
                 continue
             seen.add(u)
-            if u in ctx.buffers or u in ctx.materialized or u not in ctx.producer:
+            if u in ctx.buffers or ctx.in_buffer(u):
                 out.add(u)
             else:
                 stack += [w for w in ctx.producer[u].inputs if w is not None]

@@ -67,7 +67,7 @@ class PoolAnchor:
         if len(node.outputs) > 1 and node.outputs[1] in ctx.materialized:
             raise unsupported(node, "the Indices output is not supported")  # a graph output
         x = node.inputs[0]
-        if x in ctx.materialized or x not in ctx.producer:
+        if ctx.in_buffer(x):
             return set()
         return {x} if ctx.cost(x) > IN_PLACE_LIMIT else set()
 
@@ -123,9 +123,10 @@ class PoolAnchor:
                     For(j, 0, w.size, [Raw(g.lines)]),
                 ]),
             ]
+            yr_decl = Decl("float* restrict", yr, f"{py} + ({plane}*{h.out} + {oh})*{w.out}",
+                           const=False)
             rows: list[Stmt] = [
-                Decl("float* restrict", yr, f"{py} + ({plane}*{h.out} + {oh})*{w.out}",
-                     const=False),
+                yr_decl,
                 *self._fold_inside(ctx, x, xs, n, c, oh, h, w, row, span, init, fold),
                 For(j, 0, w.out, reduce_w),
             ]
@@ -139,7 +140,7 @@ class PoolAnchor:
                     f"{w.out}, {w.kernel}, {w.stride}, {w.pad_begin}, {w.dilation}, {span}, "
                     f"{int(is_max)}, {row}, {padded(span)}, {py} + {plane}*{h.out * w.out})")]
                 if scale is not None:
-                    fast.append(For(oh, 0, h.out, [rows[0], *scale(oh, yr)]))
+                    fast.append(For(oh, 0, h.out, [yr_decl, *scale(oh, yr)]))
                 out = [If("dnf_gemm_isa() == 2", fast, out)]
             if epilogue is not None:
                 out.append(Raw(epilogue(f"{plane}*{h.out}", f"({plane} + 1)*{h.out}", 0)))
@@ -189,8 +190,7 @@ class PoolAnchor:
         plane (a whole-plane window, as ResNet-50's 7x7 AveragePool, took 3.3x the time of
         the generated loops, fully unrolled there)."""
         x = node.inputs[0]
-        plain = x in ctx.materialized or x not in ctx.producer
-        if not ctx.packed_gemm or len(value_shape(x)) != 4 or not plain:
+        if not ctx.packed_gemm or len(value_shape(x)) != 4 or not ctx.in_buffer(x):
             return False
         win = self._window(node)
         return win.h.out * win.w.out > 1

@@ -55,11 +55,10 @@ def _flat_loops(ctx: KernelContext, x: ir.Value, in_shape: Sequence[int],
     vectorized only whole vectors of each row: SqueezeNet's GlobalAveragePool (1000 planes of
     13 x 13) took 36 us on one Zen 5 core, now 9 (interleaved per-block profiles)."""
     rank = len(in_shape)
-    plain = x in ctx.materialized or x not in ctx.producer
     # the loop runs on the last axis of more than one element (an index on an axis of one
     # element is read as 0: a broadcast), whose stride is 1 when the axes after it hold one
     wide = [a for a in axes if in_shape[a] != 1]
-    if not plain or len(wide) < 2 or list(axes) != list(range(axes[0], rank)):
+    if not ctx.in_buffer(x) or len(wide) < 2 or list(axes) != list(range(axes[0], rank)):
         return list(in_shape)
     out = list(in_shape)
     for a in axes:
