@@ -35,4 +35,6 @@ from __future__ import annotations
 #     leave columns empty take tiles of whole 32-column blocks; Winograd's GEMMs on small
 #     images through dnf_gemm_pa from 96 channels; conv_packed's 1x1 and 1-D convs read X (the
 #     panel) in place as dnf_gemm_pb's A transposed
-CODEGEN_VERSION = 17
+# 18: 2-D pooling planes through dnf_pool_plane on AVX-512 CPUs; conv_packed from 48 output
+#     channels (was 64); reductions over a plain buffer's last axes as one loop
+CODEGEN_VERSION = 18
