@@ -13,8 +13,9 @@ For batch ``n`` and group ``g``: ``Y_ng[Mg, OH*OW] = W_g[Mg, K] x cols[K, OH*OW]
   (one ``sgemm``), so no panel element is built twice.
 
 On x86-64, with W a constant and 256+ output positions, ``dnf_gemm_pa`` (W packed at compile
-time, :mod:`.gemm_packed_a`) replaces ``sgemm`` and the tiles are always panels of rows
-(:func:`_packed_tiling`).
+time, :mod:`.gemm_packed_a`) replaces ``sgemm`` and the tiles are rows of the output
+(:func:`_packed_tiling`): X read in place for a 1x1 conv (:func:`pa_reads_x_in_place`), else
+a panel each.
 
 A fused prologue on X (an element-wise chain the planner put before the conv) is evaluated
 while filling the panel when each element is read once (1x1 kernels); otherwise the anchor asks
@@ -24,7 +25,7 @@ and the fused element-wise epilogue while in cache.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import onnx_ir as ir
 
@@ -87,7 +88,8 @@ def tiling(s: ConvShape, x_buffer: bool = True, packed: bool = False) -> Tiling:
     direct = s.win.h.simple and s.win.w.simple and x_buffer
     parallel = parallel_policy(s.macs)
     if packed:
-        return _packed_tiling(s, parallel)
+        t = _packed_tiling(s, parallel)
+        return replace(t, mode="direct", ws=0) if pa_reads_x_in_place(s, x_buffer) else t
     hb, mb = oh, s.mg
     if parallel and direct and s.mg > s.ohw and s.mg >= 2 * MIN_CHANNELS:
         # More weights than activations (deep 1x1 layers): every sgemm call repacks its part
@@ -116,11 +118,22 @@ def tiling(s: ConvShape, x_buffer: bool = True, packed: bool = False) -> Tiling:
     return Tiling("direct" if direct else "tile", hb, n_hb, mb, n_mb, ws, parallel)
 
 
+def pa_reads_x_in_place(s: ConvShape, x_buffer: bool) -> bool:
+    """A 1x1 stride-1 conv with X in a buffer: ``dnf_gemm_pa`` reads X's rows in place
+    (``ldb = H*W``, the *direct* layout) instead of a copy of its tile's columns in a panel.
+    02c207b copied them because rows a whole image apart cost a TLB miss per depth step; the
+    arena has been on 2 MB pages since (095ce8f), and the copy, a pass over all of X, no
+    longer pays. Alone, one AMD EPYC (Zen 4) core, min of 100 interleaved runs, copy -> in
+    place: M 16 K 128 N 3025 (SqueezeNet's squeezes) 152 -> 120 us, M 32 K 256 N 729
+    134 -> 109, M 64 K 256 N 3136 971 -> 914, M 128 K 256 N 784 470 -> 454, M 256 K 64
+    N 3136 947 -> 933 (on 4 KB pages too: M 64 K 256 971 -> 914). Light ResNet-50 per block,
+    interleaved: its 1x1 Conv+Relu 0.91-0.96 of the time at 1 thread, 0.82-0.90 at 2."""
+    return s.win.h.simple and s.win.w.simple and x_buffer
+
+
 def _packed_tiling(s: ConvShape, parallel: bool) -> Tiling:
-    """Row tiles with a panel each, for ``dnf_gemm_pa``: a 1x1 conv's X is copied into the
-    panel too, since the kernel reads one row of B per depth step and rows a whole image apart
-    (X in place) cost it a TLB miss each: alone, one Zen 5 core, M 64 K 256 with B rows of
-    3136 floats 191 GFLOP/s, M 64 K 147 with rows of 12544 123, with 448 (a tile) 255. The
+    """Row tiles with a panel each, for ``dnf_gemm_pa`` (:func:`tiling` turns them into
+    *direct* tiles without panels when X is read in place, :func:`pa_reads_x_in_place`). The
     tile has :data:`PA_COLS` columns, as many rows as give the fewest padded columns in the
     kernel's 32-column blocks."""
     oh, ow = s.win.h.out, s.win.w.out
@@ -252,7 +265,7 @@ def workspace(s: ConvShape, x_buffer: bool, packed: bool = False) -> int:
     when W is packed for ``dnf_gemm_pa``)."""
     t = tiling(s, x_buffer, packed)
     ws = t.ws
-    if packed and x_buffer and s.n == 1:
+    if packed and x_buffer and s.n == 1 and not pa_reads_x_in_place(s, x_buffer):
         # the tiles of _emit_flat, when the epilogue lets it run (not known here)
         width = _flat_width(s, t.parallel)
         ws = max(ws, padded(s.k * width) * (WORKSPACE_SLOTS if t.parallel else 1))
@@ -315,8 +328,8 @@ def _emit_flat(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
                epilogue: Epilogue | None) -> list[Stmt]:
     """The tiles of a :func:`_flat_applies` conv: the ``nb`` 32-column blocks of the
     ``OH*OW`` positions shared out evenly, tile ``T`` taking blocks ``[T*nb/n_t,
-    (T+1)*nb/n_t)``; each copies its columns of X into its panel (a 1x1 stride-1 conv, see
-    :func:`_packed_tiling`) or fills the im2col panel of the output rows they touch, then runs
+    (T+1)*nb/n_t)``; each reads X in place (a 1x1 stride-1 conv, see
+    :func:`pa_reads_x_in_place`) or fills the im2col panel of the output rows they touch, then runs
     ``dnf_gemm_pa`` over all output channels from the tile's first column. On 28x28 (784
     positions, 25 blocks), one thread computes 25 blocks instead of 28, two 13 and 12 instead
     of 14 each. Alone, one Intel Xeon core: M 512 K 128 N 196 146 GFLOP/s, N 192 176."""
@@ -325,11 +338,12 @@ def _emit_flat(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
     ow = s.win.w.out
     nb = -(-s.ohw // pa.NC)
     n_t = _flat_tiles(s, t.parallel)
-    one = s.win.h.simple and s.win.w.simple
+    in_place = pa_reads_x_in_place(s, True)
 
     def body(tv: str, ws: str | None) -> list[Stmt]:
-        g, tt, j0, j1, cols, c, r0, rn = (nm("i") for _ in range(8))
-        ws = ws if ws is not None else ctx.ptr(ctx.workspace)
+        g, tt, j0, j1, cols, r0, rn = (nm("i") for _ in range(7))
+        if ws is None and not in_place:
+            ws = ctx.ptr(ctx.workspace)
         out: list[Stmt] = [
             Decl("int64_t", g, f"{tv} / {n_t}"),
             Decl("int64_t", tt, f"{tv} % {n_t}"),
@@ -337,11 +351,8 @@ def _emit_flat(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
             Decl("int64_t", j1, f"({tt} + 1)*{nb}/{n_t}*{pa.NC}"),
             Decl("int64_t", cols, f"({j1} < {s.ohw} ? {j1} : {s.ohw}) - {j0}"),
         ]
-        if one:
-            src = f"{ctx.ptr(x)} + ({g}*{s.cg} + {c})*{s.hw} + {j0}"
-            out.append(For(c, 0, s.cg, [
-                Expr(f"memcpy({ws} + {c}*{cols}, {src}, {cols}*sizeof(float))")]))
-            b, ldb = ws, cols
+        if in_place:
+            b, ldb = f"{ctx.ptr(x)} + {g}*{s.cg}*{s.hw} + {j0}", str(s.hw)
         else:  # the panel of rows [r0, r0 + rn): the tile starts j0 - r0*OW columns in
             out += [Decl("int64_t", r0, f"{j0} / {ow}"),
                     Decl("int64_t", rn, f"({j0} + {cols} + {ow - 1}) / {ow} - {r0}")]
@@ -350,7 +361,7 @@ def _emit_flat(ctx: KernelContext, node: ir.Node, s: ConvShape, t: Tiling,
         return out + _gemm_tile(s, node, ctx, epilogue, "0", g, "0", str(s.mg), "0", "0", b,
                                 ldb, False, flat=(j0, cols))
 
-    slot = s.k * _flat_width(s, t.parallel) if t.parallel else 0
+    slot = s.k * _flat_width(s, t.parallel) if t.parallel and not in_place else 0
     return tiles(ctx, s.g * n_t, s.macs if t.parallel else 0, body, slot_floats=slot)
 
 

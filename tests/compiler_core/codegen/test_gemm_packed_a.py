@@ -12,6 +12,7 @@ bits ($DNNFUSION_GEMM_ISA caps the level, read when the library loads)."""
 from __future__ import annotations
 
 import platform
+import re
 
 import numpy as np
 import pytest
@@ -54,7 +55,7 @@ def test_pack_layout():
 
 
 CASES = [
-    # 1x1 stride 1 (X copied into the panel): 25 channels (12 + 12 + 1 rows), 272 positions
+    # 1x1 stride 1 (X read in place): 25 channels (12 + 12 + 1 rows), 272 positions
     # (8 blocks of 32 + 16 columns)
     ([1, 20, 16, 17], [25, 20, 1, 1], [1, 25, 16, 17], {}, True),
     # 3x3 pad 1: depth 360 (two partial sums), 20 channels (12 + 8), no bias
@@ -151,8 +152,8 @@ FLAT_CASES = [
 def test_flat_tiles_on_28x28(tmp_path, monkeypatch, x_shape, w_shape, act, residual, flat):
     """A conv with a 28x28 output (784 positions: 25 blocks of 32 columns, the last 16 wide)
     whose epilogue the kernel applies takes tiles of whole 32-column blocks that do not start
-    on an output row (conv_gemm._emit_flat): each tile copies its columns of X (1x1) or fills
-    the im2col panel of the rows they touch, then one dnf_gemm_pa call; any other epilogue
+    on an output row (conv_gemm._emit_flat): each tile reads its columns of X in place (1x1)
+    or fills the im2col panel of the rows they touch, then one dnf_gemm_pa call; any other epilogue
     keeps row tiles (7 rows: 196 columns)."""
     y_shape = [1, w_shape[0], 28, 28]
     k = w_shape[2]
@@ -170,3 +171,32 @@ def test_flat_tiles_on_28x28(tmp_path, monkeypatch, x_shape, w_shape, act, resid
         assert calls[0].rstrip().endswith(", 1);") and "> 0.0f ?" not in body
     if residual or k == 3:
         assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize(("x_shape", "m", "residual"), [
+    # SqueezeNet's 55x55 squeeze (3025 positions: the last 32-column block 17 wide), 16
+    # channels (12 + 4 rows), a bias and Relu
+    ([1, 96, 55, 55], 16, False),
+    # 28x28 (flat tiles), depth 300 (two partial sums), 40 channels (12 x 3 + 4), a residual
+    ([1, 300, 28, 28], 40, True),
+    # 20x20 with a residual: row tiles
+    ([1, 24, 20, 20], 29, True),
+])
+def test_1x1_reads_x_in_place(tmp_path, monkeypatch, x_shape, m, residual):
+    """A 1x1 stride-1 conv on dnf_gemm_pa reads X where it is (B = X's rows, ldb = H*W): no
+    copy into a panel, no workspace (conv_gemm.pa_reads_x_in_place); the ISA levels agree."""
+    n, c, h, w = x_shape
+    proto = conv_model(x_shape, [m, c, 1, 1], [n, m, h, w], residual=residual, bias=not residual)
+    ops = ["Conv", *(["Add"] if residual else []), "Relu"]
+    _, out = compile_and_check(proto, tmp_path, blocks=[ops])
+    body = _body(out)
+    calls = [ln.strip() for ln in body.splitlines() if "dnf_gemm_pa(" in ln]
+    assert calls, body
+    x_ptr = re.search(r"(\w+) = \(const float\*\)\(c->in\[0\]\)", body)
+    assert x_ptr, body
+    for call in calls:
+        args = call[call.index("(") + 1:call.rindex(")")].split(", ")
+        assert args[4].startswith(x_ptr[1] + " + "), call  # B points into X itself
+        assert args[5] == str(h * w), call  # ldb: X's row stride
+    assert "memcpy(" not in body and "workspace" not in body
+    assert_isa_levels_agree(proto, out, tmp_path, monkeypatch)
