@@ -37,4 +37,6 @@ from __future__ import annotations
 #     panel) in place as dnf_gemm_pb's A transposed
 # 18: 2-D pooling planes through dnf_pool_plane on AVX-512 CPUs; conv_packed from 48 output
 #     channels (was 64); reductions over a plain buffer's last axes as one loop
-CODEGEN_VERSION = 18
+# 19: dnf_gemm_pa reads a 1x1 conv's X in place (no panel copy); a conv + residual Add block
+#     stores its output over the residual when the residual dies there
+CODEGEN_VERSION = 19

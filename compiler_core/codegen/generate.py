@@ -135,8 +135,12 @@ def generate(ecg: ECG, blocks: BlockGraph, packed_gemm: bool | None = None) -> G
         v for v in first
         if v not in w_off and v not in in_index and v not in out_index and v not in inside
     ]
-    intervals = [Interval(v, value_bytes(v), first[v], last[v]) for v in arena_vals]
+    over = _stored_over_residuals(kernels, set(arena_vals), last)
+    intervals = [Interval(v, value_bytes(v), first[v], last[v])
+                 for v in arena_vals if v not in over]
     a_off, a_bytes = plan_arena(intervals)
+    for o, r in over.items():
+        a_off[o] = a_off[r]
 
     def pointer(v: ir.Value) -> tuple[str, bool]:
         if v in inside:  # a Concat's input, inside the Concat's output
@@ -185,6 +189,26 @@ def generate(ecg: ECG, blocks: BlockGraph, packed_gemm: bool | None = None) -> G
         arena_bytes=a_bytes,
         intermediate_bytes=sum(i.size for i in intervals),
     )
+
+
+def _stored_over_residuals(kernels, arena: set[ir.Value],
+                           last: dict[ir.Value, int]) -> dict[ir.Value, ir.Value]:
+    """Block output -> the arena tensor it is stored over: a kernel's
+    ``residual_storage`` (o, r) when both are arena tensors of the same size and the kernel is
+    r's last reader (a ResNet shortcut that dies at its Add). A chain of them shares one
+    tensor, the first ``r``, whose live range ``last`` extends to the last output's."""
+    over: dict[ir.Value, ir.Value] = {}
+    for b, k in enumerate(kernels):
+        pair = getattr(k, "residual_storage", None)
+        if pair is None:
+            continue
+        o, r = pair
+        if (o in arena and r in arena and last.get(r) == b and o not in over
+                and value_bytes(o) == value_bytes(r)):
+            root = over.get(r, r)
+            over[o] = root
+            last[root] = max(last[root], last[o])
+    return over
 
 
 def _placements(kernels, first: dict[ir.Value, int],

@@ -58,6 +58,9 @@ class BlockKernel:
     order: dict[ir.Node, int] = field(default_factory=dict)
     # anchor output -> the block output whose storage it shares (an in-place epilogue)
     aliases: dict[ir.Value, ir.Value] = field(default_factory=dict)
+    # (block output o, residual r): o may be stored over r when r dies here (see
+    # find_residual_storage; the memory plan decides)
+    residual_storage: tuple[ir.Value, ir.Value] | None = None
 
     @property
     def ops(self) -> list[str]:
@@ -249,7 +252,7 @@ class BlockKernel:
         nothing else in the block reads ``y``. The anchor then writes its tile into ``o`` and
         the epilogue rewrites the tile in place while it is in cache: no arena tensor for ``y``
         and one buffer less in cache per tile [ours]. Empty when that does not hold."""
-        ctx, a = self.ctx, self.anchor
+        a = self.anchor
         if a is None or not ANCHORS[a.op_type].tiled_epilogue or len(a.outputs) != 1:
             return {}
         y = a.outputs[0]
@@ -265,19 +268,50 @@ class BlockKernel:
                 or not _same_rows(value_shape(o), value_shape(y))
                 or any(y in self._reach(v) for _, vs in stages[k + 2:] for v in vs)):
             return {}
+        return {y: o} if self._on_trial_buffers(lambda: self._aligned([o])) else {}
+
+    def find_residual_storage(self) -> tuple[ir.Value, ir.Value] | None:
+        """``(o, r)`` when the block output ``o`` may be stored over the residual ``r``: the
+        anchor writes into ``o`` (:attr:`aliases`) and applies ``Add(y, r)`` (+ Relu) as it
+        stores (:meth:`_residual_in_place`) on every path it may take, reading ``r[e]`` just
+        before it writes ``o[e]`` and writing no element of ``o`` before that
+        (``Anchor.stores_residual_last``); ``r`` is read by nothing else in the block, the
+        anchor included. The memory plan then gives ``o`` the storage of ``r`` when ``r``'s
+        last reader is this block (:func:`compiler_core.codegen.generate.generate`): one
+        tensor less to read into cache, since the tile's lines are already there
+        [ours; ONNX Runtime's FusedConv with a Sum input does the same]. None otherwise."""
+        if len(self.aliases) != 1 or self.anchor is None:
+            return None
+        (y, o), = self.aliases.items()
+        stores = getattr(ANCHORS[self.anchor.op_type], "stores_residual_last", None)
+        if stores is None or not stores(self.ctx, self.anchor):
+            return None
+        found = self._on_trial_buffers(lambda: self._residual_in_place([o]))
+        if found is None:
+            return None
+        r = found[0]
+        readers = [n for n in self.ctx.nodes if r in n.inputs]
+        if (r not in self.inputs or r in self.anchor.inputs or len(readers) != 1
+                or ctype_of(r) != ctype_of(o) or value_shape(r) != value_shape(o)):
+            return None
+        return o, r
+
+    def _on_trial_buffers(self, fn):
+        """``fn()`` with every input, output and scratch value given a buffer (at address 0),
+        as :meth:`emit` will; the context's buffers and checks are restored after."""
+        ctx = self.ctx
         saved = dict(ctx.buffers), set(ctx.checks)
         every = [*self.inputs, *self.outputs, *self.scratch]
         _, trial = declare_buffers(Names(), {v: ("0", True) for v in every},
                                    self.inputs, self.outputs, self.scratch)
         ctx.buffers.update(trial)
         try:
-            aligned = self._aligned([o])
+            return fn()
         finally:
             ctx.buffers.clear()
             ctx.buffers.update(saved[0])
             ctx.checks.clear()
             ctx.checks.update(saved[1])
-        return {y: o} if aligned else {}
 
 
 def _same_rows(shape: tuple[int, ...], anchor: tuple[int, ...]) -> bool:
@@ -380,4 +414,5 @@ def analyze_block(ecg: ECG, block_id: int, members: list[int], names: Names,
     )
     kernel.aliases = kernel.find_in_place()
     kernel.scratch = [v for v in scratch if v not in kernel.aliases]
+    kernel.residual_storage = kernel.find_residual_storage()
     return kernel

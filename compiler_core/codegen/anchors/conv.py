@@ -129,6 +129,21 @@ class ConvAnchor:
             return render(conv_packed.emit(ctx, node, s, epilogue), 1)
         return emit_gemm(ctx, node, s, epilogue)
 
+    def stores_residual_last(self, ctx: KernelContext, node: ir.Node) -> bool:
+        """Whether every path :meth:`emit` may take applies a stored residual epilogue
+        (``stored_epilogue``) as the one write of each output element, reading the residual
+        at that element just before (so the output may be stored over the residual, see
+        ``BlockKernel.find_residual_storage``): the transposed packed path (``dnf_transpose``
+        writes Y from the GEMM's scratch) without its F(2,3) alternative, and ``dnf_gemm_pa``
+        when the depth is one partial sum (deeper, its first partial sums are stored in C
+        before the residual is added)."""
+        s = conv_shape(node)
+        if is_depthwise(s) or U_ROLE in ctx.derived or OFFSETS in ctx.derived:
+            return False
+        if conv_packed.ROLE in ctx.derived:
+            return True
+        return pa.ROLE in ctx.derived and s.k <= pa.DEPTH_BLOCK
+
     def replaces(self, ctx: KernelContext, node: ir.Node) -> set[ir.Value]:
         """W, when only its packed form is read (:mod:`.conv_packed`, :mod:`.gemm_packed_a`)."""
         return {node.inputs[1]} if {conv_packed.ROLE, pa.ROLE} & set(ctx.derived) else set()

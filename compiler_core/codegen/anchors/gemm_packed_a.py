@@ -21,6 +21,7 @@ from compiler_core.codegen.c.stmt import Expr
 
 MR = 12  # rows (output channels) per strip (dnf_gemm_pa.c DNF_PA_MR)
 NC = 32  # columns per block of the AVX-512 kernel (the last block of a row masked)
+DEPTH_BLOCK = 256  # terms of one partial sum (dnf_gemm_isa.c DNF_GEMM_KB)
 ROLE = "conv_packed_a"  # role of the packed W in ctx.derived
 CALL = "dnf_gemm_pa"
 # Output positions from which the path is taken. Smaller images go the transposed way of

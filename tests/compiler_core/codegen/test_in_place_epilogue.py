@@ -106,3 +106,59 @@ def test_squeezed_epilogue_of_a_batched_matmul(tmp_path):
     )
     _, out = compile_and_check(proto, tmp_path, blocks=[["MatMul", "Reshape", "Relu"]])
     assert _arena_pointers(_kernel(out)) == 0
+
+
+def _shortcut(hw: int, c: int, k3: int, later_reader: bool = False, x_is_residual=False):
+    """A ResNet shortcut between arena tensors: ``r = Relu(Conv1x1(x))``, ``t =
+    Relu(Conv1x1(r))``, ``s = Relu(Conv1x1(t, depth k3) + r)``, ``y = Conv1x1(s)`` (or, with
+    ``later_reader``, ``y = Conv1x1(s) + r``: r still read after the shortcut's block;
+    with ``x_is_residual``, the third conv reads r itself: ``s = Relu(Conv1x1(r) + r)``)."""
+    shape = [1, c, hw, hw]
+    third_in = "r" if x_is_residual else "t"
+    nodes = [node("Conv", ["x", "w0"], ["c0"]), node("Relu", ["c0"], ["r"]),
+             node("Conv", ["r", "w1"], ["c1"]), node("Relu", ["c1"], ["t"]),
+             node("Conv", [third_in, "w2"], ["c2"]), node("Add", ["c2", "r"], ["a"]),
+             node("Relu", ["a"], ["s"]), node("Conv", ["s", "w3"], ["y" if not later_reader
+                                                                   else "c3"])]
+    if later_reader:
+        nodes.append(node("Add", ["c3", "r"], ["y"]))
+    w2_in = c if x_is_residual else k3
+    return model(nodes, [vi("x", shape)], [vi("y", shape)],
+                 [weight("w0", [c, c, 1, 1], 1, 0.2), weight("w1", [k3, c, 1, 1], 2, 0.2),
+                  weight("w2", [c, w2_in, 1, 1], 3, 0.2), weight("w3", [c, c, 1, 1], 4, 0.2)])
+
+
+def _stored_over_residual(kernel: str) -> bool:
+    """The block output is stored at the residual's arena offset."""
+    reads = set(re.findall(r"\(const float\*\)\(c->arena \+ (\d+)\)", kernel))
+    writes = set(re.findall(r"= \(float\*\)\(c->arena \+ (\d+)\)", kernel))
+    return bool(reads & writes)
+
+
+def _shortcut_blocks(proto, tmp_path, last=("Conv",)):
+    blocks = [["Conv", "Relu"], ["Conv", "Relu"], ["Conv", "Add", "Relu"], list(last)]
+    return compile_and_check(proto, tmp_path, blocks=blocks)[1]
+
+
+def test_conv_output_stored_over_a_residual_that_dies(tmp_path):
+    """The shortcut ``r`` dies at the Add: the conv + Add + Relu block stores its output over
+    it (``BlockKernel.find_residual_storage``, ``generate._stored_over_residuals``) on the
+    dnf_gemm_pa path (20x20, depth 64: one partial sum) and on the transposed packed path
+    (14x14, 64 channels); the arena is smaller by one tensor."""
+    for hw in (20, 14):
+        out = _shortcut_blocks(_shortcut(hw, 64, 64), tmp_path)
+        assert _stored_over_residual(_kernel(out, 2)), hw
+        assert not any(_stored_over_residual(_kernel(out, k)) for k in (0, 1, 3))
+
+
+def test_conv_output_not_stored_over_a_residual_read_later_or_too_deep(tmp_path):
+    """No sharing when ``r`` is read after the block, when dnf_gemm_pa stores partial sums
+    first (depth 300 > 256), or when the conv reads ``r`` itself."""
+    out = _shortcut_blocks(_shortcut(20, 64, 64, later_reader=True), tmp_path, ["Conv", "Add"])
+    assert not _stored_over_residual(_kernel(out, 2))
+    out = _shortcut_blocks(_shortcut(20, 64, 300), tmp_path)
+    assert not _stored_over_residual(_kernel(out, 2))
+    proto = _shortcut(20, 64, 64, x_is_residual=True)  # t is dead: no second block
+    blocks = [["Conv", "Relu"], ["Conv", "Add", "Relu"], ["Conv"]]
+    out = compile_and_check(proto, tmp_path, blocks=blocks)[1]
+    assert not _stored_over_residual(_kernel(out, 1))
