@@ -203,8 +203,7 @@ def _stored_over_residuals(kernels, arena: set[ir.Value],
         if pair is None:
             continue
         o, r = pair
-        if (o in arena and r in arena and last.get(r) == b and o not in over
-                and value_bytes(o) == value_bytes(r)):
+        if o in arena and r in arena and last.get(r) == b and value_bytes(o) == value_bytes(r):
             root = over.get(r, r)
             over[o] = root
             last[root] = max(last[root], last[o])
