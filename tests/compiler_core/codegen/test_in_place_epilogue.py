@@ -144,7 +144,7 @@ def test_conv_output_stored_over_a_residual_that_dies(tmp_path):
     """The shortcut ``r`` dies at the Add: the conv + Add + Relu block stores its output over
     it (``BlockKernel.find_residual_storage``, ``generate._stored_over_residuals``) on the
     dnf_gemm_pa path (20x20, depth 64: one partial sum) and on the transposed packed path
-    (14x14, 64 channels); the arena is smaller by one tensor."""
+    (14x14, 64 channels); no other block shares storage so."""
     for hw in (20, 14):
         out = _shortcut_blocks(_shortcut(hw, 64, 64), tmp_path)
         assert _stored_over_residual(_kernel(out, 2)), hw
